@@ -1,0 +1,198 @@
+//! One Chromium process: finding the executable, launching it with the flags this
+//! machine class needs, driving its CDP event loop, and closing it without leaving a
+//! process or a profile directory behind.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::handler::viewport::Viewport;
+use futures::StreamExt;
+use tokio::task::JoinHandle;
+
+use crate::LaunchError;
+
+/// Executable names tried on `PATH`, in order, when no path is configured.
+pub const CHROME_CANDIDATES: &[&str] =
+    &["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+
+/// Flags added to chromiumoxide's defaults. Names go without leading dashes:
+/// chromiumoxide adds them (a `--flag` here would become `----flag`, silently
+/// ignored by Chromium).
+const EXTRA_ARGS: &[&str] = &[
+    "disable-gpu",
+    "disable-component-update",
+    "disable-quic",
+    "no-default-browser-check",
+    "disable-domain-reliability",
+    "disable-print-preview",
+    // Chromium otherwise phones home for variations, safe-browsing lists and
+    // optimisation hints; on a closed network each attempt fails slowly.
+    "disable-field-trial-config",
+    "no-pings",
+];
+
+/// Finds the Chromium executable: the explicit path if given (it must exist),
+/// otherwise the first of [`CHROME_CANDIDATES`] on `PATH`.
+pub fn find_chrome(explicit: Option<&Path>) -> Result<PathBuf, LaunchError> {
+    if let Some(path) = explicit {
+        return if is_executable(path) {
+            Ok(path.to_path_buf())
+        } else {
+            Err(LaunchError::ChromeNotExecutable(path.to_path_buf()))
+        };
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    for name in CHROME_CANDIDATES {
+        for dir in std::env::split_paths(&path_var) {
+            let candidate = dir.join(name);
+            if is_executable(&candidate) {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(LaunchError::ChromeNotFound)
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Chromium refuses to start its sandbox as root; detect that without `unsafe`.
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// How to launch each Chromium.
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    pub executable: PathBuf,
+    pub viewport: (u32, u32),
+    pub launch_timeout: Duration,
+    pub cdp_timeout: Duration,
+    /// Disable Chromium's sandbox even when not root (containers without user
+    /// namespaces need it). As root it is always disabled: Chromium insists.
+    pub no_sandbox: bool,
+}
+
+/// A running Chromium and the task that pumps its CDP connection.
+pub struct ChromeProcess {
+    browser: Option<Browser>,
+    handler: JoinHandle<()>,
+    connected: Arc<AtomicBool>,
+    broken: AtomicBool,
+    user_data_dir: PathBuf,
+    pid: Option<u32>,
+}
+
+impl ChromeProcess {
+    /// Launches Chromium with a fresh profile in `user_data_dir`.
+    pub async fn launch(opts: &LaunchOptions, user_data_dir: PathBuf) -> Result<Self, LaunchError> {
+        let (width, height) = opts.viewport;
+        let mut builder = BrowserConfig::builder()
+            .chrome_executable(&opts.executable)
+            .user_data_dir(&user_data_dir)
+            .window_size(width, height)
+            .viewport(Viewport {
+                width,
+                height,
+                device_scale_factor: Some(1.0),
+                emulating_mobile: false,
+                is_landscape: false,
+                has_touch: false,
+            })
+            .launch_timeout(opts.launch_timeout)
+            .request_timeout(opts.cdp_timeout)
+            .args(EXTRA_ARGS.iter().copied());
+        if opts.no_sandbox || running_as_root() {
+            builder = builder.no_sandbox();
+        }
+        let config = builder.build().map_err(LaunchError::Config)?;
+        let (mut browser, mut handler) = Browser::launch(config).await.map_err(|e| {
+            LaunchError::Launch { executable: opts.executable.clone(), reason: e.to_string() }
+        })?;
+        let pid = browser.get_mut_child().and_then(|c| c.inner.id());
+        let connected = Arc::new(AtomicBool::new(true));
+        let flag = connected.clone();
+        let handler = tokio::spawn(async move {
+            // Errors here are per-message (an event chromiumoxide cannot decode);
+            // the connection is gone only when the stream ends.
+            while let Some(event) = handler.next().await {
+                if let Err(e) = event {
+                    tracing::trace!(error = %e, "cdp handler");
+                }
+            }
+            flag.store(false, Ordering::Release);
+        });
+        Ok(ChromeProcess {
+            browser: Some(browser),
+            handler,
+            connected,
+            broken: AtomicBool::new(false),
+            user_data_dir,
+            pid,
+        })
+    }
+
+    /// The CDP client. Present for the whole time the process is in the pool.
+    pub fn browser(&self) -> &Browser {
+        self.browser.as_ref().expect("browser is only taken when the process leaves the pool")
+    }
+
+    /// False once the CDP connection dropped (Chromium exited or crashed) or the
+    /// process was marked broken after a hang.
+    pub fn is_healthy(&self) -> bool {
+        self.connected.load(Ordering::Acquire) && !self.broken.load(Ordering::Acquire)
+    }
+
+    /// Marks the process unusable; the pool replaces it instead of leasing it again.
+    pub fn mark_broken(&self) {
+        self.broken.store(true, Ordering::Release);
+    }
+
+    /// Operating-system process id, for diagnostics and fault-injection tests.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Takes the parts needed to close the process, leaving `self` inert.
+    pub(crate) fn take_for_close(&mut self) -> Option<Closing> {
+        self.browser.take().map(|browser| Closing {
+            browser,
+            handler: self.handler.abort_handle(),
+            user_data_dir: self.user_data_dir.clone(),
+        })
+    }
+}
+
+/// A process on its way out; see [`Closing::close`].
+pub(crate) struct Closing {
+    browser: Browser,
+    handler: tokio::task::AbortHandle,
+    user_data_dir: PathBuf,
+}
+
+impl Closing {
+    /// Asks Chromium to quit, waits a bounded time, kills it if it will not, reaps
+    /// it, and removes its profile directory.
+    pub(crate) async fn close(mut self) {
+        const POLITE: Duration = Duration::from_secs(2);
+        const EXIT_WAIT: Duration = Duration::from_secs(3);
+        let _ = tokio::time::timeout(POLITE, self.browser.close()).await;
+        let exited = matches!(
+            tokio::time::timeout(EXIT_WAIT, self.browser.wait()).await,
+            Ok(Ok(Some(_)))
+        );
+        if !exited {
+            let _ = self.browser.kill().await;
+            let _ = tokio::time::timeout(EXIT_WAIT, self.browser.wait()).await;
+        }
+        self.handler.abort();
+        let dir = self.user_data_dir;
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+    }
+}

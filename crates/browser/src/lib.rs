@@ -1,0 +1,48 @@
+//! Chromium for browserfarm: finding and launching it, a pool of processes, one
+//! isolated browser context per session, and the page operations jobs ask for.
+//!
+//! Chromium is an out-of-process, fallible dependency: it can crash, hang, or leave
+//! processes behind. This crate owns all of that. Every CDP command runs under a
+//! deadline; a process that stops answering is marked broken and replaced; a tab
+//! that hangs is replaced within its context; profiles live under one directory per
+//! owning process so leftovers of a killed owner are reaped at the next start.
+//!
+//! **Architecture invariant:** this is the only crate that knows chromiumoxide. It
+//! knows nothing of MCP or HTTP: it takes [`browserfarm_protocol::Operation`]s and
+//! returns [`browserfarm_protocol::JobOutput`]s or [`browserfarm_protocol::JobError`]s.
+
+mod cdp;
+mod chrome;
+mod extract;
+mod interact;
+mod navigate;
+mod pool;
+mod reap;
+mod screenshot;
+mod session;
+
+use std::path::PathBuf;
+
+pub use chrome::{CHROME_CANDIDATES, find_chrome};
+pub use pool::{Lease, Pool, PoolConfig, PoolStatus};
+pub use session::Session;
+
+/// Why Chromium could not be found or started.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(
+        "no Chromium found on PATH (looked for {}); install it (Debian/Ubuntu: \
+         `sudo apt-get install -y chromium`) or pass --chrome /path/to/chromium \
+         (env BROWSERFARM_CHROME)",
+        CHROME_CANDIDATES.join(", ")
+    )]
+    ChromeNotFound,
+    #[error("{0} is not an executable file; check --chrome / BROWSERFARM_CHROME")]
+    ChromeNotExecutable(PathBuf),
+    #[error("invalid Chromium configuration: {0}")]
+    Config(String),
+    #[error("Chromium ({executable}) failed to start: {reason}")]
+    Launch { executable: PathBuf, reason: String },
+    #[error("cannot prepare the Chromium profile directory {path}: {source}")]
+    ProfileDir { path: PathBuf, source: std::io::Error },
+}

@@ -1,0 +1,217 @@
+//! Navigation with explicit load milestones.
+//!
+//! We issue `Page.navigate` ourselves and watch lifecycle events for the new
+//! loader, instead of chromiumoxide's `goto`: it always waits for `load`, cannot
+//! report the HTTP status cheaply, and has no deadline of its own. A read costs one
+//! navigation plus one evaluate, the floor for CDP.
+
+use std::time::Duration;
+
+use browserfarm_protocol::{ErrorKind, JobError, PageInfo, WaitUntil};
+use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
+use chromiumoxide::cdp::browser_protocol::network::{EventResponseReceived, ResourceType};
+use chromiumoxide::cdp::browser_protocol::page::{
+    EventFrameRequestedNavigation, EventFrameStartedLoading, EventFrameStoppedLoading,
+    EventLifecycleEvent, NavigateParams, StopLoadingParams,
+};
+use chromiumoxide::listeners::EventStream;
+use chromiumoxide::cdp::IntoEventKind;
+use futures::{FutureExt, StreamExt};
+
+use crate::cdp::{Fault, OpError, OpResult, Tab};
+
+/// JavaScript returning the tab's [`PageInfo`] minus the status.
+const PAGE_INFO_JS: &str = "({url: location.href, title: document.title})";
+
+#[derive(serde::Deserialize)]
+struct UrlTitle {
+    url: String,
+    title: String,
+}
+
+/// Reads the tab's URL and title (one round trip).
+pub(crate) async fn page_info(tab: Tab<'_>, status: Option<u16>) -> OpResult<PageInfo> {
+    let UrlTitle { url, title } = tab.eval("reading the page title", PAGE_INFO_JS).await?;
+    Ok(PageInfo { url, status, title })
+}
+
+pub(crate) async fn listen<T: IntoEventKind + Unpin>(tab: Tab<'_>) -> OpResult<EventStream<T>> {
+    match tokio::time::timeout(tab.cdp_timeout, tab.page.event_listener::<T>()).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(OpError::Fault {
+            during: "subscribing to page events",
+            fault: Fault::Disconnected(e.to_string()),
+        }),
+        Err(_) => Err(OpError::Fault { during: "subscribing to page events", fault: Fault::Timeout }),
+    }
+}
+
+fn lifecycle_name(wait: WaitUntil) -> &'static str {
+    match wait {
+        WaitUntil::Load => "load",
+        WaitUntil::Domcontentloaded => "DOMContentLoaded",
+        WaitUntil::Networkidle => "networkIdle",
+    }
+}
+
+/// Loads `url` in the tab and waits for `wait`; returns the main document's HTTP
+/// status. Network failures and deadline overruns are caller-facing errors; the tab
+/// stays usable after either.
+pub(crate) async fn navigate(
+    tab: Tab<'_>,
+    url: &str,
+    wait: WaitUntil,
+    timeout: Duration,
+) -> OpResult<Option<u16>> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut lifecycle = listen::<EventLifecycleEvent>(tab).await?;
+    let mut responses = listen::<EventResponseReceived>(tab).await?;
+    let mut crashed = listen::<EventTargetCrashed>(tab).await?;
+    let wanted = lifecycle_name(wait);
+
+    let sent = tokio::time::timeout_at(deadline, tab.page.execute(NavigateParams::new(url))).await;
+    let nav = match sent {
+        Err(_) => return Err(load_timeout(tab, url, wanted, timeout).await),
+        Ok(Err(e)) => {
+            return Err(OpError::Fault {
+                during: "navigating",
+                fault: Fault::Protocol(e.to_string()),
+            });
+        }
+        Ok(Ok(resp)) => resp.result,
+    };
+    if let Some(error) = nav.error_text {
+        return Err(navigation_failed(url, &error).into());
+    }
+    // No loader: a same-document navigation (fragment, history API). Done.
+    let Some(loader) = nav.loader_id else { return Ok(None) };
+
+    let mut status = None;
+    loop {
+        tokio::select! {
+            // Responses first: the document's response always precedes its
+            // lifecycle events, and both may already be queued.
+            biased;
+            ev = responses.next() => {
+                let Some(ev) = ev else { return Err(disconnected()) };
+                if ev.loader_id == loader && ev.r#type == ResourceType::Document {
+                    status = u16::try_from(ev.response.status).ok();
+                }
+            }
+            ev = lifecycle.next() => {
+                let Some(ev) = ev else { return Err(disconnected()) };
+                if ev.loader_id == loader && ev.name == wanted {
+                    return Ok(status);
+                }
+            }
+            _ = crashed.next() => return Err(OpError::Fault { during: "navigating", fault: Fault::TabCrashed }),
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(load_timeout(tab, url, wanted, timeout).await);
+            }
+        }
+    }
+}
+
+fn disconnected() -> OpError {
+    OpError::Fault {
+        during: "waiting for the page to load",
+        fault: Fault::Disconnected("event stream closed".into()),
+    }
+}
+
+/// Stops the load so the tab is usable, and explains the timeout.
+async fn load_timeout(tab: Tab<'_>, url: &str, wanted: &str, timeout: Duration) -> OpError {
+    // A failure here means the tab itself is stuck; the next command will show it.
+    let _ = tab.exec("stopping a slow page load", StopLoadingParams::default()).await;
+    JobError::new(
+        ErrorKind::Timeout,
+        format!(
+            "{url} did not reach '{wanted}' within {} ms; loading was stopped and what \
+             arrived is still in the tab (scrape/screenshot work on it). Try \
+             wait_until=\"domcontentloaded\" or a larger timeout_ms.",
+            timeout.as_millis()
+        ),
+    )
+    .into()
+}
+
+fn navigation_failed(url: &str, error: &str) -> JobError {
+    let hint = match error {
+        "net::ERR_CONNECTION_REFUSED" => "nothing is listening at that host and port",
+        "net::ERR_NAME_NOT_RESOLVED" => "the host name does not resolve",
+        "net::ERR_ADDRESS_UNREACHABLE" | "net::ERR_INTERNET_DISCONNECTED" => {
+            "the host cannot be reached from this machine"
+        }
+        "net::ERR_CONNECTION_TIMED_OUT" | "net::ERR_TIMED_OUT" => "the host did not answer",
+        "net::ERR_ABORTED" => "the load was aborted (the URL may be a file download)",
+        e if e.starts_with("net::ERR_CERT") => "the site's TLS certificate is not trusted",
+        "net::ERR_TOO_MANY_REDIRECTS" => "the site redirects in a loop",
+        _ => "check the URL",
+    };
+    JobError::new(ErrorKind::Navigation, format!("could not load {url}: {error} ({hint})"))
+}
+
+/// Watches for a navigation that an action (click, Enter) may start, so the action
+/// returns only once the new page has loaded. Subscribe before the action.
+pub(crate) struct NavigationWatch {
+    requested: EventStream<EventFrameRequestedNavigation>,
+    started: EventStream<EventFrameStartedLoading>,
+    stopped: EventStream<EventFrameStoppedLoading>,
+    crashed: EventStream<EventTargetCrashed>,
+}
+
+impl NavigationWatch {
+    pub(crate) async fn start(tab: Tab<'_>) -> OpResult<Self> {
+        Ok(NavigationWatch {
+            requested: listen(tab).await?,
+            started: listen(tab).await?,
+            stopped: listen(tab).await?,
+            crashed: listen(tab).await?,
+        })
+    }
+
+    /// After the action: if the main frame began navigating, waits for it to stop
+    /// loading, up to `timeout`. Returns whether a navigation happened.
+    pub(crate) async fn settle(mut self, tab: Tab<'_>, timeout: Duration) -> OpResult<bool> {
+        let main = tab.page.target_id().inner().clone();
+        let is_main = |frame: &str| frame == main;
+        // A cheap round trip orders us after any navigation request the action made.
+        let _ = tab.eval::<serde_json::Value>("settling after the action", "0").await?;
+        let mut pending = false;
+        while let Some(Some(ev)) = self.requested.next().now_or_never() {
+            pending |= is_main(ev.frame_id.inner());
+        }
+        while let Some(Some(ev)) = self.started.next().now_or_never() {
+            pending |= is_main(ev.frame_id.inner());
+        }
+        if !pending {
+            return Ok(false);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            tokio::select! {
+                ev = self.stopped.next() => {
+                    let Some(ev) = ev else { return Err(disconnected()) };
+                    if is_main(ev.frame_id.inner()) {
+                        return Ok(true);
+                    }
+                }
+                _ = self.crashed.next() => {
+                    return Err(OpError::Fault { during: "loading the next page", fault: Fault::TabCrashed });
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = tab.exec("stopping a slow page load", StopLoadingParams::default()).await;
+                    return Err(JobError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "the action started a page load that did not finish within {} ms; \
+                             loading was stopped",
+                            timeout.as_millis()
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The pool of Chromium processes (deadpool, managed).
+//!
+//! A [`Lease`] is one process held exclusively, by a session for its whole life or by
+//! a one-off job. Processes are recycled after `max_leases` leases (Chromium leaks
+//! memory over time and deadpool has no max lifetime), replaced when they crash or
+//! hang, closed after `idle_timeout` unused (down to `min_browsers`), and all closed
+//! (close, wait, kill if needed) on [`Pool::shutdown`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use browserfarm_protocol::{ErrorKind, JobError};
+use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult};
+use tokio_util::task::TaskTracker;
+
+use crate::LaunchError;
+use crate::chrome::{ChromeProcess, LaunchOptions, find_chrome};
+use crate::reap::{owner_dir_name, reap_stale};
+
+/// Pool settings. Every field is a documented CLI flag / env var in the binary.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Chromium executable; `None` searches `PATH`.
+    pub chrome: Option<PathBuf>,
+    /// Processes kept running even when idle (started in the background at start).
+    pub min_browsers: usize,
+    /// Most processes at once; also the most sessions served at once.
+    pub max_browsers: usize,
+    /// A process is replaced after this many leases.
+    pub max_leases: usize,
+    /// Idle processes beyond `min_browsers` are closed after this long unused.
+    pub idle_timeout: Duration,
+    /// How long a caller waits for a free process before getting an error.
+    pub acquire_timeout: Duration,
+    /// How long Chromium may take to start.
+    pub launch_timeout: Duration,
+    /// Deadline for any single CDP command.
+    pub cdp_timeout: Duration,
+    /// Page-load deadline when a call gives no `timeout_ms`.
+    pub navigation_timeout: Duration,
+    /// How long `evaluate` may run before V8 terminates the script.
+    pub script_timeout: Duration,
+    /// Viewport in CSS pixels, width × height.
+    pub viewport: (u32, u32),
+    /// Run Chromium without its sandbox even when not root.
+    pub no_sandbox: bool,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            chrome: None,
+            min_browsers: 1,
+            max_browsers: 4,
+            max_leases: 100,
+            idle_timeout: Duration::from_secs(300),
+            acquire_timeout: Duration::from_secs(30),
+            launch_timeout: Duration::from_secs(20),
+            cdp_timeout: Duration::from_secs(10),
+            navigation_timeout: Duration::from_secs(30),
+            script_timeout: Duration::from_secs(10),
+            viewport: (1280, 720),
+            no_sandbox: false,
+        }
+    }
+}
+
+/// Point-in-time pool occupancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Processes running (leased or idle).
+    pub running: usize,
+    /// Processes idle in the pool.
+    pub idle: usize,
+    /// Callers waiting for a process.
+    pub waiting: usize,
+    pub max: usize,
+}
+
+/// A Chromium process leased from the pool; returned (and maybe recycled) on drop.
+pub struct Lease(managed::Object<Manager>);
+
+impl std::ops::Deref for Lease {
+    type Target = ChromeProcess;
+    fn deref(&self) -> &ChromeProcess {
+        &self.0
+    }
+}
+
+/// Cheap to clone handle to the pool.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: managed::Pool<Manager>,
+    config: PoolConfig,
+    executable: PathBuf,
+    closing: TaskTracker,
+    profile_root: PathBuf,
+    background: Vec<tokio::task::AbortHandle>,
+}
+
+impl Pool {
+    /// Finds Chromium, reaps leftovers of dead owners, and starts warming up
+    /// `min_browsers` processes in the background. Fails fast when no Chromium is
+    /// found, so a misconfigured server says so at start, not at the first call.
+    pub fn start(config: PoolConfig) -> Result<Pool, LaunchError> {
+        let executable = find_chrome(config.chrome.as_deref())?;
+        let root = std::env::temp_dir().join("browserfarm");
+        reap_stale(&root, std::process::id());
+        let profile_root = root.join(owner_dir_name(std::process::id()));
+        std::fs::create_dir_all(&profile_root)
+            .map_err(|source| LaunchError::ProfileDir { path: profile_root.clone(), source })?;
+
+        let closing = TaskTracker::new();
+        let manager = Manager {
+            opts: LaunchOptions {
+                executable: executable.clone(),
+                viewport: config.viewport,
+                launch_timeout: config.launch_timeout,
+                cdp_timeout: config.cdp_timeout,
+                no_sandbox: config.no_sandbox,
+            },
+            profile_root: profile_root.clone(),
+            next_id: AtomicU64::new(0),
+            max_leases: config.max_leases.max(1),
+            closing: closing.clone(),
+        };
+        let pool = managed::Pool::builder(manager)
+            .max_size(config.max_browsers.max(1))
+            .wait_timeout(Some(config.acquire_timeout))
+            .create_timeout(Some(config.launch_timeout + Duration::from_secs(5)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| LaunchError::Config(e.to_string()))?;
+
+        let warm = tokio::spawn(warm_up(pool.clone(), config.min_browsers.min(config.max_browsers)));
+        let reaper = tokio::spawn(close_idle(pool.clone(), config.min_browsers, config.idle_timeout));
+        Ok(Pool {
+            inner: Arc::new(Inner {
+                pool,
+                config,
+                executable,
+                closing,
+                profile_root,
+                background: vec![warm.abort_handle(), reaper.abort_handle()],
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// The Chromium executable in use.
+    pub fn executable(&self) -> &std::path::Path {
+        &self.inner.executable
+    }
+
+    /// Leases a healthy process, starting one if there is room, waiting up to
+    /// `acquire_timeout` otherwise.
+    pub async fn lease(&self) -> Result<Lease, JobError> {
+        self.inner.pool.get().await.map(Lease).map_err(|e| match e {
+            PoolError::Timeout(managed::TimeoutType::Wait) => JobError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "all {} browsers are busy (max_browsers); retry shortly, or start the \
+                     server with a larger --max-browsers",
+                    self.inner.config.max_browsers
+                ),
+            ),
+            PoolError::Timeout(_) => JobError::new(
+                ErrorKind::Unavailable,
+                "Chromium did not start in time; the machine may be overloaded",
+            ),
+            PoolError::Backend(e) => JobError::new(ErrorKind::Unavailable, e.to_string()),
+            PoolError::Closed => {
+                JobError::new(ErrorKind::Unavailable, "the browser pool is shutting down")
+            }
+            other => JobError::internal(format!("browser pool: {other}")),
+        })
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let s = self.inner.pool.status();
+        PoolStatus { running: s.size, idle: s.available, waiting: s.waiting, max: s.max_size }
+    }
+
+    /// Closes every idle process and waits (bounded) until they are gone. Leases
+    /// still held are closed when they are dropped. Idempotent.
+    pub async fn shutdown(&self) {
+        const GRACE: Duration = Duration::from_secs(10);
+        for task in &self.inner.background {
+            task.abort();
+        }
+        self.inner.pool.retain(|_, _| false);
+        self.inner.pool.close();
+        self.inner.closing.close();
+        if tokio::time::timeout(GRACE, self.inner.closing.wait()).await.is_err() {
+            tracing::warn!("some Chromium processes did not close within {GRACE:?}");
+        }
+        let _ = std::fs::remove_dir_all(&self.inner.profile_root);
+    }
+}
+
+async fn warm_up(pool: managed::Pool<Manager>, count: usize) {
+    let leases = futures::future::join_all((0..count).map(|_| pool.get())).await;
+    for lease in leases {
+        if let Err(e) = lease {
+            tracing::warn!(error = %e, "could not pre-start a browser");
+        }
+    }
+}
+
+async fn close_idle(pool: managed::Pool<Manager>, min: usize, idle: Duration) {
+    let period = (idle / 2).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let status = pool.status();
+        let in_use = status.size - status.available;
+        let mut keep_anyway = min.saturating_sub(in_use);
+        let removed = pool.retain(|_, m| {
+            if m.last_used() < idle {
+                true
+            } else if keep_anyway > 0 {
+                keep_anyway -= 1;
+                true
+            } else {
+                false
+            }
+        });
+        if !removed.removed.is_empty() {
+            tracing::debug!(closed = removed.removed.len(), "closed idle browsers");
+        }
+    }
+}
+
+/// deadpool's view of Chromium processes. Public only because [`Lease`] names it.
+pub struct Manager {
+    opts: LaunchOptions,
+    profile_root: PathBuf,
+    next_id: AtomicU64,
+    max_leases: usize,
+    closing: TaskTracker,
+}
+
+impl managed::Manager for Manager {
+    type Type = ChromeProcess;
+    type Error = LaunchError;
+
+    async fn create(&self) -> Result<ChromeProcess, LaunchError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let dir = self.profile_root.join(format!("chrome-{id}"));
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|source| LaunchError::ProfileDir { path: dir.clone(), source })?;
+        let started = std::time::Instant::now();
+        let process = ChromeProcess::launch(&self.opts, dir).await?;
+        tracing::debug!(id, pid = process.pid(), elapsed = ?started.elapsed(), "started Chromium");
+        Ok(process)
+    }
+
+    async fn recycle(&self, p: &mut ChromeProcess, m: &Metrics) -> RecycleResult<LaunchError> {
+        if !p.is_healthy() {
+            return Err(RecycleError::message("Chromium crashed or hung"));
+        }
+        if m.recycle_count + 1 >= self.max_leases {
+            return Err(RecycleError::message("Chromium retired after max_leases leases"));
+        }
+        Ok(())
+    }
+
+    fn detach(&self, p: &mut ChromeProcess) {
+        let Some(closing) = p.take_for_close() else { return };
+        // Called from sync contexts (drops); without a runtime the process is still
+        // killed by chromiumoxide's kill-on-drop.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            self.closing.spawn_on(closing.close(), &rt);
+        }
+    }
+}

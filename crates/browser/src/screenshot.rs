@@ -1,0 +1,99 @@
+//! Screenshots: viewport (default), full page (height capped) or one element,
+//! downscaled by Chromium itself (clip scale) so no image is decoded here.
+
+use browserfarm_protocol::{ErrorKind, Image, ImageFormat, JobError, ScreenshotArgs};
+use chromiumoxide::cdp::browser_protocol::page::{
+    CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
+};
+
+use crate::cdp::{OpResult, Tab, js_str};
+
+/// Tallest full-page capture, in CSS pixels: beyond this Chromium takes seconds
+/// and JPEG encoding can come back empty.
+pub const MAX_FULL_PAGE_HEIGHT: f64 = 16_384.0;
+/// JPEG quality when the caller gives none.
+pub const DEFAULT_JPEG_QUALITY: u8 = 80;
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Region {
+    Rect { x: f64, y: f64, w: f64, h: f64 },
+    Missing { error: String },
+}
+
+/// One round trip: the region to capture, in page coordinates.
+fn region_js(args: &ScreenshotArgs) -> String {
+    match &args.selector {
+        Some(sel) => format!(
+            "(() => {{ let el; try {{ el = document.querySelector({sel}); }} \
+             catch (e) {{ return {{error: 'invalid CSS selector: ' + e.message}}; }} \
+             if (!el) return {{error: 'none'}}; \
+             el.scrollIntoView({{block: 'nearest', inline: 'nearest'}}); \
+             const r = el.getBoundingClientRect(); \
+             return {{x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}}; }})()",
+            sel = js_str(sel)
+        ),
+        None if args.full_page == Some(true) => "(() => { const d = document.documentElement; \
+             const b = document.body || d; \
+             return {x: 0, y: 0, w: Math.max(d.scrollWidth, b.scrollWidth, innerWidth), \
+             h: Math.max(d.scrollHeight, b.scrollHeight, innerHeight)}; })()"
+            .to_owned(),
+        None => "({x: scrollX, y: scrollY, w: innerWidth, h: innerHeight})".to_owned(),
+    }
+}
+
+pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> OpResult<Image> {
+    let (x, y, w, mut h) = match tab.eval::<Region>("measuring the page", &region_js(args)).await? {
+        Region::Rect { x, y, w, h } => (x, y, w, h),
+        Region::Missing { error } if error == "none" => {
+            return Err(JobError::new(
+                ErrorKind::ElementNotFound,
+                format!(
+                    "no element matches selector '{}' on {url}; call scrape with \
+                     format=\"html\" to see the page's structure, or omit selector",
+                    args.selector.as_deref().unwrap_or_default()
+                ),
+            )
+            .into());
+        }
+        Region::Missing { error } => return Err(JobError::invalid_argument(error).into()),
+    };
+    if w < 1.0 || h < 1.0 {
+        return Err(JobError::new(
+            ErrorKind::ElementNotFound,
+            format!("the area to capture on {url} is empty ({w}×{h} px); is the element hidden?"),
+        )
+        .into());
+    }
+    h = h.min(MAX_FULL_PAGE_HEIGHT);
+    let scale = match args.max_width {
+        Some(max) if w > f64::from(max) => f64::from(max) / w,
+        _ => 1.0,
+    };
+    let format = args.format.unwrap_or_default();
+    let mut params = CaptureScreenshotParams::default();
+    params.format = Some(match format {
+        ImageFormat::Png => CaptureScreenshotFormat::Png,
+        ImageFormat::Jpeg => CaptureScreenshotFormat::Jpeg,
+    });
+    if format == ImageFormat::Jpeg {
+        params.quality = Some(i64::from(args.quality.unwrap_or(DEFAULT_JPEG_QUALITY)));
+    }
+    params.clip = Some(Viewport { x, y, width: w, height: h, scale });
+    params.capture_beyond_viewport = Some(args.full_page == Some(true) || args.selector.is_some());
+    let shot = tab.exec("capturing the screenshot", params).await?;
+    let data_base64 = AsRef::<str>::as_ref(&shot.data).to_owned();
+    if data_base64.is_empty() {
+        return Err(JobError::new(
+            ErrorKind::Internal,
+            "Chromium returned an empty image; try format=\"png\" or a smaller area",
+        )
+        .into());
+    }
+    Ok(Image {
+        mime_type: format.mime_type().to_owned(),
+        data_base64,
+        width: (w * scale).round() as u32,
+        height: (h * scale).round() as u32,
+    })
+}

@@ -1,0 +1,145 @@
+//! Command-line interface. Every setting is a flag with a `BROWSERFARM_*`
+//! environment variable twin and a documented default (see README).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use browserfarm_browser::PoolConfig;
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "browserfarm",
+    version,
+    about = "An MCP server that gives AI agents a farm of real Chromium browsers.",
+    long_about = "An MCP server that gives AI agents a farm of real Chromium browsers.\n\n\
+        Run `browserfarm mcp` from an MCP client (Claude Desktop, an agent framework, the \
+        MCP Inspector): it speaks MCP over stdio and drives headless Chromium. Run \
+        `browserfarm doctor` to check the Chromium install.\n\nLogs go to stderr; set \
+        RUST_LOG (e.g. RUST_LOG=debug) for more."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP over stdio (stdin/stdout) with an embedded Chromium pool.
+    Mcp(McpArgs),
+    /// Check that Chromium can be found, started and can load a page; prints timings.
+    Doctor(BrowserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub browser: BrowserArgs,
+
+    /// Largest accepted JSON-RPC message on stdin, in bytes.
+    #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+}
+
+/// Settings of the embedded browser pool.
+#[derive(Debug, Args, Clone)]
+pub struct BrowserArgs {
+    /// Chromium executable. Default: first of chromium, chromium-browser,
+    /// google-chrome, google-chrome-stable on PATH.
+    #[arg(long, env = "BROWSERFARM_CHROME", value_name = "PATH")]
+    pub chrome: Option<PathBuf>,
+
+    /// Chromium processes kept running even when idle.
+    #[arg(long, env = "BROWSERFARM_MIN_BROWSERS", default_value_t = 1)]
+    pub min_browsers: usize,
+
+    /// Most Chromium processes at once (each serves one session at a time).
+    #[arg(long, env = "BROWSERFARM_MAX_BROWSERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub max_browsers: usize,
+
+    /// A Chromium process is replaced after serving this many sessions.
+    #[arg(long, env = "BROWSERFARM_MAX_LEASES", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_leases: usize,
+
+    /// Idle Chromium processes beyond --min-browsers are closed after this many seconds.
+    #[arg(long, env = "BROWSERFARM_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    pub idle_timeout_secs: u64,
+
+    /// How long a call waits for a free browser before failing, in seconds.
+    #[arg(long, env = "BROWSERFARM_ACQUIRE_TIMEOUT_SECS", default_value_t = 30)]
+    pub acquire_timeout_secs: u64,
+
+    /// Page-load deadline when a call gives no timeout_ms, in milliseconds.
+    #[arg(long, env = "BROWSERFARM_NAVIGATION_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..=300_000))]
+    pub navigation_timeout_ms: u64,
+
+    /// Deadline for a single Chromium DevTools command, in milliseconds.
+    #[arg(long, env = "BROWSERFARM_CDP_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=300_000))]
+    pub cdp_timeout_ms: u64,
+
+    /// How long `evaluate` scripts may run before they are stopped, in milliseconds.
+    #[arg(long, env = "BROWSERFARM_SCRIPT_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(10..=300_000))]
+    pub script_timeout_ms: u64,
+
+    /// Browser viewport in CSS pixels, WIDTHxHEIGHT.
+    #[arg(long, env = "BROWSERFARM_VIEWPORT", default_value = "1280x720", value_parser = parse_viewport)]
+    pub viewport: (u32, u32),
+
+    /// Run Chromium without its sandbox (always the case as root, where Chromium
+    /// requires it). Needed in some containers.
+    #[arg(long, env = "BROWSERFARM_NO_SANDBOX")]
+    pub no_sandbox: bool,
+}
+
+fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 1280x720")?;
+    let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("'{v}': {e}"));
+    let (w, h) = (parse(w)?, parse(h)?);
+    if !(100..=7680).contains(&w) || !(100..=4320).contains(&h) {
+        return Err(format!("{w}x{h} is out of range (100x100 to 7680x4320)"));
+    }
+    Ok((w, h))
+}
+
+impl BrowserArgs {
+    pub fn pool_config(&self) -> PoolConfig {
+        PoolConfig {
+            chrome: self.chrome.clone(),
+            min_browsers: self.min_browsers.min(self.max_browsers),
+            max_browsers: self.max_browsers,
+            max_leases: self.max_leases,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),
+            launch_timeout: PoolConfig::default().launch_timeout,
+            cdp_timeout: Duration::from_millis(self.cdp_timeout_ms),
+            navigation_timeout: Duration::from_millis(self.navigation_timeout_ms),
+            script_timeout: Duration::from_millis(self.script_timeout_ms),
+            viewport: self.viewport,
+            no_sandbox: self.no_sandbox,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn viewport_parsing() {
+        assert_eq!(parse_viewport("800x600"), Ok((800, 600)));
+        assert!(parse_viewport("800").is_err());
+        assert!(parse_viewport("10x10").is_err());
+    }
+}

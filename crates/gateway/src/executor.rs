@@ -1,0 +1,21 @@
+//! The `Executor` trait.
+
+use async_trait::async_trait;
+use browserfarm_protocol::{Job, JobError, JobOutput, SessionId};
+
+/// Runs jobs and keeps sessions. Implementations must be safe to call
+/// concurrently; jobs of one session run one at a time, in arrival order.
+#[async_trait]
+pub trait Executor: Send + Sync + 'static {
+    /// Opens an isolated session (own cookies, storage and tab).
+    async fn open_session(&self) -> Result<SessionId, JobError>;
+
+    /// Closes a session and frees its browser context. Unknown ids are an error.
+    async fn close_session(&self, id: &SessionId) -> Result<(), JobError>;
+
+    /// Runs one job, in its session if it names one, else in a throw-away context.
+    async fn run(&self, job: Job) -> Result<JobOutput, JobError>;
+
+    /// Closes every session and browser; bounded in time. Later calls fail.
+    async fn shutdown(&self);
+}

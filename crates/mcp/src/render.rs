@@ -1,0 +1,79 @@
+//! Job results as MCP tool results: short text for the agent, images as image
+//! content, failures as `isError` results that say what to do next.
+
+use browserfarm_protocol::{JobError, JobOutput, PageInfo};
+use rmcp::model::{CallToolResult, ContentBlock};
+
+/// Longest `evaluate` result returned, in characters.
+pub const MAX_EVALUATE_CHARS: usize = 50_000;
+
+fn page_line(page: &PageInfo) -> String {
+    let status = page.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+    let title = if page.title.is_empty() { "(no title)" } else { page.title.as_str() };
+    format!("{}{status} — {title}", page.url)
+}
+
+/// What the caller did, for the one-line summary of interaction results.
+pub enum Action<'a> {
+    Other,
+    Click { selector: &'a str },
+    Type { selector: &'a str, chars: usize, submitted: bool },
+}
+
+pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
+    let text = |s: String| CallToolResult::success(vec![ContentBlock::text(s)]);
+    match output {
+        JobOutput::Navigated { page } => text(format!("Navigated to {}", page_line(&page))),
+        JobOutput::Screenshot { page, image } => {
+            let caption = format!(
+                "Screenshot of {} ({}×{} {})",
+                page_line(&page),
+                image.width,
+                image.height,
+                image.mime_type
+            );
+            CallToolResult::success(vec![
+                ContentBlock::image(image.data_base64, image.mime_type),
+                ContentBlock::text(caption),
+            ])
+        }
+        JobOutput::Scraped(s) => text(format!("{}\n\n{}", page_line(&s.page), s.content)),
+        JobOutput::Clicked { page } | JobOutput::Typed { page } => {
+            let what = match action {
+                Action::Click { selector } => format!("Clicked '{selector}'"),
+                Action::Type { selector, chars, submitted } => format!(
+                    "Typed {chars} characters into '{selector}'{}",
+                    if submitted { " and pressed Enter" } else { "" }
+                ),
+                Action::Other => "Done".to_owned(),
+            };
+            text(format!("{what}. Now at {}", page_line(&page)))
+        }
+        JobOutput::Evaluated { value } => {
+            let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
+            let (json, dropped) = cut(json, MAX_EVALUATE_CHARS);
+            if dropped > 0 {
+                text(format!(
+                    "{json}\n…[truncated, {dropped} more chars; return less data, e.g. select \
+                     fields or slice arrays]"
+                ))
+            } else {
+                text(json)
+            }
+        }
+    }
+}
+
+pub fn failure(error: &JobError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(error.message.clone())])
+}
+
+fn cut(s: String, max: usize) -> (String, usize) {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => {
+            let dropped = s[i..].chars().count();
+            (s[..i].to_owned(), dropped)
+        }
+        None => (s, 0),
+    }
+}

@@ -1,0 +1,68 @@
+//! How a job fails. One error type crosses every boundary (browser → gateway → node
+//! API → MCP), so its message is written for the end reader, an AI agent: say what
+//! went wrong and what to do next.
+
+use serde::{Deserialize, Serialize};
+
+/// Broad class of a failure; lets callers decide whether to retry elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The arguments are wrong; retrying the same call cannot succeed.
+    InvalidArgument,
+    /// The URL is refused by policy (scheme or host).
+    UrlRefused,
+    /// The page could not be loaded (DNS failure, refused connection, TLS error…).
+    Navigation,
+    /// The job or page load ran past its deadline.
+    Timeout,
+    /// No element matches the selector on the current page.
+    ElementNotFound,
+    /// Page JavaScript threw or the value could not be returned.
+    Script,
+    /// The Chromium process crashed or hung and was replaced; page state is lost.
+    BrowserCrashed,
+    /// The tab crashed or hung and was replaced by a blank one; cookies are kept.
+    PageCrashed,
+    /// No browser is available (none installed, launch failed, pool exhausted).
+    Unavailable,
+    /// The session id is unknown or already closed.
+    SessionNotFound,
+    /// A bug or an unexpected reply from Chromium.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Whether the same job may succeed if simply run again (possibly elsewhere).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Timeout
+                | ErrorKind::BrowserCrashed
+                | ErrorKind::PageCrashed
+                | ErrorKind::Unavailable
+        )
+    }
+}
+
+/// A failed job: a kind for programs and a message for the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, thiserror::Error)]
+#[error("{message}")]
+pub struct JobError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl JobError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        JobError { kind, message: message.into() }
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}

@@ -1,0 +1,26 @@
+//! Plain data shared by every part of browserfarm: what a job asks for ([`Job`],
+//! [`Operation`]), what it gives back ([`JobOutput`]) and how it fails ([`JobError`]).
+//!
+//! The same types travel in-process (embedded pool), over the node HTTP API, and are
+//! the MCP tool argument schemas, so an operation is described exactly once. Field doc
+//! comments become JSON-schema descriptions that AI agents read: write them for that
+//! reader (what it does, units, defaults).
+//!
+//! **Architecture invariant:** this crate does no IO and knows nothing of tokio,
+//! rmcp, HTTP or chromiumoxide. It is serde + schemars types and pure validation.
+
+mod error;
+mod job;
+mod operation;
+mod output;
+mod url_policy;
+
+pub use error::{ErrorKind, JobError};
+pub use job::{Job, SessionId};
+pub use operation::{
+    DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS, MAX_MAX_CHARS, MAX_TIMEOUT_MS,
+    ClickArgs, EvaluateArgs, ImageFormat, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
+    ScreenshotArgs, TypeArgs, WaitUntil,
+};
+pub use output::{Image, JobOutput, PageInfo, Scraped};
+pub use url_policy::check_navigation_url;

@@ -1,0 +1,320 @@
+//! The operations a job can carry. Each argument struct is also the input schema of
+//! the MCP tool of the same name, so its doc comments are what an agent reads.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{JobError, check_navigation_url};
+
+/// Longest page-load deadline a caller may ask for.
+pub const MAX_TIMEOUT_MS: u64 = 300_000;
+/// Page-load deadline when the caller gives none.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Default cap on scraped text, in characters (about 5k tokens).
+pub const DEFAULT_MAX_CHARS: usize = 20_000;
+/// Largest `max_chars` accepted.
+pub const MAX_MAX_CHARS: usize = 1_000_000;
+
+/// What the browser should do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum Operation {
+    Navigate(NavigateArgs),
+    Screenshot(ScreenshotArgs),
+    Scrape(ScrapeArgs),
+    Click(ClickArgs),
+    Type(TypeArgs),
+    Evaluate(EvaluateArgs),
+}
+
+impl Operation {
+    /// Short stable name, used in logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Navigate(_) => "navigate",
+            Operation::Screenshot(_) => "screenshot",
+            Operation::Scrape(_) => "scrape",
+            Operation::Click(_) => "click",
+            Operation::Type(_) => "type",
+            Operation::Evaluate(_) => "evaluate",
+        }
+    }
+
+    /// The URL this operation loads before acting, if any.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Operation::Navigate(a) => Some(&a.url),
+            Operation::Screenshot(a) => a.url.as_deref(),
+            Operation::Scrape(a) => a.url.as_deref(),
+            Operation::Click(_) | Operation::Type(_) | Operation::Evaluate(_) => None,
+        }
+    }
+
+    /// Checks arguments that the schema alone cannot express, before any browser
+    /// work starts, so a bad call fails fast and loses nothing.
+    pub fn validate(&self) -> Result<(), JobError> {
+        if let Some(url) = self.url() {
+            check_navigation_url(url)?;
+        }
+        match self {
+            Operation::Navigate(a) => check_timeout(a.timeout_ms),
+            Operation::Screenshot(a) => {
+                if let Some(q) = a.quality {
+                    if !(1..=100).contains(&q) {
+                        return Err(JobError::invalid_argument(format!(
+                            "quality must be between 1 and 100, got {q}"
+                        )));
+                    }
+                    if a.format.unwrap_or_default() == ImageFormat::Png {
+                        return Err(JobError::invalid_argument(
+                            "quality applies to JPEG only: pass format=\"jpeg\" or drop quality",
+                        ));
+                    }
+                }
+                if let Some(w) = a.max_width {
+                    if !(16..=8192).contains(&w) {
+                        return Err(JobError::invalid_argument(format!(
+                            "max_width must be between 16 and 8192 pixels, got {w}"
+                        )));
+                    }
+                }
+                if a.full_page == Some(true) && a.selector.is_some() {
+                    return Err(JobError::invalid_argument(
+                        "full_page and selector cannot be combined: pick one",
+                    ));
+                }
+                check_selector(a.selector.as_deref())
+            }
+            Operation::Scrape(a) => match a.max_chars {
+                Some(0) => Err(JobError::invalid_argument("max_chars must be at least 1")),
+                Some(n) if n > MAX_MAX_CHARS => Err(JobError::invalid_argument(format!(
+                    "max_chars must be at most {MAX_MAX_CHARS}, got {n}"
+                ))),
+                _ => Ok(()),
+            },
+            Operation::Click(a) => check_selector(Some(&a.selector)),
+            Operation::Type(a) => check_selector(Some(&a.selector)),
+            Operation::Evaluate(a) => {
+                if a.expression.trim().is_empty() {
+                    Err(JobError::invalid_argument("expression is empty"))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn check_timeout(timeout_ms: Option<u64>) -> Result<(), JobError> {
+    match timeout_ms {
+        Some(0) => Err(JobError::invalid_argument("timeout_ms must be at least 1")),
+        Some(t) if t > MAX_TIMEOUT_MS => Err(JobError::invalid_argument(format!(
+            "timeout_ms must be at most {MAX_TIMEOUT_MS} (5 minutes), got {t}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_selector(selector: Option<&str>) -> Result<(), JobError> {
+    match selector {
+        Some(s) if s.trim().is_empty() => Err(JobError::invalid_argument("selector is empty")),
+        _ => Ok(()),
+    }
+}
+
+/// Which page-load milestone `navigate` waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitUntil {
+    /// The `load` event: the document and its images, styles and scripts are loaded.
+    #[default]
+    Load,
+    /// `DOMContentLoaded`: the HTML is parsed; fastest, images may still be loading.
+    Domcontentloaded,
+    /// No network activity for 500 ms after load; for pages that fetch data with JS.
+    Networkidle,
+}
+
+/// Open a URL in the session's tab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NavigateArgs {
+    /// Absolute http:// or https:// URL to open.
+    pub url: String,
+    /// Load milestone to wait for: "load" (default), "domcontentloaded" (faster) or
+    /// "networkidle" (for pages that render with JavaScript after load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<WaitUntil>,
+    /// Give up after this many milliseconds (default 30000, max 300000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Image encoding for screenshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    /// Lossless; best for text and UI.
+    #[default]
+    Png,
+    /// Smaller; best for photos and large pages.
+    Jpeg,
+}
+
+impl ImageFormat {
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "image/png",
+            ImageFormat::Jpeg => "image/jpeg",
+        }
+    }
+}
+
+/// Capture the page as an image.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenshotArgs {
+    /// Open this http(s) URL first; omit to capture the session's current page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Capture the whole scrollable page instead of the viewport (height is capped
+    /// at 16384 CSS pixels). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_page: Option<bool>,
+    /// CSS selector of one element to capture instead of the viewport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// "png" (default) or "jpeg".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ImageFormat>,
+    /// JPEG quality 1-100 (default 80). JPEG only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u8>,
+    /// Downscale so the image is at most this many pixels wide (16-8192). Smaller
+    /// images cost fewer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_width: Option<u32>,
+}
+
+/// What `scrape` returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScrapeFormat {
+    /// Markdown: headings, links and lists kept; the cheapest readable form.
+    #[default]
+    Markdown,
+    /// Plain text without markup.
+    Text,
+    /// Raw HTML of the page (or of its main content).
+    Html,
+    /// One line per link: text and absolute URL.
+    Links,
+}
+
+/// Read the page's content.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeArgs {
+    /// Open this http(s) URL first; omit to read the session's current page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// "markdown" (default), "text", "html" or "links".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ScrapeFormat>,
+    /// Keep only the main content (article body), dropping navigation, sidebars,
+    /// footers and scripts. Default true; set false for the whole page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_content: Option<bool>,
+    /// Cut the result after this many characters (default 20000); the cut is marked
+    /// with how many characters were left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_chars: Option<usize>,
+}
+
+/// Click an element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClickArgs {
+    /// CSS selector of the element to click (the first match is used).
+    pub selector: String,
+}
+
+/// Type text into an input, textarea or contenteditable element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypeArgs {
+    /// CSS selector of the field (the first match is used). It is focused first.
+    pub selector: String,
+    /// Text to type; it is appended to what the field already holds.
+    pub text: String,
+    /// Press Enter afterwards (submits most forms). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit: Option<bool>,
+}
+
+/// Run JavaScript in the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateArgs {
+    /// A JavaScript expression evaluated in the page, e.g. `document.title` or
+    /// `[...document.querySelectorAll('h2')].map(e => e.textContent)`. Promises are
+    /// awaited. The result must be JSON-serialisable.
+    pub expression: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_round_trips_as_tagged_json() {
+        let op = Operation::Navigate(NavigateArgs {
+            url: "http://127.0.0.1/".into(),
+            wait_until: Some(WaitUntil::Networkidle),
+            timeout_ms: None,
+        });
+        let json = serde_json::to_value(&op).unwrap();
+        assert_eq!(json["op"], "navigate");
+        assert_eq!(json["args"]["wait_until"], "networkidle");
+        let back: Operation = serde_json::from_value(json).unwrap();
+        assert_eq!(back, op);
+    }
+
+    #[test]
+    fn unknown_argument_names_are_rejected() {
+        let err = serde_json::from_str::<NavigateArgs>(r#"{"url":"http://a/","timeout":5}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field `timeout`"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_arguments_fail_validation() {
+        let shot = |f: fn(&mut ScreenshotArgs)| {
+            let mut a = ScreenshotArgs::default();
+            f(&mut a);
+            Operation::Screenshot(a).validate()
+        };
+        assert!(shot(|_| {}).is_ok());
+        assert!(shot(|a| a.max_width = Some(4)).is_err());
+        assert!(shot(|a| a.quality = Some(50)).is_err(), "quality needs jpeg");
+        assert!(
+            shot(|a| {
+                a.format = Some(ImageFormat::Jpeg);
+                a.quality = Some(101);
+            })
+            .is_err()
+        );
+        assert!(shot(|a| a.url = Some("file:///etc/passwd".into())).is_err());
+        let nav = |t| {
+            Operation::Navigate(NavigateArgs {
+                url: "http://a/".into(),
+                wait_until: None,
+                timeout_ms: Some(t),
+            })
+            .validate()
+        };
+        assert!(nav(0).is_err());
+        assert!(nav(MAX_TIMEOUT_MS + 1).is_err());
+        assert!(nav(1000).is_ok());
+    }
+}
