@@ -34,6 +34,9 @@ pub(crate) enum OpError {
     Job(JobError),
     /// A browser fault; the session decides what it means and recovers.
     Fault { during: &'static str, fault: Fault },
+    /// The tab is stuck in a page load that will not finish: the session replaces
+    /// it (same context, cookies kept) and reports the error.
+    ResetTab(JobError),
 }
 
 impl From<JobError> for OpError {
@@ -77,8 +80,14 @@ impl<'a> Tab<'a> {
     ) -> OpResult<C::Response> {
         match tokio::time::timeout(deadline, self.page.execute(cmd)).await {
             Ok(Ok(resp)) => Ok(resp.result),
-            Ok(Err(e)) => Err(OpError::Fault { during, fault: classify(e) }),
-            Err(_) => Err(OpError::Fault { during, fault: Fault::Timeout }),
+            Ok(Err(e)) => Err(OpError::Fault {
+                during,
+                fault: classify(e),
+            }),
+            Err(_) => Err(OpError::Fault {
+                during,
+                fault: Fault::Timeout,
+            }),
         }
     }
 
@@ -87,7 +96,9 @@ impl<'a> Tab<'a> {
     pub async fn eval<T: DeserializeOwned>(&self, during: &'static str, js: &str) -> OpResult<T> {
         let value = self.eval_value(during, js, None).await?;
         serde_json::from_value(value).map_err(|e| {
-            OpError::Job(JobError::internal(format!("unexpected reply while {during}: {e}")))
+            OpError::Job(JobError::internal(format!(
+                "unexpected reply while {during}: {e}"
+            )))
         })
     }
 
@@ -116,7 +127,11 @@ impl<'a> Tab<'a> {
             let detail = ex
                 .exception
                 .as_ref()
-                .and_then(|o| o.description.clone().or_else(|| o.value.as_ref().map(|v| v.to_string())))
+                .and_then(|o| {
+                    o.description
+                        .clone()
+                        .or_else(|| o.value.as_ref().map(|v| v.to_string()))
+                })
                 .unwrap_or(ex.text);
             return Err(OpError::Job(JobError::new(ErrorKind::Script, detail)));
         }

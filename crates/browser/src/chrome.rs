@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::error::CdpError;
 use chromiumoxide::handler::viewport::Viewport;
 use futures::StreamExt;
 use tokio::task::JoinHandle;
@@ -15,8 +16,12 @@ use tokio::task::JoinHandle;
 use crate::LaunchError;
 
 /// Executable names tried on `PATH`, in order, when no path is configured.
-pub const CHROME_CANDIDATES: &[&str] =
-    &["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+pub const CHROME_CANDIDATES: &[&str] = &[
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+];
 
 /// Flags added to chromiumoxide's defaults. Names go without leading dashes:
 /// chromiumoxide adds them (a `--flag` here would become `----flag`, silently
@@ -33,6 +38,23 @@ const EXTRA_ARGS: &[&str] = &[
     "disable-field-trial-config",
     "no-pings",
 ];
+
+/// chromiumoxide's own request timeout. It also bounds how long it waits for a
+/// navigation to reach `load`, so it must exceed the longest navigation deadline a
+/// caller may ask for; our own, shorter deadlines wrap every call.
+const CHROMIUMOXIDE_REQUEST_TIMEOUT: Duration =
+    Duration::from_millis(browserfarm_protocol::MAX_TIMEOUT_MS + 10_000);
+
+/// How often the CDP pump checks that its Chromium process still exists.
+const PROCESS_CHECK_PERIOD: Duration = Duration::from_secs(1);
+
+/// True while `pid` exists and is not a zombie awaiting its exit status.
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+        !(state.starts_with('Z') || state.starts_with('X'))
+    })
+}
 
 /// Finds the Chromium executable: the explicit path if given (it must exist),
 /// otherwise the first of [`CHROME_CANDIDATES`] on `PATH`.
@@ -73,7 +95,6 @@ pub struct LaunchOptions {
     pub executable: PathBuf,
     pub viewport: (u32, u32),
     pub launch_timeout: Duration,
-    pub cdp_timeout: Duration,
     /// Disable Chromium's sandbox even when not root (containers without user
     /// namespaces need it). As root it is always disabled: Chromium insists.
     pub no_sandbox: bool,
@@ -106,24 +127,45 @@ impl ChromeProcess {
                 has_touch: false,
             })
             .launch_timeout(opts.launch_timeout)
-            .request_timeout(opts.cdp_timeout)
+            .request_timeout(CHROMIUMOXIDE_REQUEST_TIMEOUT)
             .args(EXTRA_ARGS.iter().copied());
         if opts.no_sandbox || running_as_root() {
             builder = builder.no_sandbox();
         }
         let config = builder.build().map_err(LaunchError::Config)?;
-        let (mut browser, mut handler) = Browser::launch(config).await.map_err(|e| {
-            LaunchError::Launch { executable: opts.executable.clone(), reason: e.to_string() }
-        })?;
+        let (mut browser, mut handler) =
+            Browser::launch(config)
+                .await
+                .map_err(|e| LaunchError::Launch {
+                    executable: opts.executable.clone(),
+                    reason: e.to_string(),
+                })?;
         let pid = browser.get_mut_child().and_then(|c| c.inner.id());
         let connected = Arc::new(AtomicBool::new(true));
         let flag = connected.clone();
         let handler = tokio::spawn(async move {
-            // Errors here are per-message (an event chromiumoxide cannot decode);
-            // the connection is gone only when the stream ends.
-            while let Some(event) = handler.next().await {
-                if let Err(e) = event {
-                    tracing::trace!(error = %e, "cdp handler");
+            // chromiumoxide's handler neither ends nor fails pending commands when
+            // the socket closes, so we watch for it: a connection error, or the
+            // process gone (checked every second), ends the loop. Dropping the
+            // handler then fails every pending command of this browser at once.
+            let mut check = tokio::time::interval(PROCESS_CHECK_PERIOD);
+            loop {
+                tokio::select! {
+                    event = handler.next() => match event {
+                        None => break,
+                        Some(Err(CdpError::Ws(e))) => {
+                            tracing::debug!(error = %e, "Chromium connection lost");
+                            break;
+                        }
+                        Some(Err(e)) => tracing::trace!(error = %e, "cdp handler"),
+                        Some(Ok(())) => {}
+                    },
+                    _ = check.tick() => {
+                        if pid.is_some_and(|p| !process_alive(p)) {
+                            tracing::debug!(pid, "Chromium process exited");
+                            break;
+                        }
+                    }
                 }
             }
             flag.store(false, Ordering::Release);
@@ -140,7 +182,9 @@ impl ChromeProcess {
 
     /// The CDP client. Present for the whole time the process is in the pool.
     pub fn browser(&self) -> &Browser {
-        self.browser.as_ref().expect("browser is only taken when the process leaves the pool")
+        self.browser
+            .as_ref()
+            .expect("browser is only taken when the process leaves the pool")
     }
 
     /// False once the CDP connection dropped (Chromium exited or crashed) or the

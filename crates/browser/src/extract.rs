@@ -9,8 +9,9 @@ use browserfarm_protocol::ScrapeFormat;
 pub(crate) const MAX_SOURCE_CHARS: usize = 8_000_000;
 
 /// Tags that never carry readable content.
-const NEVER_CONTENT: &[&str] =
-    &["script", "style", "noscript", "template", "svg", "iframe", "canvas", "head"];
+const NEVER_CONTENT: &[&str] = &[
+    "script", "style", "noscript", "template", "svg", "iframe", "canvas", "head",
+];
 /// Page chrome dropped when Readability finds no article but main content was asked.
 const PAGE_CHROME: &[&str] = &["nav", "header", "footer", "aside", "form", "dialog"];
 
@@ -61,14 +62,31 @@ pub(crate) fn render(source: &Source, format: ScrapeFormat, main_content: bool) 
             tidy_text(text)
         }
         SourceBody::Markup(html) => {
-            let article = if main_content { readable(html, &source.url) } else { None };
-            match (format, article) {
-                (ScrapeFormat::Html, Some(a)) => a.content.to_string(),
-                (ScrapeFormat::Html, None) => html.clone(),
-                (ScrapeFormat::Text, Some(a)) => tidy_text(&a.text_content),
-                (ScrapeFormat::Text, None) => tidy_text(&markdown(html, true)),
-                (_, Some(a)) => markdown(&a.content, false),
-                (_, None) => markdown(html, main_content),
+            let article = if main_content {
+                readable(html, &source.url)
+            } else {
+                None
+            };
+            let Some(article) = article else {
+                return match format {
+                    ScrapeFormat::Html => html.clone(),
+                    ScrapeFormat::Text => tidy_text(&markdown(html, true)),
+                    _ => markdown(html, main_content),
+                };
+            };
+            // Readability lifts the headline out of the body into `title`; put it
+            // back, or the reader loses the page's main heading.
+            let headline = article.title.trim();
+            let lifted = !headline.is_empty() && !article.text_content.contains(headline);
+            match format {
+                ScrapeFormat::Html if lifted => format!("<h1>{headline}</h1>{}", article.content),
+                ScrapeFormat::Html => article.content.to_string(),
+                ScrapeFormat::Text if lifted => {
+                    format!("{headline}\n\n{}", tidy_text(&article.text_content))
+                }
+                ScrapeFormat::Text => tidy_text(&article.text_content),
+                _ if lifted => format!("# {headline}\n\n{}", markdown(&article.content, false)),
+                _ => markdown(&article.content, false),
             }
         }
     }
@@ -103,7 +121,11 @@ fn render_links(links: &[Link]) -> String {
         if link.text.is_empty() {
             out.push_str(&format!("- <{}>\n", link.href));
         } else {
-            out.push_str(&format!("- [{}]({})\n", link.text.replace(['[', ']'], ""), link.href));
+            out.push_str(&format!(
+                "- [{}]({})\n",
+                link.text.replace(['[', ']'], ""),
+                link.href
+            ));
         }
     }
     out
@@ -154,9 +176,9 @@ mod tests {
         }
     }
 
-    const ARTICLE: &str = r#"<html><head><title>T</title><script>var junk = 1;</script></head><body>
+    const ARTICLE: &str = r#"<html><head><title>Short</title><script>var junk = 1;</script></head><body>
         <nav><a href="/home">Home nav link</a></nav>
-        <article><h1>The Heading</h1>
+        <article><h1>The Heading of This Article</h1>
         <p>First paragraph of the article, with enough words to look like real prose for the
         readability scorer, which wants a few hundred characters of text in one place, so
         here is more text about nothing in particular, continuing for a while longer.</p>
@@ -167,7 +189,7 @@ mod tests {
     #[test]
     fn markdown_main_content_keeps_article_drops_chrome() {
         let md = render(&page(ARTICLE), ScrapeFormat::Markdown, true);
-        assert!(md.contains("The Heading"), "{md}");
+        assert!(md.contains("# The Heading of This Article"), "{md}");
         assert!(md.contains("useful link"), "{md}");
         assert!(!md.contains("Home nav link"), "{md}");
         assert!(!md.contains("Footer junk"), "{md}");
@@ -187,9 +209,18 @@ mod tests {
             url: "http://x/".into(),
             title: String::new(),
             source: SourceBody::Links(vec![
-                Link { text: "A".into(), href: "http://x/a".into() },
-                Link { text: "A again".into(), href: "http://x/a".into() },
-                Link { text: String::new(), href: "http://x/b".into() },
+                Link {
+                    text: "A".into(),
+                    href: "http://x/a".into(),
+                },
+                Link {
+                    text: "A again".into(),
+                    href: "http://x/a".into(),
+                },
+                Link {
+                    text: String::new(),
+                    href: "http://x/b".into(),
+                },
             ]),
         };
         assert_eq!(

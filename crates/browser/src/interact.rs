@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use browserfarm_protocol::{ErrorKind, JobError};
 use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams,
-    DispatchMouseEventType, InsertTextParams, MouseButton,
+    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
+    InsertTextParams, MouseButton,
 };
 
 use crate::cdp::{OpResult, Tab, js_str};
@@ -68,7 +68,10 @@ pub(crate) async fn click(
     );
     let (x, y) = located(tab.eval("finding the element", &js).await?, selector, url)?;
     let watch = NavigationWatch::start(tab).await?;
-    for kind in [DispatchMouseEventType::MousePressed, DispatchMouseEventType::MouseReleased] {
+    for kind in [
+        DispatchMouseEventType::MousePressed,
+        DispatchMouseEventType::MouseReleased,
+    ] {
         let mut ev = DispatchMouseEventParams::new(kind, x, y);
         ev.button = Some(MouseButton::Left);
         ev.click_count = Some(1);

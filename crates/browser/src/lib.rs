@@ -44,5 +44,8 @@ pub enum LaunchError {
     #[error("Chromium ({executable}) failed to start: {reason}")]
     Launch { executable: PathBuf, reason: String },
     #[error("cannot prepare the Chromium profile directory {path}: {source}")]
-    ProfileDir { path: PathBuf, source: std::io::Error },
+    ProfileDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }

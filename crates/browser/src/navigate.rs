@@ -8,14 +8,15 @@
 use std::time::Duration;
 
 use browserfarm_protocol::{ErrorKind, JobError, PageInfo, WaitUntil};
+use chromiumoxide::cdp::IntoEventKind;
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::network::{EventResponseReceived, ResourceType};
 use chromiumoxide::cdp::browser_protocol::page::{
     EventFrameRequestedNavigation, EventFrameStartedLoading, EventFrameStoppedLoading,
-    EventLifecycleEvent, NavigateParams, StopLoadingParams,
+    EventLifecycleEvent, NavigateParams,
 };
+use chromiumoxide::error::CdpError;
 use chromiumoxide::listeners::EventStream;
-use chromiumoxide::cdp::IntoEventKind;
 use futures::{FutureExt, StreamExt};
 
 use crate::cdp::{Fault, OpError, OpResult, Tab};
@@ -42,7 +43,10 @@ pub(crate) async fn listen<T: IntoEventKind + Unpin>(tab: Tab<'_>) -> OpResult<E
             during: "subscribing to page events",
             fault: Fault::Disconnected(e.to_string()),
         }),
-        Err(_) => Err(OpError::Fault { during: "subscribing to page events", fault: Fault::Timeout }),
+        Err(_) => Err(OpError::Fault {
+            during: "subscribing to page events",
+            fault: Fault::Timeout,
+        }),
     }
 }
 
@@ -55,8 +59,16 @@ fn lifecycle_name(wait: WaitUntil) -> &'static str {
 }
 
 /// Loads `url` in the tab and waits for `wait`; returns the main document's HTTP
-/// status. Network failures and deadline overruns are caller-facing errors; the tab
-/// stays usable after either.
+/// status. Network failures are caller-facing errors and leave the tab usable; a
+/// load that overruns `timeout` resets the tab.
+///
+/// chromiumoxide intercepts `Page.navigate`: it answers only once the frame and
+/// its children fired `load`, and queues later navigations of the tab behind it.
+/// So `load` is simply that answer; `domcontentloaded` returns at that lifecycle
+/// event of the new document (the next navigation may wait for the pending `load`);
+/// `networkidle` waits for `load`, then for the `networkIdle` lifecycle event. A
+/// load that never finishes would block the tab's queue, which is why an overrun
+/// replaces the tab.
 pub(crate) async fn navigate(
     tab: Tab<'_>,
     url: &str,
@@ -67,46 +79,88 @@ pub(crate) async fn navigate(
     let mut lifecycle = listen::<EventLifecycleEvent>(tab).await?;
     let mut responses = listen::<EventResponseReceived>(tab).await?;
     let mut crashed = listen::<EventTargetCrashed>(tab).await?;
+    let main = tab.page.target_id().inner().clone();
     let wanted = lifecycle_name(wait);
 
-    let sent = tokio::time::timeout_at(deadline, tab.page.execute(NavigateParams::new(url))).await;
-    let nav = match sent {
-        Err(_) => return Err(load_timeout(tab, url, wanted, timeout).await),
-        Ok(Err(e)) => {
-            return Err(OpError::Fault {
-                during: "navigating",
-                fault: Fault::Protocol(e.to_string()),
-            });
-        }
-        Ok(Ok(resp)) => resp.result,
-    };
-    if let Some(error) = nav.error_text {
-        return Err(navigation_failed(url, &error).into());
-    }
-    // No loader: a same-document navigation (fragment, history API). Done.
-    let Some(loader) = nav.loader_id else { return Ok(None) };
-
-    let mut status = None;
+    let mut statuses: Vec<(String, u16)> = Vec::new();
+    let mut events: Vec<(String, String)> = Vec::new();
+    // The loader of the new document: known from its `init` lifecycle event, or
+    // from chromiumoxide's answer once the load completed.
+    let mut new_loader: Option<String> = None;
+    // chromiumoxide answered: the frame and its children fired `load`.
+    let mut loaded = false;
+    // chromiumoxide stops waiting after its fixed 30 s; past that we rely on the
+    // lifecycle events alone, up to our own deadline.
+    let mut answered = false;
+    let mut request = std::pin::pin!(tab.page.execute(NavigateParams::new(url)));
     loop {
+        if let Some(loader) = &new_loader {
+            let reached = |name: &str| events.iter().any(|(l, n)| l == loader && n == name);
+            let load = loaded || reached("load");
+            let done = match wait {
+                WaitUntil::Load => load,
+                WaitUntil::Domcontentloaded => load || reached(wanted),
+                WaitUntil::Networkidle => load && reached(wanted),
+            };
+            if done {
+                return Ok(statuses
+                    .iter()
+                    .rev()
+                    .find(|(l, _)| l == loader)
+                    .map(|(_, s)| *s));
+            }
+        }
         tokio::select! {
-            // Responses first: the document's response always precedes its
-            // lifecycle events, and both may already be queued.
+            // Events first: a document's response and lifecycle events precede
+            // chromiumoxide's answer and may already be queued.
             biased;
             ev = responses.next() => {
                 let Some(ev) = ev else { return Err(disconnected()) };
-                if ev.loader_id == loader && ev.r#type == ResourceType::Document {
-                    status = u16::try_from(ev.response.status).ok();
+                if ev.r#type == ResourceType::Document
+                    && ev.frame_id.as_ref().is_some_and(|f| f.inner() == &main)
+                {
+                    if let Ok(status) = u16::try_from(ev.response.status) {
+                        statuses.push((ev.loader_id.inner().clone(), status));
+                    }
                 }
             }
             ev = lifecycle.next() => {
                 let Some(ev) = ev else { return Err(disconnected()) };
-                if ev.loader_id == loader && ev.name == wanted {
-                    return Ok(status);
+                if ev.frame_id.inner() == &main {
+                    if ev.name == "init" && !loaded {
+                        new_loader = Some(ev.loader_id.inner().clone());
+                    }
+                    events.push((ev.loader_id.inner().clone(), ev.name.clone()));
                 }
             }
             _ = crashed.next() => return Err(OpError::Fault { during: "navigating", fault: Fault::TabCrashed }),
+            answer = &mut request, if !answered => {
+                answered = true;
+                let nav = match answer {
+                    Ok(resp) => resp.result,
+                    Err(CdpError::Timeout) => continue,
+                    Err(e) => return Err(OpError::Fault { during: "navigating", fault: Fault::Protocol(e.to_string()) }),
+                };
+                if let Some(error) = nav.error_text {
+                    return Err(navigation_failed(url, &error).into());
+                }
+                loaded = true;
+                match nav.loader_id {
+                    Some(loader) => new_loader = Some(loader.inner().clone()),
+                    // A same-document navigation (fragment, history API): done.
+                    None => return Ok(None),
+                }
+            }
             _ = tokio::time::sleep_until(deadline) => {
-                return Err(load_timeout(tab, url, wanted, timeout).await);
+                return Err(OpError::ResetTab(JobError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{url} did not reach '{wanted}' within {} ms; the tab was reset to a \
+                         blank page (cookies kept). Try wait_until=\"domcontentloaded\" or a \
+                         larger timeout_ms.",
+                        timeout.as_millis()
+                    ),
+                )));
             }
         }
     }
@@ -117,22 +171,6 @@ fn disconnected() -> OpError {
         during: "waiting for the page to load",
         fault: Fault::Disconnected("event stream closed".into()),
     }
-}
-
-/// Stops the load so the tab is usable, and explains the timeout.
-async fn load_timeout(tab: Tab<'_>, url: &str, wanted: &str, timeout: Duration) -> OpError {
-    // A failure here means the tab itself is stuck; the next command will show it.
-    let _ = tab.exec("stopping a slow page load", StopLoadingParams::default()).await;
-    JobError::new(
-        ErrorKind::Timeout,
-        format!(
-            "{url} did not reach '{wanted}' within {} ms; loading was stopped and what \
-             arrived is still in the tab (scrape/screenshot work on it). Try \
-             wait_until=\"domcontentloaded\" or a larger timeout_ms.",
-            timeout.as_millis()
-        ),
-    )
-    .into()
 }
 
 fn navigation_failed(url: &str, error: &str) -> JobError {
@@ -148,7 +186,10 @@ fn navigation_failed(url: &str, error: &str) -> JobError {
         "net::ERR_TOO_MANY_REDIRECTS" => "the site redirects in a loop",
         _ => "check the URL",
     };
-    JobError::new(ErrorKind::Navigation, format!("could not load {url}: {error} ({hint})"))
+    JobError::new(
+        ErrorKind::Navigation,
+        format!("could not load {url}: {error} ({hint})"),
+    )
 }
 
 /// Watches for a navigation that an action (click, Enter) may start, so the action
@@ -176,7 +217,9 @@ impl NavigationWatch {
         let main = tab.page.target_id().inner().clone();
         let is_main = |frame: &str| frame == main;
         // A cheap round trip orders us after any navigation request the action made.
-        let _ = tab.eval::<serde_json::Value>("settling after the action", "0").await?;
+        let _ = tab
+            .eval::<serde_json::Value>("settling after the action", "0")
+            .await?;
         let mut pending = false;
         while let Some(Some(ev)) = self.requested.next().now_or_never() {
             pending |= is_main(ev.frame_id.inner());
@@ -200,16 +243,14 @@ impl NavigationWatch {
                     return Err(OpError::Fault { during: "loading the next page", fault: Fault::TabCrashed });
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    let _ = tab.exec("stopping a slow page load", StopLoadingParams::default()).await;
-                    return Err(JobError::new(
+                    return Err(OpError::ResetTab(JobError::new(
                         ErrorKind::Timeout,
                         format!(
                             "the action started a page load that did not finish within {} ms; \
-                             loading was stopped",
+                             the tab was reset to a blank page (cookies kept)",
                             timeout.as_millis()
                         ),
-                    )
-                    .into());
+                    )));
                 }
             }
         }

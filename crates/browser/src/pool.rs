@@ -113,8 +113,10 @@ impl Pool {
         let root = std::env::temp_dir().join("browserfarm");
         reap_stale(&root, std::process::id());
         let profile_root = root.join(owner_dir_name(std::process::id()));
-        std::fs::create_dir_all(&profile_root)
-            .map_err(|source| LaunchError::ProfileDir { path: profile_root.clone(), source })?;
+        std::fs::create_dir_all(&profile_root).map_err(|source| LaunchError::ProfileDir {
+            path: profile_root.clone(),
+            source,
+        })?;
 
         let closing = TaskTracker::new();
         let manager = Manager {
@@ -122,11 +124,9 @@ impl Pool {
                 executable: executable.clone(),
                 viewport: config.viewport,
                 launch_timeout: config.launch_timeout,
-                cdp_timeout: config.cdp_timeout,
                 no_sandbox: config.no_sandbox,
             },
             profile_root: profile_root.clone(),
-            next_id: AtomicU64::new(0),
             max_leases: config.max_leases.max(1),
             closing: closing.clone(),
         };
@@ -139,8 +139,15 @@ impl Pool {
             .build()
             .map_err(|e| LaunchError::Config(e.to_string()))?;
 
-        let warm = tokio::spawn(warm_up(pool.clone(), config.min_browsers.min(config.max_browsers)));
-        let reaper = tokio::spawn(close_idle(pool.clone(), config.min_browsers, config.idle_timeout));
+        let warm = tokio::spawn(warm_up(
+            pool.clone(),
+            config.min_browsers.min(config.max_browsers),
+        ));
+        let reaper = tokio::spawn(close_idle(
+            pool.clone(),
+            config.min_browsers,
+            config.idle_timeout,
+        ));
         Ok(Pool {
             inner: Arc::new(Inner {
                 pool,
@@ -188,7 +195,12 @@ impl Pool {
 
     pub fn status(&self) -> PoolStatus {
         let s = self.inner.pool.status();
-        PoolStatus { running: s.size, idle: s.available, waiting: s.waiting, max: s.max_size }
+        PoolStatus {
+            running: s.size,
+            idle: s.available,
+            waiting: s.waiting,
+            max: s.max_size,
+        }
     }
 
     /// Closes every idle process and waits (bounded) until they are gone. Leases
@@ -201,10 +213,15 @@ impl Pool {
         self.inner.pool.retain(|_, _| false);
         self.inner.pool.close();
         self.inner.closing.close();
-        if tokio::time::timeout(GRACE, self.inner.closing.wait()).await.is_err() {
+        if tokio::time::timeout(GRACE, self.inner.closing.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some Chromium processes did not close within {GRACE:?}");
         }
-        let _ = std::fs::remove_dir_all(&self.inner.profile_root);
+        // Other pools of this process may still use the directory: remove it only
+        // when empty (each closed browser removed its own profile).
+        let _ = std::fs::remove_dir(&self.inner.profile_root);
     }
 }
 
@@ -244,7 +261,6 @@ async fn close_idle(pool: managed::Pool<Manager>, min: usize, idle: Duration) {
 pub struct Manager {
     opts: LaunchOptions,
     profile_root: PathBuf,
-    next_id: AtomicU64,
     max_leases: usize,
     closing: TaskTracker,
 }
@@ -254,11 +270,16 @@ impl managed::Manager for Manager {
     type Error = LaunchError;
 
     async fn create(&self) -> Result<ChromeProcess, LaunchError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // Process-wide, so pools sharing the per-process directory never collide.
+        static NEXT_PROFILE: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_PROFILE.fetch_add(1, Ordering::Relaxed);
         let dir = self.profile_root.join(format!("chrome-{id}"));
         tokio::fs::create_dir_all(&dir)
             .await
-            .map_err(|source| LaunchError::ProfileDir { path: dir.clone(), source })?;
+            .map_err(|source| LaunchError::ProfileDir {
+                path: dir.clone(),
+                source,
+            })?;
         let started = std::time::Instant::now();
         let process = ChromeProcess::launch(&self.opts, dir).await?;
         tracing::debug!(id, pid = process.pid(), elapsed = ?started.elapsed(), "started Chromium");
@@ -270,13 +291,17 @@ impl managed::Manager for Manager {
             return Err(RecycleError::message("Chromium crashed or hung"));
         }
         if m.recycle_count + 1 >= self.max_leases {
-            return Err(RecycleError::message("Chromium retired after max_leases leases"));
+            return Err(RecycleError::message(
+                "Chromium retired after max_leases leases",
+            ));
         }
         Ok(())
     }
 
     fn detach(&self, p: &mut ChromeProcess) {
-        let Some(closing) = p.take_for_close() else { return };
+        let Some(closing) = p.take_for_close() else {
+            return;
+        };
         // Called from sync contexts (drops); without a runtime the process is still
         // killed by chromiumoxide's kill-on-drop.
         if let Ok(rt) = tokio::runtime::Handle::try_current() {

@@ -19,10 +19,14 @@ pub(crate) fn owner_dir_name(pid: u32) -> String {
 /// Removes the leftovers of dead owners under `root`. Best effort: failures are
 /// logged, never fatal.
 pub(crate) fn reap_stale(root: &Path, own_pid: u32) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("pid-")?.parse::<u32>().ok())
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("pid-")?.parse::<u32>().ok())
         else {
             continue;
         };
@@ -44,14 +48,20 @@ pub(crate) fn reap_stale(root: &Path, own_pid: u32) {
 fn kill_processes_using(dir: &Path) -> usize {
     let mut needle = dir.as_os_str().as_encoded_bytes().to_vec();
     needle.push(b'/');
-    let Ok(procs) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     let mut killed = 0;
     for p in procs.flatten() {
         let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else { continue };
-        if cmdline.windows(needle.len()).any(|w| w == needle.as_slice())
+        let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline
+            .windows(needle.len())
+            .any(|w| w == needle.as_slice())
             && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
         {
             killed += 1;

@@ -43,7 +43,10 @@ fn region_js(args: &ScreenshotArgs) -> String {
 }
 
 pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> OpResult<Image> {
-    let (x, y, w, mut h) = match tab.eval::<Region>("measuring the page", &region_js(args)).await? {
+    let (x, y, w, mut h) = match tab
+        .eval::<Region>("measuring the page", &region_js(args))
+        .await?
+    {
         Region::Rect { x, y, w, h } => (x, y, w, h),
         Region::Missing { error } if error == "none" => {
             return Err(JobError::new(
@@ -79,7 +82,13 @@ pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> O
     if format == ImageFormat::Jpeg {
         params.quality = Some(i64::from(args.quality.unwrap_or(DEFAULT_JPEG_QUALITY)));
     }
-    params.clip = Some(Viewport { x, y, width: w, height: h, scale });
+    params.clip = Some(Viewport {
+        x,
+        y,
+        width: w,
+        height: h,
+        scale,
+    });
     params.capture_beyond_viewport = Some(args.full_page == Some(true) || args.selector.is_some());
     let shot = tab.exec("capturing the screenshot", params).await?;
     let data_base64 = AsRef::<str>::as_ref(&shot.data).to_owned();

@@ -43,7 +43,12 @@ impl Session {
     /// Leases a browser and opens a fresh incognito context with one blank tab.
     pub async fn open(pool: &Pool) -> Result<Session, JobError> {
         let live = Live::open(pool).await?;
-        Ok(Session { pool: pool.clone(), live: Some(live), lost_state: false, closed: false })
+        Ok(Session {
+            pool: pool.clone(),
+            live: Some(live),
+            lost_state: false,
+            closed: false,
+        })
     }
 
     /// Process id of the Chromium serving this session (for diagnostics and tests).
@@ -53,11 +58,17 @@ impl Session {
 
     /// Chromium's product string, e.g. `Chrome/156.0.8078.108` (for diagnostics).
     pub async fn browser_version(&self) -> Result<String, JobError> {
-        let live = self.live.as_ref().ok_or_else(|| JobError::internal("session is closed"))?;
+        let live = self
+            .live
+            .as_ref()
+            .ok_or_else(|| JobError::internal("session is closed"))?;
         match tokio::time::timeout(PROBE_TIMEOUT, live.lease.browser().version()).await {
             Ok(Ok(v)) => Ok(v.product),
             Ok(Err(e)) => Err(JobError::new(ErrorKind::Unavailable, e.to_string())),
-            Err(_) => Err(JobError::new(ErrorKind::Timeout, "Chromium did not report its version")),
+            Err(_) => Err(JobError::new(
+                ErrorKind::Timeout,
+                "Chromium did not report its version",
+            )),
         }
     }
 
@@ -65,7 +76,10 @@ impl Session {
     pub async fn run(&mut self, op: &Operation) -> Result<JobOutput, JobError> {
         op.validate()?;
         if self.closed {
-            return Err(JobError::new(ErrorKind::SessionNotFound, "this session was closed"));
+            return Err(JobError::new(
+                ErrorKind::SessionNotFound,
+                "this session was closed",
+            ));
         }
         if self.live.as_ref().is_some_and(|l| !l.lease.is_healthy()) {
             self.live = None;
@@ -83,13 +97,24 @@ impl Session {
         }
         let live = self.live.as_ref().expect("opened above");
         let limits = self.pool.config();
-        let tab = Tab { page: &live.page, cdp_timeout: limits.cdp_timeout };
+        let tab = Tab {
+            page: &live.page,
+            cdp_timeout: limits.cdp_timeout,
+        };
         let started = std::time::Instant::now();
         let result = execute(tab, op, limits).await;
         tracing::debug!(op = op.name(), elapsed = ?started.elapsed(), ok = result.is_ok(), "job");
         match result {
             Ok(output) => Ok(output),
             Err(OpError::Job(e)) => Err(e),
+            Err(OpError::ResetTab(e)) => {
+                let cdp_timeout = limits.cdp_timeout;
+                let live = self.live.as_mut().expect("opened above");
+                match live.replace_tab(cdp_timeout).await {
+                    Ok(()) => Err(e),
+                    Err(_) => Err(self.recover("resetting a stuck tab", Fault::Timeout).await),
+                }
+            }
             Err(OpError::Fault { during, fault }) => Err(self.recover(during, fault).await),
         }
     }
@@ -117,7 +142,11 @@ impl Session {
             Fault::Disconnected(_) => false,
             Fault::TabCrashed => true,
             Fault::Protocol(msg) => {
-                let gone = ["Target closed", "No target with given id", "Session with given id"];
+                let gone = [
+                    "Target closed",
+                    "No target with given id",
+                    "Session with given id",
+                ];
                 if !gone.iter().any(|g| msg.contains(g)) {
                     return JobError::internal(format!(
                         "Chromium reported an error while {during}: {msg}; retry the call"
@@ -126,8 +155,15 @@ impl Session {
                 true
             }
             Fault::Timeout => {
-                let tab = Tab { page: &live.page, cdp_timeout: PROBE_TIMEOUT };
-                if tab.eval::<serde_json::Value>("probing the tab", "1").await.is_ok() {
+                let tab = Tab {
+                    page: &live.page,
+                    cdp_timeout: PROBE_TIMEOUT,
+                };
+                if tab
+                    .eval::<serde_json::Value>("probing the tab", "1")
+                    .await
+                    .is_ok()
+                {
                     return JobError::new(
                         ErrorKind::Timeout,
                         format!(
@@ -142,9 +178,12 @@ impl Session {
         };
         let browser_alive = tab_gone
             && live.lease.is_healthy()
-            && tokio::time::timeout(PROBE_TIMEOUT, live.lease.browser().execute(GetVersionParams {}))
-                .await
-                .is_ok_and(|r| r.is_ok());
+            && tokio::time::timeout(
+                PROBE_TIMEOUT,
+                live.lease.browser().execute(GetVersionParams {}),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok());
         if browser_alive && live.replace_tab(cdp_timeout).await.is_ok() {
             tracing::warn!(during, ?fault, "tab crashed or hung; replaced it");
             return JobError::new(
@@ -156,7 +195,12 @@ impl Session {
                 ),
             );
         }
-        tracing::warn!(during, ?fault, pid = live.lease.pid(), "Chromium crashed or hung; replacing it");
+        tracing::warn!(
+            during,
+            ?fault,
+            pid = live.lease.pid(),
+            "Chromium crashed or hung; replacing it"
+        );
         live.lease.mark_broken();
         self.live = None;
         JobError::new(
@@ -178,7 +222,13 @@ impl Live {
         for _ in 0..2 {
             let lease = pool.lease().await?;
             match open_context(&lease, deadline).await {
-                Ok((context, page)) => return Ok(Live { lease, context, page }),
+                Ok((context, page)) => {
+                    return Ok(Live {
+                        lease,
+                        context,
+                        page,
+                    });
+                }
                 Err(e) => {
                     lease.mark_broken();
                     last_error = Some(e);
@@ -218,9 +268,15 @@ impl Live {
     }
 }
 
-async fn open_context(lease: &Lease, deadline: Duration) -> Result<(BrowserContextId, Page), String> {
+async fn open_context(
+    lease: &Lease,
+    deadline: Duration,
+) -> Result<(BrowserContextId, Page), String> {
     let browser = lease.browser();
-    let params = CreateBrowserContextParams { dispose_on_detach: Some(true), ..Default::default() };
+    let params = CreateBrowserContextParams {
+        dispose_on_detach: Some(true),
+        ..Default::default()
+    };
     let context = match tokio::time::timeout(deadline, browser.create_browser_context(params)).await
     {
         Ok(Ok(id)) => id,
@@ -231,7 +287,11 @@ async fn open_context(lease: &Lease, deadline: Duration) -> Result<(BrowserConte
     Ok((context, page))
 }
 
-async fn new_tab(lease: &Lease, context: BrowserContextId, deadline: Duration) -> Result<Page, String> {
+async fn new_tab(
+    lease: &Lease,
+    context: BrowserContextId,
+    deadline: Duration,
+) -> Result<Page, String> {
     let mut params = CreateTargetParams::new("about:blank");
     params.browser_context_id = Some(context);
     match tokio::time::timeout(deadline, lease.browser().new_page(params)).await {
@@ -254,18 +314,17 @@ fn timeout_or(ms: Option<u64>, default: Duration) -> Duration {
     ms.map(Duration::from_millis).unwrap_or(default)
 }
 
-async fn execute(
-    tab: Tab<'_>,
-    op: &Operation,
-    limits: &crate::PoolConfig,
-) -> OpResult<JobOutput> {
+async fn execute(tab: Tab<'_>, op: &Operation, limits: &crate::PoolConfig) -> OpResult<JobOutput> {
     let nav_timeout = limits.navigation_timeout;
     match op {
         Operation::Navigate(a) => {
             let wait = a.wait_until.unwrap_or_default();
             let status =
-                navigate::navigate(tab, &a.url, wait, timeout_or(a.timeout_ms, nav_timeout)).await?;
-            Ok(JobOutput::Navigated { page: navigate::page_info(tab, status).await? })
+                navigate::navigate(tab, &a.url, wait, timeout_or(a.timeout_ms, nav_timeout))
+                    .await?;
+            Ok(JobOutput::Navigated {
+                page: navigate::page_info(tab, status).await?,
+            })
         }
         Operation::Screenshot(a) => {
             let status = match &a.url {
@@ -283,34 +342,74 @@ async fn execute(
             };
             let format = a.format.unwrap_or_default();
             let main_content = a.main_content.unwrap_or(true);
-            let source: extract::Source =
-                tab.eval("reading the page", &extract::source_js(format, main_content)).await?;
+            let source: extract::Source = tab
+                .eval(
+                    "reading the page",
+                    &extract::source_js(format, main_content),
+                )
+                .await?;
             let max_chars = a.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
             let (page, content, truncated_chars) = tokio::task::spawn_blocking(move || {
                 let rendered = extract::render(&source, format, main_content);
                 let (content, dropped) = extract::truncate(rendered, max_chars);
-                (PageInfo { url: source.url, status, title: source.title }, content, dropped)
+                (
+                    PageInfo {
+                        url: source.url,
+                        status,
+                        title: source.title,
+                    },
+                    content,
+                    dropped,
+                )
             })
             .await
             .map_err(|e| JobError::internal(format!("content extraction failed: {e}")))?;
-            Ok(JobOutput::Scraped(Scraped { page, format, content, truncated_chars }))
+            Ok(JobOutput::Scraped(Scraped {
+                page,
+                format,
+                content,
+                truncated_chars,
+            }))
         }
         Operation::Click(a) => {
             let url = current_url(tab).await;
             interact::click(tab, &a.selector, &url, nav_timeout).await?;
-            Ok(JobOutput::Clicked { page: navigate::page_info(tab, None).await? })
+            Ok(JobOutput::Clicked {
+                page: navigate::page_info(tab, None).await?,
+            })
         }
         Operation::Type(a) => {
             let url = current_url(tab).await;
             let submit = a.submit.unwrap_or(false);
             interact::type_text(tab, &a.selector, &a.text, submit, &url, nav_timeout).await?;
-            Ok(JobOutput::Typed { page: navigate::page_info(tab, None).await? })
+            Ok(JobOutput::Typed {
+                page: navigate::page_info(tab, None).await?,
+            })
         }
         Operation::Evaluate(a) => {
-            match tab.eval_value("evaluating the expression", &a.expression, Some(limits.script_timeout)).await {
+            let started = std::time::Instant::now();
+            let result = tab
+                .eval_value(
+                    "evaluating the expression",
+                    &a.expression,
+                    Some(limits.script_timeout),
+                )
+                .await;
+            // V8 reports a script stopped by the CDP timeout as a bare internal error.
+            let overran = started.elapsed() >= limits.script_timeout;
+            match result {
+                Err(OpError::Fault {
+                    fault: Fault::Protocol(_),
+                    ..
+                }) if overran => Err(script_timed_out(limits.script_timeout).into()),
                 Ok(value) => Ok(JobOutput::Evaluated { value }),
-                Err(OpError::Job(e)) if e.kind == ErrorKind::Script => Err(script_error(e, limits.script_timeout).into()),
-                Err(OpError::Fault { fault: Fault::Protocol(msg), .. }) => Err(JobError::new(
+                Err(OpError::Job(e)) if e.kind == ErrorKind::Script => {
+                    Err(script_error(e, limits.script_timeout).into())
+                }
+                Err(OpError::Fault {
+                    fault: Fault::Protocol(msg),
+                    ..
+                }) => Err(JobError::new(
                     ErrorKind::Script,
                     format!(
                         "the result could not be returned ({msg}); return plain JSON data, \
@@ -324,16 +423,23 @@ async fn execute(
     }
 }
 
+fn script_timed_out(script_timeout: Duration) -> JobError {
+    JobError::new(
+        ErrorKind::Timeout,
+        format!(
+            "the script ran longer than {} ms and was stopped; the page is still usable",
+            script_timeout.as_millis()
+        ),
+    )
+}
+
 fn script_error(e: JobError, script_timeout: Duration) -> JobError {
     if e.message.contains("Execution was terminated") {
-        JobError::new(
-            ErrorKind::Timeout,
-            format!(
-                "the script ran longer than {} ms and was stopped; the page is still usable",
-                script_timeout.as_millis()
-            ),
-        )
+        script_timed_out(script_timeout)
     } else {
-        JobError::new(ErrorKind::Script, format!("JavaScript error: {}", e.message))
+        JobError::new(
+            ErrorKind::Script,
+            format!("JavaScript error: {}", e.message),
+        )
     }
 }

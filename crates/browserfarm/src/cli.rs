@@ -98,7 +98,9 @@ pub struct BrowserArgs {
 }
 
 fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 1280x720")?;
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, e.g. 1280x720")?;
     let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("'{v}': {e}"));
     let (w, h) = (parse(w)?, parse(h)?);
     if !(100..=7680).contains(&w) || !(100..=4320).contains(&h) {

@@ -34,31 +34,79 @@ pub async fn run(args: BrowserArgs) -> Result<()> {
 }
 
 async fn checks(pool: &Pool) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding 127.0.0.1")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding 127.0.0.1")?;
     let url = format!("http://{}/", listener.local_addr()?);
-    let app = axum::Router::new().route("/", axum::routing::get(|| async { axum::response::Html(PAGE) }));
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::response::Html(PAGE) }),
+    );
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let started = Instant::now();
     let mut session = Session::open(pool).await.context("starting Chromium")?;
-    timed("launch", started.elapsed(), "Chromium started, incognito context and tab open");
+    timed(
+        "launch",
+        started.elapsed(),
+        "Chromium started, incognito context and tab open",
+    );
     row("version", session.browser_version().await?);
 
-    let navigate = Operation::Navigate(NavigateArgs { url: url.clone(), wait_until: None, timeout_ms: Some(10_000) });
+    let navigate = Operation::Navigate(NavigateArgs {
+        url: url.clone(),
+        wait_until: None,
+        timeout_ms: Some(10_000),
+    });
     for label in ["navigate", "navigate (warm)"] {
         let started = Instant::now();
-        let JobOutput::Navigated { page } = session.run(&navigate).await? else { bail!("unexpected reply") };
-        timed(label, started.elapsed(), format!("{} (HTTP {:?}, title {:?})", page.url, page.status.unwrap_or(0), page.title));
+        let JobOutput::Navigated { page } = session.run(&navigate).await? else {
+            bail!("unexpected reply")
+        };
+        timed(
+            label,
+            started.elapsed(),
+            format!(
+                "{} (HTTP {:?}, title {:?})",
+                page.url,
+                page.status.unwrap_or(0),
+                page.title
+            ),
+        );
     }
     let started = Instant::now();
-    let JobOutput::Scraped(s) = session.run(&Operation::Scrape(ScrapeArgs::default())).await? else { bail!("unexpected reply") };
+    let JobOutput::Scraped(s) = session
+        .run(&Operation::Scrape(ScrapeArgs::default()))
+        .await?
+    else {
+        bail!("unexpected reply")
+    };
     if !s.content.contains("Chromium works") {
         bail!("the page text did not come back: {:?}", s.content);
     }
-    timed("scrape", started.elapsed(), format!("{} chars of markdown", s.content.len()));
+    timed(
+        "scrape",
+        started.elapsed(),
+        format!("{} chars of markdown", s.content.len()),
+    );
     let started = Instant::now();
-    let JobOutput::Screenshot { image, .. } = session.run(&Operation::Screenshot(ScreenshotArgs::default())).await? else { bail!("unexpected reply") };
-    timed("screenshot", started.elapsed(), format!("{}×{} {}, {} KB", image.width, image.height, image.mime_type, image.data_base64.len() * 3 / 4 / 1024));
+    let JobOutput::Screenshot { image, .. } = session
+        .run(&Operation::Screenshot(ScreenshotArgs::default()))
+        .await?
+    else {
+        bail!("unexpected reply")
+    };
+    timed(
+        "screenshot",
+        started.elapsed(),
+        format!(
+            "{}×{} {}, {} KB",
+            image.width,
+            image.height,
+            image.mime_type,
+            image.data_base64.len() * 3 / 4 / 1024
+        ),
+    );
     session.close().await;
     server.abort();
     Ok(())
@@ -69,5 +117,8 @@ fn row(label: &str, value: impl std::fmt::Display) {
 }
 
 fn timed(label: &str, took: Duration, detail: impl std::fmt::Display) {
-    println!("  {label:<16} {:>7.1} ms  {detail}", took.as_secs_f64() * 1000.0);
+    println!(
+        "  {label:<16} {:>7.1} ms  {detail}",
+        took.as_secs_f64() * 1000.0
+    );
 }

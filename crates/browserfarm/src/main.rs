@@ -19,7 +19,10 @@ use crate::cli::{Cli, Command, McpArgs};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -70,7 +73,9 @@ async fn mcp(args: McpArgs) -> anyhow::Result<()> {
     let executor = Arc::new(LocalExecutor::new(pool));
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let options = StdioOptions { max_message_bytes: args.max_message_bytes };
+    let options = StdioOptions {
+        max_message_bytes: args.max_message_bytes,
+    };
     let served = browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await;
     executor.shutdown().await;
     tracing::info!("browserfarm stopped; all browsers closed");
@@ -79,7 +84,10 @@ async fn mcp(args: McpArgs) -> anyhow::Result<()> {
 
 async fn cancel_on_signal(token: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::warn!("cannot install signal handlers; stop by closing stdin");
         return;
     };

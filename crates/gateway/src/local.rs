@@ -23,7 +23,11 @@ pub struct LocalExecutor {
 
 impl LocalExecutor {
     pub fn new(pool: Pool) -> Self {
-        LocalExecutor { pool, sessions: Default::default(), next_id: AtomicU64::new(1) }
+        LocalExecutor {
+            pool,
+            sessions: Default::default(),
+            next_id: AtomicU64::new(1),
+        }
     }
 
     pub fn pool(&self) -> &Pool {
@@ -31,12 +35,17 @@ impl LocalExecutor {
     }
 
     fn session(&self, id: &SessionId) -> Result<Arc<Mutex<Session>>, JobError> {
-        self.sessions.lock().expect("session map poisoned").get(id).cloned().ok_or_else(|| {
-            JobError::new(
-                ErrorKind::SessionNotFound,
-                format!("session '{id}' does not exist or was closed"),
-            )
-        })
+        self.sessions
+            .lock()
+            .expect("session map poisoned")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| {
+                JobError::new(
+                    ErrorKind::SessionNotFound,
+                    format!("session '{id}' does not exist or was closed"),
+                )
+            })
     }
 
     /// Process id of the Chromium serving a session (diagnostics and tests).
@@ -49,7 +58,10 @@ impl LocalExecutor {
 impl Executor for LocalExecutor {
     async fn open_session(&self) -> Result<SessionId, JobError> {
         let session = Session::open(&self.pool).await?;
-        let id = SessionId(format!("local-{}", self.next_id.fetch_add(1, Ordering::Relaxed)));
+        let id = SessionId(format!(
+            "local-{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        ));
         self.sessions
             .lock()
             .expect("session map poisoned")
@@ -59,7 +71,10 @@ impl Executor for LocalExecutor {
 
     async fn close_session(&self, id: &SessionId) -> Result<(), JobError> {
         let session = self.session(id)?;
-        self.sessions.lock().expect("session map poisoned").remove(id);
+        self.sessions
+            .lock()
+            .expect("session map poisoned")
+            .remove(id);
         // Waits for a running job of this session to finish first.
         session.lock().await.close().await;
         Ok(())
@@ -79,8 +94,13 @@ impl Executor for LocalExecutor {
     }
 
     async fn shutdown(&self) {
-        let sessions: Vec<_> =
-            self.sessions.lock().expect("session map poisoned").drain().map(|(_, s)| s).collect();
+        let sessions: Vec<_> = self
+            .sessions
+            .lock()
+            .expect("session map poisoned")
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         for session in sessions {
             match tokio::time::timeout(SESSION_CLOSE_GRACE, session.lock_owned()).await {
                 Ok(mut guard) => guard.close().await,

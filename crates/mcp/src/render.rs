@@ -8,16 +8,29 @@ use rmcp::model::{CallToolResult, ContentBlock};
 pub const MAX_EVALUATE_CHARS: usize = 50_000;
 
 fn page_line(page: &PageInfo) -> String {
-    let status = page.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-    let title = if page.title.is_empty() { "(no title)" } else { page.title.as_str() };
+    let status = page
+        .status
+        .map(|s| format!(" (HTTP {s})"))
+        .unwrap_or_default();
+    let title = if page.title.is_empty() {
+        "(no title)"
+    } else {
+        page.title.as_str()
+    };
     format!("{}{status} — {title}", page.url)
 }
 
 /// What the caller did, for the one-line summary of interaction results.
 pub enum Action<'a> {
     Other,
-    Click { selector: &'a str },
-    Type { selector: &'a str, chars: usize, submitted: bool },
+    Click {
+        selector: &'a str,
+    },
+    Type {
+        selector: &'a str,
+        chars: usize,
+        submitted: bool,
+    },
 }
 
 pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
@@ -41,7 +54,11 @@ pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
         JobOutput::Clicked { page } | JobOutput::Typed { page } => {
             let what = match action {
                 Action::Click { selector } => format!("Clicked '{selector}'"),
-                Action::Type { selector, chars, submitted } => format!(
+                Action::Type {
+                    selector,
+                    chars,
+                    submitted,
+                } => format!(
                     "Typed {chars} characters into '{selector}'{}",
                     if submitted { " and pressed Enter" } else { "" }
                 ),
@@ -65,7 +82,11 @@ pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
 }
 
 pub fn failure(error: &JobError) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(error.message.clone())])
+    failure_text(error.message.clone())
+}
+
+pub fn failure_text(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
 fn cut(s: String, max: usize) -> (String, usize) {

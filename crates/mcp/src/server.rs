@@ -7,9 +7,13 @@ use browserfarm_protocol::{
     ClickArgs, EvaluateArgs, Job, JobError, NavigateArgs, Operation, ScrapeArgs, ScreenshotArgs,
     SessionId, TypeArgs,
 };
+use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject};
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 use tokio::sync::Mutex;
 
@@ -89,7 +93,11 @@ impl BrowserfarmServer {
         description = "Open a URL in this session's browser tab and wait for it to load. \
         Returns the final URL (after redirects), the HTTP status and the page title. \
         Follow with scrape to read the page or screenshot to see it.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn navigate(
         &self,
@@ -131,14 +139,25 @@ impl BrowserfarmServer {
         description = "Click the first element matching a CSS selector, with a real mouse \
         click at its centre (scrolled into view first). If the click opens a new page, waits \
         for it to load. Returns the resulting URL and title.",
-        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = true
+        )
     )]
     async fn click(
         &self,
         Parameters(args): Parameters<ClickArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let selector = args.selector.clone();
-        Ok(self.call(Operation::Click(args), Action::Click { selector: &selector }).await)
+        Ok(self
+            .call(
+                Operation::Click(args),
+                Action::Click {
+                    selector: &selector,
+                },
+            )
+            .await)
     }
 
     #[tool(
@@ -146,7 +165,11 @@ impl BrowserfarmServer {
         description = "Type text into the first input, textarea or contenteditable element \
         matching a CSS selector (focused first; text is appended). submit=true presses Enter \
         afterwards, which submits most forms, and waits for the resulting page to load.",
-        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = true
+        )
     )]
     async fn type_text(
         &self,
@@ -155,7 +178,11 @@ impl BrowserfarmServer {
         let selector = args.selector.clone();
         let chars = args.text.chars().count();
         let submitted = args.submit.unwrap_or(false);
-        let action = Action::Type { selector: &selector, chars, submitted };
+        let action = Action::Type {
+            selector: &selector,
+            chars,
+            submitted,
+        };
         Ok(self.call(Operation::Type(args), action).await)
     }
 
@@ -164,7 +191,11 @@ impl BrowserfarmServer {
         value as JSON (promises are awaited). Use for data scrape cannot express, e.g. \
         `[...document.querySelectorAll('h2')].map(e => e.textContent)`. Long-running \
         scripts are stopped after a deadline.",
-        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = true
+        )
     )]
     async fn evaluate(
         &self,
@@ -176,6 +207,36 @@ impl BrowserfarmServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BrowserfarmServer {
+    /// rmcp answers an unknown tool with a bare "tool not found"; name the tool and
+    /// the ones that exist so the agent can correct itself.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if !self.tool_router.has_route(request.name.as_ref()) {
+            let known: Vec<String> = self
+                .tool_router
+                .list_all()
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "unknown tool '{}'; available tools: {}",
+                    request.name,
+                    known.join(", ")
+                ),
+                None,
+            ));
+        }
+        if let Err(message) = check_arguments(request.name.as_ref(), request.arguments.as_ref()) {
+            return Ok(render::failure_text(message).into());
+        }
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(
@@ -184,5 +245,35 @@ impl ServerHandler for BrowserfarmServer {
                     .with_description("Real headless Chromium browsers for AI agents"),
             )
             .with_instructions(INSTRUCTIONS)
+    }
+}
+
+/// Deserialises a tool's arguments with the path of the offending field, so a
+/// type error reads "max_width: invalid type…" rather than rmcp's bare serde text.
+fn check_arguments(tool: &str, arguments: Option<&JsonObject>) -> Result<(), String> {
+    fn parse<T: serde::de::DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<(), String> {
+        let value = serde_json::Value::Object(args.clone());
+        serde_path_to_error::deserialize::<_, T>(value)
+            .map(drop)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if path == "." {
+                    format!("invalid arguments for {tool}: {inner}")
+                } else {
+                    format!("invalid arguments for {tool}: {path}: {inner}")
+                }
+            })
+    }
+    let empty = JsonObject::new();
+    let args = arguments.unwrap_or(&empty);
+    match tool {
+        "navigate" => parse::<NavigateArgs>(tool, args),
+        "screenshot" => parse::<ScreenshotArgs>(tool, args),
+        "scrape" => parse::<ScrapeArgs>(tool, args),
+        "click" => parse::<ClickArgs>(tool, args),
+        "type" => parse::<TypeArgs>(tool, args),
+        "evaluate" => parse::<EvaluateArgs>(tool, args),
+        _ => Ok(()),
     }
 }

@@ -27,7 +27,9 @@ pub struct StdioOptions {
 
 impl Default for StdioOptions {
     fn default() -> Self {
-        StdioOptions { max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES }
+        StdioOptions {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
     }
 }
 
@@ -38,7 +40,14 @@ pub async fn serve_stdio(
     options: StdioOptions,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    serve(executor, options, shutdown, tokio::io::stdin(), tokio::io::stdout()).await
+    serve(
+        executor,
+        options,
+        shutdown,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+    )
+    .await
 }
 
 async fn serve<R, W>(
@@ -60,13 +69,22 @@ where
     let writer = tokio::spawn(write_lines(lines_rx, output));
     let errors = lines_tx.clone();
     let reader = tokio::spawn(async move {
-        filter_input(BufReader::new(input), to_rmcp, errors, options.max_message_bytes).await
+        filter_input(
+            BufReader::new(input),
+            to_rmcp,
+            errors,
+            options.max_message_bytes,
+        )
+        .await
     });
     let forward = tokio::spawn(forward_lines(BufReader::new(from_rmcp), lines_tx));
 
     let server = BrowserfarmServer::new(executor);
     let session = server.clone();
-    match server.serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token()).await {
+    match server
+        .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())
+        .await
+    {
         Ok(running) => {
             let reason = running.waiting().await;
             tracing::debug!(?reason, "MCP connection ended");
@@ -153,7 +171,11 @@ async fn read_line_bounded<R: AsyncBufRead + Unpin>(
         seen += take;
         input.consume(take + usize::from(done));
         if done {
-            return Ok(if seen > max { Line::TooLong(seen) } else { Line::Complete });
+            return Ok(if seen > max {
+                Line::TooLong(seen)
+            } else {
+                Line::Complete
+            });
         }
     }
 }
@@ -202,7 +224,9 @@ mod tests {
     /// error replies it produced.
     async fn errors_for(input: &[u8], max: usize) -> Vec<String> {
         let (tx, mut rx) = mpsc::channel(16);
-        filter_input(BufReader::new(input), tokio::io::sink(), tx, max).await.unwrap();
+        filter_input(BufReader::new(input), tokio::io::sink(), tx, max)
+            .await
+            .unwrap();
         let mut errors = Vec::new();
         while let Some(e) = rx.recv().await {
             errors.push(String::from_utf8(e).unwrap());
@@ -215,7 +239,11 @@ mod tests {
         let input = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\nnot json\n\n\xff\xfe\n";
         let errors = errors_for(input, 1024).await;
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors.iter().all(|e| e.contains("-32700") && e.contains("\"id\":null")));
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.contains("-32700") && e.contains("\"id\":null"))
+        );
     }
 
     #[tokio::test]
@@ -232,7 +260,9 @@ mod tests {
         let input = b"  {\"a\":1}  \r\n{\"b\":2}";
         let (tx, _rx) = mpsc::channel(16);
         let mut forwarded = Vec::new();
-        filter_input(BufReader::new(&input[..]), &mut forwarded, tx, 1024).await.unwrap();
+        filter_input(BufReader::new(&input[..]), &mut forwarded, tx, 1024)
+            .await
+            .unwrap();
         assert_eq!(forwarded, b"{\"a\":1}\n{\"b\":2}\n");
     }
 }

@@ -46,7 +46,9 @@ impl ErrorKind {
 }
 
 /// A failed job: a kind for programs and a message for the agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, thiserror::Error,
+)]
 #[error("{message}")]
 pub struct JobError {
     pub kind: ErrorKind,
@@ -55,7 +57,10 @@ pub struct JobError {
 
 impl JobError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        JobError { kind, message: message.into() }
+        JobError {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {

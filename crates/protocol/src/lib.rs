@@ -18,9 +18,9 @@ mod url_policy;
 pub use error::{ErrorKind, JobError};
 pub use job::{Job, SessionId};
 pub use operation::{
-    DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS, MAX_MAX_CHARS, MAX_TIMEOUT_MS,
-    ClickArgs, EvaluateArgs, ImageFormat, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
-    ScreenshotArgs, TypeArgs, WaitUntil,
+    ClickArgs, DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS, EvaluateArgs, ImageFormat, MAX_MAX_CHARS,
+    MAX_TIMEOUT_MS, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat, ScreenshotArgs, TypeArgs,
+    WaitUntil,
 };
 pub use output::{Image, JobOutput, PageInfo, Scraped};
 pub use url_policy::check_navigation_url;

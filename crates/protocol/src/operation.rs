@@ -282,8 +282,8 @@ mod tests {
 
     #[test]
     fn unknown_argument_names_are_rejected() {
-        let err = serde_json::from_str::<NavigateArgs>(r#"{"url":"http://a/","timeout":5}"#)
-            .unwrap_err();
+        let err =
+            serde_json::from_str::<NavigateArgs>(r#"{"url":"http://a/","timeout":5}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `timeout`"), "{err}");
     }
 
@@ -296,7 +296,10 @@ mod tests {
         };
         assert!(shot(|_| {}).is_ok());
         assert!(shot(|a| a.max_width = Some(4)).is_err());
-        assert!(shot(|a| a.quality = Some(50)).is_err(), "quality needs jpeg");
+        assert!(
+            shot(|a| a.quality = Some(50)).is_err(),
+            "quality needs jpeg"
+        );
         assert!(
             shot(|a| {
                 a.format = Some(ImageFormat::Jpeg);

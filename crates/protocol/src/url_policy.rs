@@ -10,7 +10,9 @@ use crate::error::ErrorKind;
 pub fn check_navigation_url(raw: &str) -> Result<url::Url, JobError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
-        return Err(JobError::invalid_argument("url is empty: pass an absolute http(s) URL"));
+        return Err(JobError::invalid_argument(
+            "url is empty: pass an absolute http(s) URL",
+        ));
     }
     let url = match url::Url::parse(trimmed) {
         Ok(url) => url,
@@ -20,13 +22,17 @@ pub fn check_navigation_url(raw: &str) -> Result<url::Url, JobError> {
             )));
         }
         Err(e) => {
-            return Err(JobError::invalid_argument(format!("'{trimmed}' is not a valid URL: {e}")));
+            return Err(JobError::invalid_argument(format!(
+                "'{trimmed}' is not a valid URL: {e}"
+            )));
         }
     };
     match url.scheme() {
         "http" | "https" => {
             if url.host_str().is_none_or(str::is_empty) {
-                return Err(JobError::invalid_argument(format!("'{trimmed}' has no host")));
+                return Err(JobError::invalid_argument(format!(
+                    "'{trimmed}' has no host"
+                )));
             }
             Ok(url)
         }
@@ -73,7 +79,11 @@ mod tests {
         ] {
             let err = check_navigation_url(url).unwrap_err();
             assert_eq!(err.kind, ErrorKind::UrlRefused, "{url}");
-            assert!(err.message.contains("only http and https"), "{}", err.message);
+            assert!(
+                err.message.contains("only http and https"),
+                "{}",
+                err.message
+            );
         }
     }
 
@@ -81,7 +91,11 @@ mod tests {
     fn scheme_less_url_gets_a_hint() {
         let err = check_navigation_url("example.com/page").unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidArgument);
-        assert!(err.message.contains("https://example.com/page"), "{}", err.message);
+        assert!(
+            err.message.contains("https://example.com/page"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

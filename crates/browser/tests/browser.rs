@@ -1,0 +1,193 @@
+//! The browser pool and sessions against real Chromium: isolation, recycling, idle
+//! shutdown, and recovery from a Chromium killed between and during jobs.
+
+use std::time::Duration;
+
+use browserfarm_browser::{Pool, PoolConfig, Session};
+use browserfarm_protocol::{
+    ErrorKind, JobOutput, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
+};
+use browserfarm_testkit::Fixtures;
+
+fn pool(tweak: impl FnOnce(&mut PoolConfig)) -> Pool {
+    let mut config = PoolConfig {
+        min_browsers: 0,
+        ..PoolConfig::default()
+    };
+    tweak(&mut config);
+    Pool::start(config).expect("Chromium is installed")
+}
+
+fn navigate(url: String) -> Operation {
+    Operation::Navigate(NavigateArgs {
+        url,
+        wait_until: None,
+        timeout_ms: None,
+    })
+}
+
+async fn page_text(session: &mut Session, url: Option<String>) -> String {
+    let op = Operation::Scrape(ScrapeArgs {
+        url,
+        format: Some(ScrapeFormat::Text),
+        main_content: Some(false),
+        max_chars: None,
+    });
+    match session.run(&op).await.expect("scrape") {
+        JobOutput::Scraped(s) => s.content,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn kill9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn process_exists(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+#[tokio::test]
+async fn sessions_sharing_one_browser_never_share_cookies() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| c.max_browsers = 1);
+    let mut first = Session::open(&pool).await.unwrap();
+    let pid = first.browser_pid();
+    first
+        .run(&navigate(pages.url("/cookie/set?v=first")))
+        .await
+        .unwrap();
+    assert!(
+        page_text(&mut first, Some(pages.url("/cookie/show")))
+            .await
+            .contains("farm=first")
+    );
+    first.close().await;
+
+    let mut second = Session::open(&pool).await.unwrap();
+    assert_eq!(
+        second.browser_pid(),
+        pid,
+        "the same Chromium process is reused"
+    );
+    let seen = page_text(&mut second, Some(pages.url("/cookie/show"))).await;
+    assert!(seen.contains("cookies: none"), "{seen}");
+    second.close().await;
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn browsers_are_recycled_after_max_leases() {
+    let pool = pool(|c| {
+        c.max_browsers = 1;
+        c.max_leases = 2;
+    });
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        let mut s = Session::open(&pool).await.unwrap();
+        pids.push(s.browser_pid().unwrap());
+        s.close().await;
+    }
+    assert_eq!(pids[0], pids[1], "second lease reuses the process");
+    assert_ne!(pids[1], pids[2], "third lease gets a fresh process");
+    pool.shutdown().await;
+    assert!(!process_exists(pids[2]));
+}
+
+#[tokio::test]
+async fn idle_browsers_are_closed() {
+    let pool = pool(|c| c.idle_timeout = Duration::from_millis(300));
+    let mut s = Session::open(&pool).await.unwrap();
+    let pid = s.browser_pid().unwrap();
+    s.close().await;
+    assert_eq!(pool.status().running, 1);
+    for _ in 0..50 {
+        if pool.status().running == 0 && !process_exists(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pool.status().running, 0);
+    assert!(!process_exists(pid), "idle Chromium {pid} still running");
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn chromium_killed_between_jobs_is_replaced_and_the_caller_told() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|_| {});
+    let mut s = Session::open(&pool).await.unwrap();
+    s.run(&navigate(pages.url("/article"))).await.unwrap();
+    let old = s.browser_pid().unwrap();
+    kill9(old);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Reading the current page cannot work: its state died with the browser.
+    let err = s
+        .run(&Operation::Scrape(ScrapeArgs::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::BrowserCrashed, "{err}");
+    assert!(err.message.contains("Navigate again"), "{err}");
+    // The session carries on in a fresh browser.
+    let text = page_text(&mut s, Some(pages.url("/article"))).await;
+    assert!(text.contains("Growing Browsers"), "{text}");
+    assert_ne!(s.browser_pid(), Some(old));
+    s.close().await;
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn chromium_killed_mid_job_fails_the_job_fast_and_the_next_succeeds() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|_| {});
+    let mut s = Session::open(&pool).await.unwrap();
+    let old = s.browser_pid().unwrap();
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        kill9(old);
+    });
+    let started = std::time::Instant::now();
+    // /slow never answers; only the kill ends this job before its 30 s deadline.
+    let err = s.run(&navigate(pages.url("/slow"))).await.unwrap_err();
+    killer.await.unwrap();
+    assert!(
+        matches!(err.kind, ErrorKind::BrowserCrashed | ErrorKind::PageCrashed),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let text = page_text(&mut s, Some(pages.url("/article"))).await;
+    assert!(text.contains("Growing Browsers"), "{text}");
+    assert_ne!(s.browser_pid(), Some(old));
+    s.close().await;
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_leaves_no_chromium() {
+    let pool = pool(|c| c.max_browsers = 2);
+    let (a, b) = tokio::join!(Session::open(&pool), Session::open(&pool));
+    let (mut a, mut b) = (a.unwrap(), b.unwrap());
+    let pids = [a.browser_pid().unwrap(), b.browser_pid().unwrap()];
+    a.close().await;
+    b.close().await;
+    pool.shutdown().await;
+    for pid in pids {
+        assert!(!process_exists(pid), "Chromium {pid} survived shutdown");
+    }
+}

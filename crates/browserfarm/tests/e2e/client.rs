@@ -1,0 +1,181 @@
+//! A minimal MCP client over the real binary's stdio: newline-delimited JSON-RPC,
+//! written by hand so tests can also send what a real client never would.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// Longest a test waits for any single reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `browserfarm mcp`. Dropping it closes its stdin, which is how MCP
+/// clients end a stdio server: it then shuts down and closes its browsers itself.
+pub struct McpProcess {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    next_id: u64,
+}
+
+impl McpProcess {
+    /// Starts `browserfarm mcp` with extra arguments (not yet initialized).
+    pub fn spawn(extra: &[&str]) -> McpProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
+            .arg("mcp")
+            .args(["--min-browsers", "0"])
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn browserfarm");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        McpProcess {
+            child,
+            stdin,
+            stdout,
+            next_id: 1,
+        }
+    }
+
+    /// Starts the server and completes the MCP handshake; returns the
+    /// initialize result.
+    pub async fn start() -> (McpProcess, Value) {
+        let mut mcp = McpProcess::spawn(&[]);
+        let init = mcp.initialize().await;
+        (mcp, init)
+    }
+
+    pub async fn initialize(&mut self) -> Value {
+        let result = self
+            .request(
+                "initialize",
+                json!({
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "browserfarm-tests", "version": "0"}
+                }),
+            )
+            .await;
+        self.notify("notifications/initialized", json!({})).await;
+        result
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("initialize failed: {result}"))
+    }
+
+    pub async fn send_raw(&mut self, line: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    pub async fn notify(&mut self, method: &str, params: Value) {
+        let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
+        self.send_raw(msg.to_string().as_bytes()).await;
+    }
+
+    /// Next message from the server.
+    pub async fn read_message(&mut self) -> Value {
+        let line = tokio::time::timeout(REPLY_TIMEOUT, self.stdout.next_line())
+            .await
+            .expect("server replied in time")
+            .expect("read stdout")
+            .expect("server closed stdout");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"))
+    }
+
+    /// Sends a request and returns the whole response message (result or error).
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.send_raw(msg.to_string().as_bytes()).await;
+        loop {
+            let reply = self.read_message().await;
+            if reply.get("id") == Some(&json!(id)) {
+                return reply;
+            }
+        }
+    }
+
+    /// Calls a tool; returns the `result` object (panics on a JSON-RPC error).
+    pub async fn call(&mut self, tool: &str, arguments: Value) -> ToolResult {
+        let reply = self
+            .request("tools/call", json!({"name": tool, "arguments": arguments}))
+            .await;
+        let result = reply
+            .get("result")
+            .unwrap_or_else(|| panic!("{tool}: JSON-RPC error {reply}"));
+        ToolResult(result.clone())
+    }
+
+    /// Calls a tool that must succeed; returns its text.
+    pub async fn ok(&mut self, tool: &str, arguments: Value) -> ToolResult {
+        let result = self.call(tool, arguments).await;
+        assert!(!result.is_error(), "{tool} failed: {}", result.text());
+        result
+    }
+
+    /// Closes stdin and waits for the process to exit.
+    pub async fn close_and_wait(&mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("server exited after stdin closed")
+            .unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+}
+
+/// A `tools/call` result.
+pub struct ToolResult(pub Value);
+
+impl ToolResult {
+    pub fn is_error(&self) -> bool {
+        self.0["isError"] == json!(true)
+    }
+
+    /// All text content joined.
+    pub fn text(&self) -> String {
+        self.content("text")
+            .map(|c| c["text"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn content<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.0["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(move |c| c["type"] == kind)
+    }
+}
+
+/// Processes whose command line mentions the profile directory of browserfarm
+/// process `pid`, i.e. its Chromium processes.
+pub fn chromium_of(pid: u32) -> Vec<u32> {
+    let needle = format!("/browserfarm/pid-{pid}/");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `browserfarm mcp` binary, driven over stdio, with
+//! real headless Chromium loading pages served by the test on 127.0.0.1.
+
+mod client;
+mod lifecycle;
+mod protocol;
+mod tools;

@@ -1,0 +1,125 @@
+//! MCP protocol behaviour: handshake, tool catalogue, and bad input.
+
+use serde_json::json;
+
+use crate::client::McpProcess;
+
+const TOOLS: [&str; 6] = [
+    "navigate",
+    "screenshot",
+    "scrape",
+    "click",
+    "type",
+    "evaluate",
+];
+
+#[tokio::test]
+async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
+    let (mut mcp, init) = McpProcess::start().await;
+    assert_eq!(init["serverInfo"]["name"], "browserfarm");
+    assert_eq!(init["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(init["instructions"].as_str().unwrap().contains("scrape"));
+    assert!(init["capabilities"]["tools"].is_object());
+
+    let list = mcp.request("tools/list", json!({})).await;
+    let tools = list["result"]["tools"].as_array().unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    let mut expected = TOOLS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    for tool in tools {
+        let name = &tool["name"];
+        assert!(
+            tool["description"].as_str().is_some_and(|d| d.len() > 40),
+            "{name} lacks a description"
+        );
+        let schema = &tool["inputSchema"];
+        assert_eq!(schema["type"], "object", "{name}");
+        let props = schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has no properties"));
+        for (field, spec) in props {
+            assert!(
+                spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{name}.{field} has no description"
+            );
+        }
+    }
+    let navigate = tools.iter().find(|t| t["name"] == "navigate").unwrap();
+    assert_eq!(navigate["inputSchema"]["required"], json!(["url"]));
+}
+
+#[tokio::test]
+async fn malformed_json_gets_a_parse_error_and_the_server_keeps_serving() {
+    let (mut mcp, _) = McpProcess::start().await;
+    mcp.send_raw(b"{this is not json").await;
+    let reply = mcp.read_message().await;
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    assert_eq!(reply["id"], serde_json::Value::Null);
+    mcp.send_raw(b"\xff\xfe not utf-8").await;
+    assert_eq!(mcp.read_message().await["error"]["code"], -32700);
+
+    let pong = mcp.request("ping", json!({})).await;
+    assert!(pong.get("result").is_some(), "{pong}");
+    let list = mcp.request("tools/list", json!({})).await;
+    assert_eq!(
+        list["result"]["tools"].as_array().unwrap().len(),
+        TOOLS.len()
+    );
+}
+
+#[tokio::test]
+async fn protocol_mistakes_get_json_rpc_errors() {
+    let (mut mcp, _) = McpProcess::start().await;
+    let unknown_method = mcp.request("browsers/teleport", json!({})).await;
+    assert_eq!(unknown_method["error"]["code"], -32601, "{unknown_method}");
+
+    let unknown_tool = mcp
+        .request("tools/call", json!({"name": "teleport", "arguments": {}}))
+        .await;
+    assert_eq!(unknown_tool["error"]["code"], -32602, "{unknown_tool}");
+    let message = unknown_tool["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("'teleport'") && message.contains("navigate"),
+        "{message}"
+    );
+
+    // Since MCP 2025-11-25, arguments that fail the schema are tool execution
+    // errors (isError), so the model sees them and can correct the call.
+    let missing_field = mcp.call("navigate", json!({})).await;
+    assert!(
+        missing_field.is_error() && missing_field.text().contains("missing field `url`"),
+        "{}",
+        missing_field.text()
+    );
+
+    let wrong_type = mcp.call("screenshot", json!({"max_width": "wide"})).await;
+    assert!(
+        wrong_type.is_error() && wrong_type.text().contains("max_width"),
+        "{}",
+        wrong_type.text()
+    );
+
+    let typo = mcp
+        .call(
+            "navigate",
+            json!({"url": "http://127.0.0.1/", "timeout": 5}),
+        )
+        .await;
+    assert!(
+        typo.is_error() && typo.text().contains("unknown field `timeout`"),
+        "{}",
+        typo.text()
+    );
+
+    let out_of_range = mcp.call("screenshot", json!({"max_width": 1})).await;
+    assert!(
+        out_of_range.is_error() && out_of_range.text().contains("max_width"),
+        "{}",
+        out_of_range.text()
+    );
+
+    // Still serving.
+    assert!(mcp.request("ping", json!({})).await.get("result").is_some());
+}

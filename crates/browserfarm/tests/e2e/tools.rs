@@ -1,0 +1,390 @@
+//! Each tool against real pages.
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::json;
+
+use crate::client::McpProcess;
+use browserfarm_testkit::Fixtures;
+
+fn decode_image(result: &crate::client::ToolResult) -> (image::ImageFormat, u32, u32) {
+    let img = result
+        .content("image")
+        .next()
+        .unwrap_or_else(|| panic!("no image in {}", result.0));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(img["data"].as_str().unwrap())
+        .unwrap();
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .unwrap();
+    let format = reader.format().unwrap();
+    let decoded = reader.decode().expect("image decodes");
+    (format, decoded.width(), decoded.height())
+}
+
+#[tokio::test]
+async fn navigate_returns_final_url_status_and_title() {
+    let pages = Fixtures::start().await;
+    let (mut mcp, _) = McpProcess::start().await;
+    let text = mcp
+        .ok("navigate", json!({"url": pages.url("/article")}))
+        .await
+        .text();
+    assert!(text.contains("HTTP 200"), "{text}");
+    assert!(text.contains("Farm Article"), "{text}");
+    assert!(text.contains(&pages.url("/article")), "{text}");
+
+    let text = mcp
+        .ok(
+            "navigate",
+            json!({"url": pages.url("/missing"), "wait_until": "domcontentloaded"}),
+        )
+        .await
+        .text();
+    assert!(
+        text.contains("HTTP 404") && text.contains("Not here"),
+        "{text}"
+    );
+    let text = mcp
+        .ok(
+            "navigate",
+            json!({"url": pages.url("/article"), "wait_until": "networkidle"}),
+        )
+        .await
+        .text();
+    assert!(text.contains("Farm Article"), "{text}");
+}
+
+#[tokio::test]
+async fn screenshot_is_a_viewport_png_and_respects_max_width() {
+    let pages = Fixtures::start().await;
+    let (mut mcp, _) = McpProcess::start().await;
+    let shot = mcp
+        .ok("screenshot", json!({"url": pages.url("/article")}))
+        .await;
+    assert_eq!(decode_image(&shot), (image::ImageFormat::Png, 1280, 720));
+    assert!(shot.text().contains("1280×720"), "{}", shot.text());
+
+    let small = mcp.ok("screenshot", json!({"max_width": 400})).await;
+    assert_eq!(decode_image(&small), (image::ImageFormat::Png, 400, 225));
+
+    let jpeg = mcp
+        .ok(
+            "screenshot",
+            json!({"format": "jpeg", "quality": 50, "full_page": true}),
+        )
+        .await;
+    let (format, width, height) = decode_image(&jpeg);
+    assert_eq!((format, width), (image::ImageFormat::Jpeg, 1280));
+    assert!(
+        height >= 720,
+        "full page is at least the viewport: {height}"
+    );
+
+    let element = mcp.ok("screenshot", json!({"selector": "h1"})).await;
+    let (_, width, height) = decode_image(&element);
+    assert!(
+        width < 1280 && height < 200,
+        "element capture is the element: {width}×{height}"
+    );
+
+    let missing = mcp.call("screenshot", json!({"selector": "#nope"})).await;
+    assert!(
+        missing.is_error()
+            && missing
+                .text()
+                .contains("no element matches selector '#nope'"),
+        "{}",
+        missing.text()
+    );
+}
+
+#[tokio::test]
+async fn scrape_markdown_keeps_the_article_and_drops_page_junk() {
+    let pages = Fixtures::start().await;
+    let (mut mcp, _) = McpProcess::start().await;
+    let text = mcp
+        .ok("scrape", json!({"url": pages.url("/article")}))
+        .await
+        .text();
+    assert!(text.contains("Growing Browsers on Small Farms"), "{text}");
+    assert!(
+        text.contains("[farm operations guide]("),
+        "link kept as markdown: {text}"
+    );
+    for junk in [
+        "ScriptJunkMarker",
+        "NavJunkHome",
+        "FooterJunkMarker",
+        "SidebarJunkMarker",
+    ] {
+        assert!(!text.contains(junk), "{junk} leaked into: {text}");
+    }
+
+    let full = mcp
+        .ok("scrape", json!({"main_content": false}))
+        .await
+        .text();
+    assert!(
+        full.contains("NavJunkHome") && !full.contains("ScriptJunkMarker"),
+        "{full}"
+    );
+
+    let links = mcp.ok("scrape", json!({"format": "links"})).await.text();
+    assert!(
+        links.contains(&format!("[farm operations guide]({})", pages.url("/guide"))),
+        "{links}"
+    );
+
+    let plain = mcp.ok("scrape", json!({"format": "text"})).await.text();
+    assert!(
+        plain.contains("Recycling") && !plain.contains("##"),
+        "{plain}"
+    );
+
+    let html = mcp
+        .ok("scrape", json!({"format": "html", "main_content": false}))
+        .await
+        .text();
+    assert!(html.contains("<article>"), "{html}");
+
+    let cut = mcp.ok("scrape", json!({"max_chars": 100})).await.text();
+    assert!(cut.contains("…[truncated, "), "{cut}");
+}
+
+#[tokio::test]
+async fn click_and_type_change_page_state() {
+    let pages = Fixtures::start().await;
+    let (mut mcp, _) = McpProcess::start().await;
+    mcp.ok("navigate", json!({"url": pages.url("/form")})).await;
+
+    mcp.ok("click", json!({"selector": "#inc"})).await;
+    mcp.ok("click", json!({"selector": "#inc"})).await;
+    let count = mcp
+        .ok(
+            "evaluate",
+            json!({"expression": "document.getElementById('count').textContent"}),
+        )
+        .await
+        .text();
+    assert_eq!(count, "\"2\"");
+
+    mcp.ok("type", json!({"selector": "#notes", "text": "first line"}))
+        .await;
+    let notes = mcp
+        .ok(
+            "evaluate",
+            json!({"expression": "document.getElementById('notes').value"}),
+        )
+        .await
+        .text();
+    assert_eq!(notes, "\"first line\"");
+
+    let typed = mcp
+        .ok(
+            "type",
+            json!({"selector": "#q", "text": "hello <farm>", "submit": true}),
+        )
+        .await
+        .text();
+    assert!(typed.contains("/echo?q=hello"), "submit navigated: {typed}");
+    let page = mcp
+        .ok("scrape", json!({"format": "text", "main_content": false}))
+        .await
+        .text();
+    assert!(page.contains("You said: hello <farm>"), "{page}");
+
+    mcp.ok("navigate", json!({"url": pages.url("/form")})).await;
+    let clicked = mcp
+        .ok("click", json!({"selector": "#to-article"}))
+        .await
+        .text();
+    assert!(
+        clicked.contains("Farm Article"),
+        "click followed the link: {clicked}"
+    );
+
+    let missing = mcp
+        .call("click", json!({"selector": "#does-not-exist"}))
+        .await;
+    assert!(missing.is_error(), "{}", missing.text());
+    assert!(
+        missing
+            .text()
+            .contains("no element matches selector '#does-not-exist' on http://"),
+        "{}",
+        missing.text()
+    );
+    let bad = mcp.call("click", json!({"selector": "##"})).await;
+    assert!(
+        bad.is_error() && bad.text().contains("invalid CSS selector"),
+        "{}",
+        bad.text()
+    );
+}
+
+#[tokio::test]
+async fn evaluate_returns_json_and_awaits_promises() {
+    let pages = Fixtures::start().await;
+    let (mut mcp, _) = McpProcess::start().await;
+    mcp.ok("navigate", json!({"url": pages.url("/article")}))
+        .await;
+    let value = mcp
+        .ok(
+            "evaluate",
+            json!({"expression": "({title: document.title, n: [1, 2]})"}),
+        )
+        .await
+        .text();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&value).unwrap(),
+        json!({"title": "Farm Article", "n": [1, 2]})
+    );
+    let awaited = mcp
+        .ok(
+            "evaluate",
+            json!({"expression": "new Promise(r => setTimeout(() => r(42), 20))"}),
+        )
+        .await
+        .text();
+    assert_eq!(awaited, "42");
+    let thrown = mcp
+        .call("evaluate", json!({"expression": "null.boom"}))
+        .await;
+    assert!(
+        thrown.is_error() && thrown.text().contains("TypeError"),
+        "{}",
+        thrown.text()
+    );
+}
+
+#[tokio::test]
+async fn evaluate_infinite_loop_is_stopped_and_page_recovers() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::spawn(&["--script-timeout-ms", "500"]);
+    mcp.initialize().await;
+    mcp.ok("navigate", json!({"url": pages.url("/article")}))
+        .await;
+    let looped = mcp
+        .call("evaluate", json!({"expression": "while (true) {}"}))
+        .await;
+    assert!(
+        looped.is_error() && looped.text().contains("was stopped"),
+        "{}",
+        looped.text()
+    );
+    let title = mcp
+        .ok("evaluate", json!({"expression": "document.title"}))
+        .await
+        .text();
+    assert_eq!(title, "\"Farm Article\"");
+}
+
+#[tokio::test]
+async fn concurrent_sessions_do_not_share_cookies() {
+    let pages = Fixtures::start().await;
+    let ((mut alice, _), (mut bob, _)) = tokio::join!(McpProcess::start(), McpProcess::start());
+    let (a, b) = tokio::join!(
+        alice.ok("navigate", json!({"url": pages.url("/cookie/set?v=alice")})),
+        bob.ok("navigate", json!({"url": pages.url("/cookie/show")})),
+    );
+    drop((a, b));
+    let seen_by_alice = alice
+        .ok(
+            "scrape",
+            json!({"url": pages.url("/cookie/show"), "format": "text"}),
+        )
+        .await
+        .text();
+    assert!(seen_by_alice.contains("farm=alice"), "{seen_by_alice}");
+    let seen_by_bob = bob
+        .ok(
+            "scrape",
+            json!({"url": pages.url("/cookie/show"), "format": "text"}),
+        )
+        .await
+        .text();
+    assert!(seen_by_bob.contains("cookies: none"), "{seen_by_bob}");
+}
+
+#[tokio::test]
+async fn forbidden_schemes_are_refused() {
+    let (mut mcp, _) = McpProcess::start().await;
+    for url in [
+        "file:///etc/passwd",
+        "chrome://settings",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+    ] {
+        let refused = mcp.call("navigate", json!({"url": url})).await;
+        assert!(refused.is_error(), "{url} was not refused");
+        assert!(
+            refused.text().contains("only http and https"),
+            "{url}: {}",
+            refused.text()
+        );
+    }
+    let refused = mcp
+        .call("scrape", json!({"url": "file:///etc/passwd"}))
+        .await;
+    assert!(
+        refused.is_error() && !refused.text().contains("root:"),
+        "{}",
+        refused.text()
+    );
+}
+
+#[tokio::test]
+async fn closed_port_and_slow_page_fail_within_their_deadline() {
+    let pages = Fixtures::start().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let (mut mcp, _) = McpProcess::start().await;
+    let started = Instant::now();
+    let refused = mcp
+        .call(
+            "navigate",
+            json!({"url": format!("http://{closed}/"), "timeout_ms": 5000}),
+        )
+        .await;
+    assert!(
+        refused.is_error() && refused.text().contains("ERR_CONNECTION_REFUSED"),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "closed port took {:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let slow = mcp
+        .call(
+            "navigate",
+            json!({"url": pages.url("/slow"), "timeout_ms": 1500}),
+        )
+        .await;
+    assert!(
+        slow.is_error() && slow.text().contains("did not reach 'load' within 1500 ms"),
+        "{}",
+        slow.text()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "slow page took {:?}",
+        started.elapsed()
+    );
+
+    // The same browser keeps working.
+    let text = mcp
+        .ok("navigate", json!({"url": pages.url("/article")}))
+        .await
+        .text();
+    assert!(text.contains("Farm Article"), "{text}");
+}

@@ -1,0 +1,128 @@
+//! Pages that browserfarm tests serve themselves on 127.0.0.1: an article with
+//! page junk around it, a form that echoes input, cookie setting and reading, a
+//! page that never finishes loading, and a 404.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Query;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+
+pub const ARTICLE: &str = r#"<!doctype html><html><head><title>Farm Article</title>
+<script>window.trackingJunk = "ScriptJunkMarker";</script>
+<style>.x { color: red }</style></head><body>
+<nav><a href="/">NavJunkHome</a> | <a href="/about">NavJunkAbout</a></nav>
+<aside>SidebarJunkMarker subscribe now</aside>
+<article>
+<h1>Growing Browsers on Small Farms</h1>
+<p>Running many headless browsers on small machines is a question of memory, scheduling and
+patience. Each Chromium process wants a few hundred megabytes, and a careful operator keeps a
+pool of them warm so that agents never wait for a cold start when they ask for a page.</p>
+<p>The second lesson is isolation: every agent session gets its own browser context, so cookies
+and storage never leak between sessions. Read more in the <a href="/guide">farm operations guide</a>
+before you scale past one machine.</p>
+<h2>Recycling</h2>
+<p>Browsers leak memory over long runs, so the pool retires each process after a fixed number
+of leases and starts a fresh one. Crashed processes are replaced at once and the caller is told
+plainly that the page state was lost, so an agent can navigate again and carry on.</p>
+</article>
+<footer>FooterJunkMarker copyright</footer>
+<script>console.log("ScriptJunkMarker")</script>
+</body></html>"#;
+
+const FORM: &str = r#"<!doctype html><html><head><title>Echo Form</title></head><body>
+<form action="/echo" method="get"><input id="q" name="q" value=""><textarea id="notes"></textarea>
+<button id="go" type="submit">Send</button></form>
+<p>Count: <span id="count">0</span></p>
+<button id="inc" onclick="document.getElementById('count').textContent = String(Number(document.getElementById('count').textContent) + 1)">Add one</button>
+<a id="to-article" href="/article">Read the article</a>
+<div id="hidden" style="display:none">hidden</div>
+</body></html>"#;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn echo(Query(q): Query<std::collections::HashMap<String, String>>) -> Html<String> {
+    let said = escape(q.get("q").map(String::as_str).unwrap_or(""));
+    Html(format!(
+        "<!doctype html><title>Echo</title><body><p id=\"said\">You said: {said}</p></body>"
+    ))
+}
+
+async fn cookie_set(
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> impl IntoResponse {
+    let v = q.get("v").cloned().unwrap_or_else(|| "set".into());
+    (
+        [(header::SET_COOKIE, format!("farm={v}; Path=/"))],
+        Html(format!(
+            "<!doctype html><title>Cookie set</title><p>cookie set to {}</p>",
+            escape(&v)
+        )),
+    )
+}
+
+async fn cookie_show(headers: HeaderMap) -> Html<String> {
+    let cookie = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    Html(format!(
+        "<!doctype html><title>Cookies</title><p id=\"c\">cookies: {}</p>",
+        escape(cookie)
+    ))
+}
+
+async fn slow() -> Html<&'static str> {
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    Html("<title>finally</title>")
+}
+
+/// A running fixture server; stops when dropped.
+pub struct Fixtures {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Fixtures {
+    pub async fn start() -> Fixtures {
+        let app = Router::new()
+            .route("/article", get(|| async { Html(ARTICLE) }))
+            .route("/form", get(|| async { Html(FORM) }))
+            .route("/echo", get(echo))
+            .route("/cookie/set", get(cookie_set))
+            .route("/cookie/show", get(cookie_show))
+            .route("/slow", get(slow))
+            .route(
+                "/missing",
+                get(|| async {
+                    (
+                        StatusCode::NOT_FOUND,
+                        Html("<title>Not here</title><h1>404</h1>"),
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Fixtures { addr, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Fixtures {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
