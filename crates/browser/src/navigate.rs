@@ -118,10 +118,9 @@ pub(crate) async fn navigate(
                 let Some(ev) = ev else { return Err(disconnected()) };
                 if ev.r#type == ResourceType::Document
                     && ev.frame_id.as_ref().is_some_and(|f| f.inner() == &main)
+                    && let Ok(status) = u16::try_from(ev.response.status)
                 {
-                    if let Ok(status) = u16::try_from(ev.response.status) {
-                        statuses.push((ev.loader_id.inner().clone(), status));
-                    }
+                    statuses.push((ev.loader_id.inner().clone(), status));
                 }
             }
             ev = lifecycle.next() => {

@@ -74,22 +74,17 @@ pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> O
         _ => 1.0,
     };
     let format = args.format.unwrap_or_default();
-    let mut params = CaptureScreenshotParams::default();
-    params.format = Some(match format {
-        ImageFormat::Png => CaptureScreenshotFormat::Png,
-        ImageFormat::Jpeg => CaptureScreenshotFormat::Jpeg,
-    });
-    if format == ImageFormat::Jpeg {
-        params.quality = Some(i64::from(args.quality.unwrap_or(DEFAULT_JPEG_QUALITY)));
-    }
-    params.clip = Some(Viewport {
-        x,
-        y,
-        width: w,
-        height: h,
-        scale,
-    });
-    params.capture_beyond_viewport = Some(args.full_page == Some(true) || args.selector.is_some());
+    let params = CaptureScreenshotParams {
+        format: Some(match format {
+            ImageFormat::Png => CaptureScreenshotFormat::Png,
+            ImageFormat::Jpeg => CaptureScreenshotFormat::Jpeg,
+        }),
+        quality: (format == ImageFormat::Jpeg)
+            .then(|| i64::from(args.quality.unwrap_or(DEFAULT_JPEG_QUALITY))),
+        clip: Some(Viewport { x, y, width: w, height: h, scale }),
+        capture_beyond_viewport: Some(args.full_page == Some(true) || args.selector.is_some()),
+        ..Default::default()
+    };
     let shot = tab.exec("capturing the screenshot", params).await?;
     let data_base64 = AsRef::<str>::as_ref(&shot.data).to_owned();
     if data_base64.is_empty() {

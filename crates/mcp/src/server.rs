@@ -49,10 +49,11 @@ impl BrowserfarmServer {
 
     /// Closes this connection's browser session, if one was opened.
     pub async fn close_session(&self) {
-        if let Some(id) = self.session.lock().await.take() {
-            if let Err(e) = self.executor.close_session(&id).await {
-                tracing::debug!(session = %id, error = %e, "closing session");
-            }
+        let mut slot = self.session.lock().await;
+        if let Some(id) = slot.take()
+            && let Err(e) = self.executor.close_session(&id).await
+        {
+            tracing::debug!(session = %id, error = %e, "closing session");
         }
     }
 

@@ -71,12 +71,12 @@ impl Operation {
                         ));
                     }
                 }
-                if let Some(w) = a.max_width {
-                    if !(16..=8192).contains(&w) {
-                        return Err(JobError::invalid_argument(format!(
-                            "max_width must be between 16 and 8192 pixels, got {w}"
-                        )));
-                    }
+                if let Some(w) = a.max_width
+                    && !(16..=8192).contains(&w)
+                {
+                    return Err(JobError::invalid_argument(format!(
+                        "max_width must be between 16 and 8192 pixels, got {w}"
+                    )));
                 }
                 if a.full_page == Some(true) && a.selector.is_some() {
                     return Err(JobError::invalid_argument(
