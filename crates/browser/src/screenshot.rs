@@ -81,7 +81,13 @@ pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> O
         }),
         quality: (format == ImageFormat::Jpeg)
             .then(|| i64::from(args.quality.unwrap_or(DEFAULT_JPEG_QUALITY))),
-        clip: Some(Viewport { x, y, width: w, height: h, scale }),
+        clip: Some(Viewport {
+            x,
+            y,
+            width: w,
+            height: h,
+            scale,
+        }),
         capture_beyond_viewport: Some(args.full_page == Some(true) || args.selector.is_some()),
         ..Default::default()
     };
