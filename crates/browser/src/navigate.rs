@@ -95,7 +95,12 @@ pub(crate) async fn navigate(
     let mut request = std::pin::pin!(tab.page.execute(NavigateParams::new(url)));
     loop {
         if let Some(loader) = &new_loader {
-            let reached = |name: &str| events.iter().any(|(l, n)| l == loader && n == name);
+            // Lifecycle events alone count only for a document that got an HTTP
+            // response: a failed load shows Chromium's error page, which fires
+            // them too, and only chromiumoxide's answer carries the error.
+            let trusted = loaded || statuses.iter().any(|(l, _)| l == loader);
+            let reached =
+                |name: &str| trusted && events.iter().any(|(l, n)| l == loader && n == name);
             let load = loaded || reached("load");
             let done = match wait {
                 WaitUntil::Load => load,
