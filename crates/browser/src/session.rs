@@ -22,6 +22,9 @@ use crate::cdp::{Fault, OpError, OpResult, Tab};
 use crate::pool::{Lease, Pool};
 use crate::{extract, interact, navigate, screenshot};
 
+/// What `evaluate` is doing, as named in fault messages.
+const EVALUATING: &str = "evaluating the expression";
+
 /// Deadline for the probes that tell a hung tab from a hung browser.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -164,14 +167,18 @@ impl Session {
                     .await
                     .is_ok()
                 {
-                    return JobError::new(
-                        ErrorKind::Timeout,
+                    let message = if during == EVALUATING {
+                        "the expression did not settle in time (a promise that never \
+                         resolves?); the page is still usable"
+                            .to_owned()
+                    } else {
                         format!(
                             "Chromium took longer than {} ms while {during}; the tab is \
                              responsive again, so retrying may work",
                             cdp_timeout.as_millis()
-                        ),
-                    );
+                        )
+                    };
+                    return JobError::new(ErrorKind::Timeout, message);
                 }
                 true
             }
@@ -389,11 +396,7 @@ async fn execute(tab: Tab<'_>, op: &Operation, limits: &crate::PoolConfig) -> Op
         Operation::Evaluate(a) => {
             let started = std::time::Instant::now();
             let result = tab
-                .eval_value(
-                    "evaluating the expression",
-                    &a.expression,
-                    Some(limits.script_timeout),
-                )
+                .eval_value(EVALUATING, &a.expression, Some(limits.script_timeout))
                 .await;
             // V8 reports a script stopped by the CDP timeout as a bare internal error.
             let overran = started.elapsed() >= limits.script_timeout;

@@ -39,6 +39,14 @@ async fn page_text(session: &mut Session, url: Option<String>) -> String {
     }
 }
 
+/// After a crash the session works again, on a different Chromium process.
+async fn carries_on_in_a_fresh_browser(mut s: Session, pages: &Fixtures, old_pid: u32) {
+    let text = page_text(&mut s, Some(pages.url("/article"))).await;
+    assert!(text.contains("Growing Browsers"), "{text}");
+    assert_ne!(s.browser_pid(), Some(old_pid));
+    s.close().await;
+}
+
 fn kill9(pid: u32) {
     let status = std::process::Command::new("kill")
         .args(["-KILL", &pid.to_string()])
@@ -139,11 +147,7 @@ async fn chromium_killed_between_jobs_is_replaced_and_the_caller_told() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::BrowserCrashed, "{err}");
     assert!(err.message.contains("Navigate again"), "{err}");
-    // The session carries on in a fresh browser.
-    let text = page_text(&mut s, Some(pages.url("/article"))).await;
-    assert!(text.contains("Growing Browsers"), "{text}");
-    assert_ne!(s.browser_pid(), Some(old));
-    s.close().await;
+    carries_on_in_a_fresh_browser(s, &pages, old).await;
     pool.shutdown().await;
 }
 
@@ -171,10 +175,7 @@ async fn chromium_killed_mid_job_fails_the_job_fast_and_the_next_succeeds() {
         started.elapsed()
     );
 
-    let text = page_text(&mut s, Some(pages.url("/article"))).await;
-    assert!(text.contains("Growing Browsers"), "{text}");
-    assert_ne!(s.browser_pid(), Some(old));
-    s.close().await;
+    carries_on_in_a_fresh_browser(s, &pages, old).await;
     pool.shutdown().await;
 }
 

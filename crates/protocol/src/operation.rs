@@ -135,6 +135,10 @@ pub enum WaitUntil {
     Networkidle,
 }
 
+// Optional fields are `Option<T>` in Rust but plain `T` in the schema
+// (`schemars(with)`): absent means "use the default", and a single `type` keeps the
+// schema portable to clients that reject `["integer", "null"]`.
+
 /// Open a URL in the session's tab.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -144,9 +148,11 @@ pub struct NavigateArgs {
     /// Load milestone to wait for: "load" (default), "domcontentloaded" (faster) or
     /// "networkidle" (for pages that render with JavaScript after load).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "WaitUntil")]
     pub wait_until: Option<WaitUntil>,
     /// Give up after this many milliseconds (default 30000, max 300000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "u64")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -176,23 +182,29 @@ impl ImageFormat {
 pub struct ScreenshotArgs {
     /// Open this http(s) URL first; omit to capture the session's current page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub url: Option<String>,
     /// Capture the whole scrollable page instead of the viewport (height is capped
     /// at 16384 CSS pixels). Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub full_page: Option<bool>,
     /// CSS selector of one element to capture instead of the viewport.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub selector: Option<String>,
     /// "png" (default) or "jpeg".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ImageFormat")]
     pub format: Option<ImageFormat>,
     /// JPEG quality 1-100 (default 80). JPEG only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "u8")]
     pub quality: Option<u8>,
     /// Downscale so the image is at most this many pixels wide (16-8192). Smaller
     /// images cost fewer tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "u32")]
     pub max_width: Option<u32>,
 }
 
@@ -217,17 +229,21 @@ pub enum ScrapeFormat {
 pub struct ScrapeArgs {
     /// Open this http(s) URL first; omit to read the session's current page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub url: Option<String>,
     /// "markdown" (default), "text", "html" or "links".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ScrapeFormat")]
     pub format: Option<ScrapeFormat>,
     /// Keep only the main content (article body), dropping navigation, sidebars,
     /// footers and scripts. Default true; set false for the whole page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub main_content: Option<bool>,
     /// Cut the result after this many characters (default 20000); the cut is marked
     /// with how many characters were left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
     pub max_chars: Option<usize>,
 }
 
@@ -249,6 +265,7 @@ pub struct TypeArgs {
     pub text: String,
     /// Press Enter afterwards (submits most forms). Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub submit: Option<bool>,
 }
 
@@ -278,6 +295,14 @@ mod tests {
         assert_eq!(json["args"]["wait_until"], "networkidle");
         let back: Operation = serde_json::from_value(json).unwrap();
         assert_eq!(back, op);
+    }
+
+    #[test]
+    fn optional_arguments_have_one_type_and_are_not_required() {
+        let schema = serde_json::to_value(schemars::schema_for!(ScrapeArgs)).unwrap();
+        assert_eq!(schema["properties"]["max_chars"]["type"], "integer");
+        assert_eq!(schema["properties"]["url"]["type"], "string");
+        assert!(schema.get("required").is_none(), "{schema}");
     }
 
     #[test]

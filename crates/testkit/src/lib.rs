@@ -79,6 +79,21 @@ async fn cookie_show(headers: HeaderMap) -> Html<String> {
     ))
 }
 
+/// `/p/{n}`: small distinct pages (title, heading, a few paragraphs, links), for
+/// measuring reads without the browser cache answering.
+async fn numbered(axum::extract::Path(n): axum::extract::Path<u32>) -> Html<String> {
+    let paragraphs = (0..5)
+        .map(|i| {
+            format!("<p>Paragraph {i} of page {n}: plain prose about browsers on small farms.</p>")
+        })
+        .collect::<String>();
+    Html(format!(
+        "<!doctype html><html><head><title>Page {n}</title></head><body><h1>Page {n}</h1>\
+         {paragraphs}<a href=\"/p/{next}\">next</a></body></html>",
+        next = n + 1
+    ))
+}
+
 async fn slow() -> Html<&'static str> {
     tokio::time::sleep(Duration::from_secs(120)).await;
     Html("<title>finally</title>")
@@ -99,6 +114,7 @@ impl Fixtures {
             .route("/cookie/set", get(cookie_set))
             .route("/cookie/show", get(cookie_show))
             .route("/slow", get(slow))
+            .route("/p/{n}", get(numbered))
             .route(
                 "/missing",
                 get(|| async {

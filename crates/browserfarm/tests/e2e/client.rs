@@ -156,6 +156,17 @@ impl ToolResult {
             .join("\n")
     }
 
+    /// Asserts this is a tool error whose text contains `needle`.
+    #[track_caller]
+    pub fn assert_error(&self, needle: &str) {
+        let text = self.text();
+        assert!(
+            self.is_error(),
+            "expected an error containing {needle:?}, got success: {text}"
+        );
+        assert!(text.contains(needle), "error lacks {needle:?}: {text}");
+    }
+
     pub fn content<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.0["content"]
             .as_array()

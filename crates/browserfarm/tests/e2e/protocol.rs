@@ -88,18 +88,10 @@ async fn protocol_mistakes_get_json_rpc_errors() {
     // Since MCP 2025-11-25, arguments that fail the schema are tool execution
     // errors (isError), so the model sees them and can correct the call.
     let missing_field = mcp.call("navigate", json!({})).await;
-    assert!(
-        missing_field.is_error() && missing_field.text().contains("missing field `url`"),
-        "{}",
-        missing_field.text()
-    );
+    missing_field.assert_error("missing field `url`");
 
     let wrong_type = mcp.call("screenshot", json!({"max_width": "wide"})).await;
-    assert!(
-        wrong_type.is_error() && wrong_type.text().contains("max_width"),
-        "{}",
-        wrong_type.text()
-    );
+    wrong_type.assert_error("max_width");
 
     let typo = mcp
         .call(
@@ -107,18 +99,10 @@ async fn protocol_mistakes_get_json_rpc_errors() {
             json!({"url": "http://127.0.0.1/", "timeout": 5}),
         )
         .await;
-    assert!(
-        typo.is_error() && typo.text().contains("unknown field `timeout`"),
-        "{}",
-        typo.text()
-    );
+    typo.assert_error("unknown field `timeout`");
 
     let out_of_range = mcp.call("screenshot", json!({"max_width": 1})).await;
-    assert!(
-        out_of_range.is_error() && out_of_range.text().contains("max_width"),
-        "{}",
-        out_of_range.text()
-    );
+    out_of_range.assert_error("max_width");
 
     // Still serving.
     assert!(mcp.request("ping", json!({})).await.get("result").is_some());

@@ -92,14 +92,7 @@ async fn screenshot_is_a_viewport_png_and_respects_max_width() {
     );
 
     let missing = mcp.call("screenshot", json!({"selector": "#nope"})).await;
-    assert!(
-        missing.is_error()
-            && missing
-                .text()
-                .contains("no element matches selector '#nope'"),
-        "{}",
-        missing.text()
-    );
+    missing.assert_error("no element matches selector '#nope'");
 }
 
 #[tokio::test]
@@ -210,20 +203,9 @@ async fn click_and_type_change_page_state() {
     let missing = mcp
         .call("click", json!({"selector": "#does-not-exist"}))
         .await;
-    assert!(missing.is_error(), "{}", missing.text());
-    assert!(
-        missing
-            .text()
-            .contains("no element matches selector '#does-not-exist' on http://"),
-        "{}",
-        missing.text()
-    );
+    missing.assert_error("no element matches selector '#does-not-exist' on http://");
     let bad = mcp.call("click", json!({"selector": "##"})).await;
-    assert!(
-        bad.is_error() && bad.text().contains("invalid CSS selector"),
-        "{}",
-        bad.text()
-    );
+    bad.assert_error("invalid CSS selector");
 }
 
 #[tokio::test]
@@ -254,11 +236,7 @@ async fn evaluate_returns_json_and_awaits_promises() {
     let thrown = mcp
         .call("evaluate", json!({"expression": "null.boom"}))
         .await;
-    assert!(
-        thrown.is_error() && thrown.text().contains("TypeError"),
-        "{}",
-        thrown.text()
-    );
+    thrown.assert_error("TypeError");
 }
 
 #[tokio::test]
@@ -271,11 +249,7 @@ async fn evaluate_infinite_loop_is_stopped_and_page_recovers() {
     let looped = mcp
         .call("evaluate", json!({"expression": "while (true) {}"}))
         .await;
-    assert!(
-        looped.is_error() && looped.text().contains("was stopped"),
-        "{}",
-        looped.text()
-    );
+    looped.assert_error("was stopped");
     let title = mcp
         .ok("evaluate", json!({"expression": "document.title"}))
         .await
@@ -320,21 +294,13 @@ async fn forbidden_schemes_are_refused() {
         "data:text/html,hi",
     ] {
         let refused = mcp.call("navigate", json!({"url": url})).await;
-        assert!(refused.is_error(), "{url} was not refused");
-        assert!(
-            refused.text().contains("only http and https"),
-            "{url}: {}",
-            refused.text()
-        );
+        refused.assert_error("only http and https");
     }
     let refused = mcp
         .call("scrape", json!({"url": "file:///etc/passwd"}))
         .await;
-    assert!(
-        refused.is_error() && !refused.text().contains("root:"),
-        "{}",
-        refused.text()
-    );
+    refused.assert_error("only http and https");
+    assert!(!refused.text().contains("root:"));
 }
 
 #[tokio::test]
@@ -352,11 +318,7 @@ async fn closed_port_and_slow_page_fail_within_their_deadline() {
             json!({"url": format!("http://{closed}/"), "timeout_ms": 5000}),
         )
         .await;
-    assert!(
-        refused.is_error() && refused.text().contains("ERR_CONNECTION_REFUSED"),
-        "{}",
-        refused.text()
-    );
+    refused.assert_error("ERR_CONNECTION_REFUSED");
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "closed port took {:?}",
@@ -370,11 +332,7 @@ async fn closed_port_and_slow_page_fail_within_their_deadline() {
             json!({"url": pages.url("/slow"), "timeout_ms": 1500}),
         )
         .await;
-    assert!(
-        slow.is_error() && slow.text().contains("did not reach 'load' within 1500 ms"),
-        "{}",
-        slow.text()
-    );
+    slow.assert_error("did not reach 'load' within 1500 ms");
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "slow page took {:?}",
