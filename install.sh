@@ -51,7 +51,7 @@ say "Rust $found (need $MIN_RUST or newer)"
 say "building the release binary (a few minutes on small machines)"
 cargo build --release --locked -p browserfarm
 mkdir -p "$BIN_DIR"
-install -m 0755 target/release/browserfarm "$BIN_DIR/browserfarm"
+install -m 0755 "${CARGO_TARGET_DIR:-target}/release/browserfarm" "$BIN_DIR/browserfarm"
 say "installed $BIN_DIR/browserfarm"
 case ":$PATH:" in
   *":$BIN_DIR:"*) ;;

@@ -30,12 +30,83 @@ pub enum Command {
     Mcp(McpArgs),
     /// Check that Chromium can be found, started and can load a page; prints timings.
     Doctor(BrowserArgs),
+    /// Run a farm node: an HTTP API (/v1) around a local Chromium pool, for a
+    /// gateway (`browserfarm mcp --node URL`) to send jobs to.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub browser: BrowserArgs,
+
+    /// Address to listen on. Binding beyond loopback requires --token.
+    #[arg(long, env = "BROWSERFARM_LISTEN", default_value = "127.0.0.1:9301")]
+    pub listen: std::net::SocketAddr,
+
+    /// Bearer token callers must present (required when not bound to loopback).
+    #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Labels for job placement, e.g. region=eu,kind=pi.
+    #[arg(long, env = "BROWSERFARM_TAGS", value_delimiter = ',', value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+
+    /// Jobs allowed to wait for a free browser before the node answers 429.
+    #[arg(long, env = "BROWSERFARM_MAX_QUEUE", default_value_t = 16)]
+    pub max_queue: usize,
+
+    /// Sessions unused for this many seconds are closed.
+    #[arg(long, env = "BROWSERFARM_SESSION_TTL_SECS", default_value_t = 600)]
+    pub session_ttl_secs: u64,
+
+    /// On SIGTERM, how long in-flight jobs may finish before browsers are closed.
+    #[arg(long, env = "BROWSERFARM_DRAIN_SECS", default_value_t = 30)]
+    pub drain_secs: u64,
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("tag '{s}' is not key=value"))?;
+    if k.trim().is_empty() {
+        return Err(format!("tag '{s}' has an empty key"));
+    }
+    Ok((k.trim().to_owned(), v.trim().to_owned()))
 }
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
     #[command(flatten)]
     pub browser: BrowserArgs,
+
+    /// Farm node to send jobs to (repeatable; env: comma separated). Without
+    /// nodes, jobs run on the embedded Chromium pool.
+    #[arg(
+        long = "node",
+        env = "BROWSERFARM_NODES",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub nodes: Vec<String>,
+
+    /// Bearer token presented to farm nodes.
+    #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Consecutive failures that open a node's circuit breaker.
+    #[arg(long, env = "BROWSERFARM_BREAKER_FAILURES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_failures: u32,
+
+    /// Seconds an open breaker waits before letting one probe call through.
+    #[arg(long, env = "BROWSERFARM_BREAKER_OPEN_SECS", default_value_t = 60)]
+    pub breaker_open_secs: u64,
+
+    /// How often each node's /health is checked, in milliseconds.
+    #[arg(long, env = "BROWSERFARM_HEALTH_INTERVAL_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub health_interval_ms: u64,
 
     /// Largest accepted JSON-RPC message on stdin, in bytes.
     #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]

@@ -3,11 +3,18 @@
 //! ([`LocalExecutor`]) today, farm nodes behind the same trait tomorrow, so tools
 //! never change when the farm grows.
 //!
-//! **Architecture invariant:** the gateway knows jobs and sessions, not MCP (no
-//! rmcp) and not CDP (no chromiumoxide; the `browser` crate hides it).
+//! **Architecture invariant:** the gateway knows jobs, sessions and nodes, not MCP
+//! (no rmcp) and not CDP (no chromiumoxide; the `browser` crate hides it). Remote
+//! nodes are reached with plain HTTP/JSON (reqwest) using `browserfarm-protocol`
+//! types; every remote call goes through the node's circuit breaker.
 
+mod breaker;
 mod executor;
+mod farm;
 mod local;
+mod remote;
 
+pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use executor::Executor;
+pub use farm::{FarmConfig, FarmExecutor, NodeSpec};
 pub use local::LocalExecutor;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use browserfarm_browser::{Pool, Session};
-use browserfarm_protocol::{ErrorKind, Job, JobError, JobOutput, SessionId};
+use browserfarm_protocol::{
+    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeStatus, SessionId,
+};
 use tokio::sync::Mutex;
 
 use crate::Executor;
@@ -19,7 +21,12 @@ pub struct LocalExecutor {
     pool: Pool,
     sessions: std::sync::Mutex<HashMap<SessionId, Arc<Mutex<Session>>>>,
     next_id: AtomicU64,
+    jobs_ok: AtomicU64,
+    jobs_failed: AtomicU64,
 }
+
+/// How the embedded pool names itself in `farm_status`.
+const LOCAL_NODE: &str = "local";
 
 impl LocalExecutor {
     pub fn new(pool: Pool) -> Self {
@@ -27,6 +34,8 @@ impl LocalExecutor {
             pool,
             sessions: Default::default(),
             next_id: AtomicU64::new(1),
+            jobs_ok: AtomicU64::new(0),
+            jobs_failed: AtomicU64::new(0),
         }
     }
 
@@ -46,6 +55,18 @@ impl LocalExecutor {
                     format!("session '{id}' does not exist or was closed"),
                 )
             })
+    }
+
+    async fn run_job(&self, job: Job) -> Result<JobOutput, JobError> {
+        match &job.session {
+            Some(id) => self.session(id)?.lock().await.run(&job.operation).await,
+            None => {
+                let mut session = Session::open(&self.pool).await?;
+                let result = session.run(&job.operation).await;
+                session.close().await;
+                result
+            }
+        }
     }
 
     /// Process id of the Chromium serving a session (diagnostics and tests).
@@ -82,15 +103,36 @@ impl Executor for LocalExecutor {
 
     async fn run(&self, job: Job) -> Result<JobOutput, JobError> {
         job.operation.validate()?;
-        match &job.session {
-            Some(id) => self.session(id)?.lock().await.run(&job.operation).await,
-            None => {
-                let mut session = Session::open(&self.pool).await?;
-                let result = session.run(&job.operation).await;
-                session.close().await;
-                result
-            }
+        let result = self.run_job(job).await;
+        let counter = if result.is_ok() {
+            &self.jobs_ok
+        } else {
+            &self.jobs_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+
+    async fn status(&self) -> FarmStatus {
+        let pool = self.pool.status();
+        FarmStatus {
+            nodes: vec![NodeStatus {
+                name: LOCAL_NODE.to_owned(),
+                state: "up".to_owned(),
+                breaker: "closed".to_owned(),
+                in_flight: pool.running - pool.idle,
+                capacity: pool.max,
+                arch: Some(std::env::consts::ARCH.to_owned()),
+                tags: Default::default(),
+                jobs_ok: self.jobs_ok.load(Ordering::Relaxed),
+                jobs_failed: self.jobs_failed.load(Ordering::Relaxed),
+                last_error: None,
+            }],
         }
+    }
+
+    async fn session_node(&self, id: &SessionId) -> Option<String> {
+        self.session(id).ok().map(|_| LOCAL_NODE.to_owned())
     }
 
     async fn shutdown(&self) {

@@ -1,7 +1,9 @@
 //! Job results as MCP tool results: short text for the agent, images as image
 //! content, failures as `isError` results that say what to do next.
 
-use browserfarm_protocol::{JobError, JobOutput, PageInfo};
+use std::time::Duration;
+
+use browserfarm_protocol::{FarmStatus, JobError, JobOutput, PageInfo};
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// Longest `evaluate` result returned, in characters.
@@ -97,4 +99,65 @@ fn cut(s: String, max: usize) -> (String, usize) {
         }
         None => (s, 0),
     }
+}
+
+/// One section per URL in input order, then nothing is left out silently: every
+/// URL has either content or its error.
+pub fn batch(
+    urls: &[String],
+    outcomes: Vec<Result<JobOutput, JobError>>,
+    took: Duration,
+) -> CallToolResult {
+    let failed = outcomes.iter().filter(|o| o.is_err()).count();
+    let mut out = format!(
+        "Batch of {} URLs: {} ok, {failed} failed, {:.1} s.\n",
+        urls.len(),
+        urls.len() - failed,
+        took.as_secs_f64()
+    );
+    for (i, (url, outcome)) in urls.iter().zip(outcomes).enumerate() {
+        match outcome {
+            Ok(JobOutput::Scraped(s)) => {
+                out.push_str(&format!(
+                    "\n## {}. {}\n\n{}\n",
+                    i + 1,
+                    page_line(&s.page),
+                    s.content
+                ));
+            }
+            Ok(_) => out.push_str(&format!(
+                "\n## {}. {url}\n\nERROR: unexpected result\n",
+                i + 1
+            )),
+            Err(e) => out.push_str(&format!("\n## {}. {url}\n\nERROR: {}\n", i + 1, e.message)),
+        }
+    }
+    CallToolResult::success(vec![ContentBlock::text(out)])
+}
+
+pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolResult {
+    let mut out = String::from(
+        "| node | state | breaker | in flight | capacity | arch | tags | jobs ok | jobs failed | last error |\n\
+         |---|---|---|---:|---:|---|---|---:|---:|---|\n",
+    );
+    for n in &status.nodes {
+        let tags: Vec<String> = n.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            n.name,
+            n.state,
+            n.breaker,
+            n.in_flight,
+            n.capacity,
+            n.arch.as_deref().unwrap_or("?"),
+            tags.join(","),
+            n.jobs_ok,
+            n.jobs_failed,
+            n.last_error.as_deref().unwrap_or("").replace('|', "/"),
+        ));
+    }
+    if let Some(node) = session_node {
+        out.push_str(&format!("\nThis session's browser is on node {node}.\n"));
+    }
+    CallToolResult::success(vec![ContentBlock::text(out)])
 }

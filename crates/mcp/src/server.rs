@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use browserfarm_gateway::Executor;
 use browserfarm_protocol::{
-    ClickArgs, EvaluateArgs, Job, JobError, NavigateArgs, Operation, ScrapeArgs, ScreenshotArgs,
-    SessionId, TypeArgs,
+    BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, EvaluateArgs, FarmStatusArgs, Job,
+    JobError, NavigateArgs, Operation, ScrapeArgs, ScreenshotArgs, SessionId, TypeArgs,
 };
+use futures::StreamExt;
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject, ProgressNotificationParam};
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
@@ -204,6 +205,68 @@ impl BrowserfarmServer {
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self.call(Operation::Evaluate(args), Action::Other).await)
     }
+
+    #[tool(
+        description = "Read many pages in one call (up to 1000 URLs), spread over the \
+        farm's browsers in parallel. Returns one section per URL, in input order, with its \
+        content or its error, plus a summary line. Each page is cut at max_chars (default \
+        4000). Sends progress notifications when the request carries a progress token. \
+        Does not touch this session's tab.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn batch_scrape(
+        &self,
+        Parameters(args): Parameters<BatchScrapeArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        if let Err(e) = args.validate() {
+            return Ok(render::failure(&e));
+        }
+        let started = std::time::Instant::now();
+        let total = args.urls.len();
+        let concurrency = args.concurrency.unwrap_or(8).min(total);
+        let progress_token = context.meta.get_progress_token();
+        let scrape = |url: String| {
+            let op = Operation::Scrape(ScrapeArgs {
+                url: Some(url),
+                format: args.format,
+                main_content: args.main_content,
+                max_chars: Some(args.max_chars.unwrap_or(DEFAULT_BATCH_MAX_CHARS)),
+            });
+            self.executor.run(Job::new(None, op))
+        };
+        let mut results = futures::stream::iter(args.urls.iter().cloned().map(scrape))
+            .buffered(concurrency.max(1));
+        let mut outcomes = Vec::with_capacity(total);
+        while let Some(outcome) = results.next().await {
+            outcomes.push(outcome);
+            if let Some(token) = &progress_token {
+                let note = ProgressNotificationParam::new(token.clone(), outcomes.len() as f64)
+                    .with_total(total as f64);
+                let _ = context.peer.notify_progress(note).await;
+            }
+        }
+        tracing::info!(urls = total, elapsed = ?started.elapsed(), "batch_scrape done");
+        Ok(render::batch(&args.urls, outcomes, started.elapsed()))
+    }
+
+    #[tool(
+        description = "Show where jobs run: each farm node (or the embedded local pool) \
+        with its state (up/down), circuit breaker (closed/half_open/open), jobs in flight \
+        and capacity, architecture, tags, job counts and last error.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn farm_status(
+        &self,
+        Parameters(_args): Parameters<FarmStatusArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let status = self.executor.status().await;
+        let session_node = match self.session.lock().await.as_ref() {
+            Some(id) => self.executor.session_node(id).await,
+            None => None,
+        };
+        Ok(render::farm_status(&status, session_node.as_deref()))
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -275,6 +338,8 @@ fn check_arguments(tool: &str, arguments: Option<&JsonObject>) -> Result<(), Str
         "click" => parse::<ClickArgs>(tool, args),
         "type" => parse::<TypeArgs>(tool, args),
         "evaluate" => parse::<EvaluateArgs>(tool, args),
+        "batch_scrape" => parse::<BatchScrapeArgs>(tool, args),
+        "farm_status" => parse::<FarmStatusArgs>(tool, args),
         _ => Ok(()),
     }
 }

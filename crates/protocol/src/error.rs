@@ -28,6 +28,12 @@ pub enum ErrorKind {
     Unavailable,
     /// The session id is unknown or already closed.
     SessionNotFound,
+    /// A farm node refused the call: missing or wrong bearer token.
+    Unauthorized,
+    /// A farm node is at capacity; try another node or later.
+    Busy,
+    /// A farm node could not be reached or failed (connection, timeout, 5xx).
+    NodeFailed,
     /// A bug or an unexpected reply from Chromium.
     Internal,
 }
@@ -41,6 +47,8 @@ impl ErrorKind {
                 | ErrorKind::BrowserCrashed
                 | ErrorKind::PageCrashed
                 | ErrorKind::Unavailable
+                | ErrorKind::Busy
+                | ErrorKind::NodeFailed
         )
     }
 }

@@ -11,16 +11,19 @@
 
 mod error;
 mod job;
+mod node_api;
 mod operation;
 mod output;
 mod url_policy;
 
 pub use error::{ErrorKind, JobError};
 pub use job::{Job, SessionId};
+pub use node_api::{FarmStatus, Health, NodeStatus, SessionOpened};
 pub use operation::{
-    ClickArgs, DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS, EvaluateArgs, ImageFormat, MAX_MAX_CHARS,
-    MAX_TIMEOUT_MS, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat, ScreenshotArgs, TypeArgs,
-    WaitUntil,
+    BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS,
+    EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS,
+    MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
+    ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{Image, JobOutput, PageInfo, Scraped};
 pub use url_policy::check_navigation_url;

@@ -279,6 +279,68 @@ pub struct EvaluateArgs {
     pub expression: String,
 }
 
+/// Most URLs one `batch_scrape` call may carry.
+pub const MAX_BATCH_URLS: usize = 1000;
+/// Per-URL character cap in a batch when the caller gives none.
+pub const DEFAULT_BATCH_MAX_CHARS: usize = 4_000;
+/// Most URLs of one batch in flight at once.
+pub const MAX_BATCH_CONCURRENCY: usize = 64;
+
+/// Read many pages in one call, spread over the farm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchScrapeArgs {
+    /// The http(s) URLs to read (1 to 1000). Results come back in this order.
+    pub urls: Vec<String>,
+    /// "markdown" (default), "text", "html" or "links".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ScrapeFormat")]
+    pub format: Option<ScrapeFormat>,
+    /// Keep only each page's main content. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub main_content: Option<bool>,
+    /// Cut each page after this many characters (default 4000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
+    pub max_chars: Option<usize>,
+    /// Pages loaded at once (default 8, max 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
+    pub concurrency: Option<usize>,
+}
+
+impl BatchScrapeArgs {
+    /// Checks the batch as a whole; each URL is checked again as its own job, so
+    /// one bad URL fails alone instead of failing the batch.
+    pub fn validate(&self) -> Result<(), JobError> {
+        match self.urls.len() {
+            0 => Err(JobError::invalid_argument(
+                "urls is empty: pass at least one URL",
+            )),
+            n if n > MAX_BATCH_URLS => Err(JobError::invalid_argument(format!(
+                "{n} URLs is more than the {MAX_BATCH_URLS} one batch may carry; split it"
+            ))),
+            _ => match self.concurrency {
+                Some(0) => Err(JobError::invalid_argument("concurrency must be at least 1")),
+                Some(c) if c > MAX_BATCH_CONCURRENCY => Err(JobError::invalid_argument(format!(
+                    "concurrency must be at most {MAX_BATCH_CONCURRENCY}, got {c}"
+                ))),
+                _ => Operation::Scrape(ScrapeArgs {
+                    max_chars: self.max_chars,
+                    ..Default::default()
+                })
+                .validate(),
+            },
+        }
+    }
+}
+
+/// Show the farm's nodes and their health.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FarmStatusArgs {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

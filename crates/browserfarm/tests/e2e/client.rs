@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-/// Longest a test waits for any single reply.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest a test waits for any single reply (a 60-page batch on a loaded 2-core
+/// machine is the slowest).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A running `browserfarm mcp`. Dropping it closes its stdin, which is how MCP
 /// clients end a stdio server: it then shuts down and closes its browsers itself.

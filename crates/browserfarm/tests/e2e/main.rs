@@ -2,6 +2,7 @@
 //! real headless Chromium loading pages served by the test on 127.0.0.1.
 
 mod client;
+mod farm;
 mod lifecycle;
 mod protocol;
 mod tools;

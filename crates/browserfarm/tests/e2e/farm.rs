@@ -1,0 +1,265 @@
+//! A farm on one machine: real `browserfarm agent` processes on loopback ports and
+//! the gateway (`browserfarm mcp --node …`) over stdio.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use browserfarm_testkit::Fixtures;
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use crate::client::McpProcess;
+
+/// A running agent; stopped with SIGTERM (so it closes its browsers) when dropped.
+struct Agent {
+    child: Child,
+    port: u16,
+}
+
+impl Agent {
+    async fn start(extra: &[&str]) -> Agent {
+        Agent::start_on(free_port(), extra).await
+    }
+
+    async fn start_on(port: u16, extra: &[&str]) -> Agent {
+        let child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
+            .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
+            // Small nodes: several farms run at once on a 2-core machine.
+            .args(["--min-browsers", "1", "--max-browsers", "2"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn agent");
+        let agent = Agent { child, port };
+        agent.wait_ready().await;
+        agent
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn name(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("agent on port {} did not start", self.port);
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status();
+        }
+    }
+
+    async fn kill9(mut self) {
+        self.signal("-KILL");
+        let _ = self.child.wait().await;
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.signal("-TERM");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn gateway(agents: &[&Agent], extra: &[&str]) -> McpProcess {
+    let mut args: Vec<String> = Vec::new();
+    for agent in agents {
+        args.extend(["--node".to_owned(), agent.url()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut mcp = McpProcess::spawn(&refs);
+    mcp.initialize().await;
+    mcp
+}
+
+fn batch_urls(pages: &Fixtures, n: usize) -> Vec<String> {
+    (0..n).map(|i| pages.url(&format!("/p/{i}"))).collect()
+}
+
+/// Rows of the farm_status table whose node column is `name`.
+fn status_row(status: &str, name: &str) -> String {
+    status
+        .lines()
+        .find(|l| l.starts_with(&format!("| {name} |")))
+        .unwrap_or_else(|| panic!("no row for {name} in {status}"))
+        .to_owned()
+}
+
+fn jobs_ok(row: &str) -> u64 {
+    row.split('|')
+        .map(str::trim)
+        .nth(8)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn batch_scrape_spreads_over_every_node_in_input_order() {
+    let pages = Fixtures::start().await;
+    let (a, b, c) = tokio::join!(Agent::start(&[]), Agent::start(&[]), Agent::start(&[]));
+    let mut mcp = gateway(&[&a, &b, &c], &[]).await;
+    let urls = batch_urls(&pages, 60);
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": urls, "concurrency": 6}))
+        .await
+        .text();
+    assert!(
+        text.starts_with("Batch of 60 URLs: 60 ok, 0 failed"),
+        "{text}"
+    );
+    for i in [0, 17, 59] {
+        let section = format!("## {}. {} (HTTP 200) — Page {i}", i + 1, urls[i]);
+        assert!(text.contains(&section), "missing {section}");
+    }
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    for agent in [&a, &b, &c] {
+        let row = status_row(&status, &agent.name());
+        assert!(row.contains("| up | closed |"), "{row}");
+        assert!(jobs_ok(&row) > 0, "node got no jobs: {row}\n{status}");
+    }
+}
+
+#[tokio::test]
+async fn killed_node_mid_batch_loses_nothing_and_its_breaker_recovers() {
+    let pages = Fixtures::start().await;
+    let (a, b, c) = tokio::join!(Agent::start(&[]), Agent::start(&[]), Agent::start(&[]));
+    let victim_port = c.port;
+    let victim_name = c.name();
+    let mut mcp = gateway(
+        &[&a, &b, &c],
+        &[
+            "--breaker-failures",
+            "1",
+            "--breaker-open-secs",
+            "3",
+            "--health-interval-ms",
+            "300",
+        ],
+    )
+    .await;
+    let urls = batch_urls(&pages, 60);
+    let batch = mcp.call("batch_scrape", json!({"urls": urls, "concurrency": 3}));
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        c.kill9().await;
+    };
+    let (result, ()) = tokio::join!(batch, killer);
+    let text = result.text();
+    assert!(!result.is_error(), "{text}");
+    assert!(
+        text.starts_with("Batch of 60 URLs: 60 ok, 0 failed"),
+        "{text}"
+    );
+
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    let row = status_row(&status, &victim_name);
+    assert!(row.contains("| down | open |"), "{row}");
+
+    // Back on the same port: the breaker half-opens after its wait, the health
+    // probe succeeds, and it closes.
+    let _restarted = Agent::start_on(victim_port, &[]).await;
+    let mut states = Vec::new();
+    for _ in 0..100 {
+        let status = mcp.ok("farm_status", json!({})).await.text();
+        let row = status_row(&status, &victim_name);
+        let breaker = row
+            .split('|')
+            .map(str::trim)
+            .nth(3)
+            .unwrap_or_default()
+            .to_owned();
+        if states.last() != Some(&breaker) {
+            states.push(breaker.clone());
+        }
+        if breaker == "closed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("closed"),
+        "breaker states: {states:?}"
+    );
+    assert!(states.contains(&"open".to_owned()), "{states:?}");
+}
+
+#[tokio::test]
+async fn session_calls_stick_to_one_node() {
+    let pages = Fixtures::start().await;
+    let (a, b, c) = tokio::join!(Agent::start(&[]), Agent::start(&[]), Agent::start(&[]));
+    let mut mcp = gateway(&[&a, &b, &c], &[]).await;
+    mcp.ok("navigate", json!({"url": pages.url("/form")})).await;
+    let first = mcp.ok("farm_status", json!({})).await.text();
+    let node = first
+        .lines()
+        .find(|l| l.starts_with("This session's browser is on node"))
+        .unwrap()
+        .to_owned();
+    mcp.ok(
+        "type",
+        json!({"selector": "#q", "text": "sticky", "submit": true}),
+    )
+    .await;
+    let page = mcp
+        .ok("scrape", json!({"format": "text", "main_content": false}))
+        .await
+        .text();
+    assert!(
+        page.contains("You said: sticky"),
+        "state kept across calls: {page}"
+    );
+    let again = mcp.ok("farm_status", json!({})).await.text();
+    assert!(again.contains(&node), "session moved: {node} vs {again}");
+}
+
+#[tokio::test]
+async fn wrong_token_is_refused_with_a_clear_error() {
+    let pages = Fixtures::start().await;
+    let agent = Agent::start(&["--token", "right-token"]).await;
+    let mut mcp = gateway(&[&agent], &["--token", "wrong-token"]).await;
+    let result = mcp
+        .call("scrape", json!({"url": pages.url("/article")}))
+        .await;
+    result.assert_error("bearer token");
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    assert!(
+        status_row(&status, &agent.name()).contains("bearer token"),
+        "{status}"
+    );
+
+    let good = gateway(&[&agent], &["--token", "right-token"]).await;
+    let mut good = good;
+    let text = good
+        .ok("scrape", json!({"url": pages.url("/article")}))
+        .await
+        .text();
+    assert!(text.contains("Growing Browsers"), "{text}");
+}

@@ -1,0 +1,155 @@
+//! HTTP client for one agent node's `/v1` API, and the classification of what
+//! went wrong: the breaker and the scheduler act on [`CallError`], not on HTTP.
+
+use std::time::Duration;
+
+use browserfarm_protocol::{ErrorKind, Health, Job, JobError, JobOutput, SessionId, SessionOpened};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+/// Why a node call did not produce a result.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The node worked and said no: the job failed on the page, the request was
+    /// bad, or the session is unknown. Return it; do not retry elsewhere.
+    Rejected(JobError),
+    /// The node is full (429) or draining: go elsewhere, not a breaker failure.
+    Busy(JobError),
+    /// Wrong or missing token (401): a configuration error, not node health.
+    Unauthorized(JobError),
+    /// Connection error, timeout or 5xx: counts against the node's breaker.
+    Failed(String),
+}
+
+impl CallError {
+    pub fn message(&self) -> &str {
+        match self {
+            CallError::Rejected(e) | CallError::Busy(e) | CallError::Unauthorized(e) => &e.message,
+            CallError::Failed(m) => m,
+        }
+    }
+}
+
+pub struct NodeClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+    job_timeout: Duration,
+    control_timeout: Duration,
+}
+
+impl NodeClient {
+    pub fn new(base: &str, token: Option<String>, job_timeout: Duration) -> Result<Self, String> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !base.starts_with("http://") {
+            return Err(format!(
+                "node URL '{base}' must start with http:// (put a TLS proxy in front of nodes \
+                 on untrusted networks)"
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(NodeClient {
+            base,
+            token,
+            http,
+            job_timeout,
+            control_timeout: Duration::from_secs(5),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        timeout: Duration,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(timeout);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    pub async fn health(&self) -> Result<Health, CallError> {
+        let req = self.request(reqwest::Method::GET, "/health", self.control_timeout);
+        send(req).await
+    }
+
+    pub async fn open_session(&self) -> Result<SessionId, CallError> {
+        let req = self.request(reqwest::Method::POST, "/v1/sessions", self.control_timeout);
+        send::<SessionOpened>(req).await.map(|s| s.session)
+    }
+
+    pub async fn close_session(&self, id: &SessionId) -> Result<(), CallError> {
+        let path = format!("/v1/sessions/{id}");
+        let req = self.request(reqwest::Method::DELETE, &path, self.control_timeout);
+        match req.send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(classify_status(r.status(), r.json::<JobError>().await.ok())),
+            Err(e) => Err(CallError::Failed(describe(&e))),
+        }
+    }
+
+    pub async fn run(&self, job: &Job) -> Result<JobOutput, CallError> {
+        let req = self
+            .request(reqwest::Method::POST, "/v1/jobs", self.job_timeout)
+            .json(job);
+        send(req).await
+    }
+}
+
+async fn send<T: DeserializeOwned>(req: reqwest::RequestBuilder) -> Result<T, CallError> {
+    let response = req
+        .send()
+        .await
+        .map_err(|e| CallError::Failed(describe(&e)))?;
+    let status = response.status();
+    if status.is_success() {
+        return response
+            .json::<T>()
+            .await
+            .map_err(|e| CallError::Failed(format!("unreadable reply: {e}")));
+    }
+    let body = response.json::<JobError>().await.ok();
+    Err(classify_status(status, body))
+}
+
+fn classify_status(status: StatusCode, body: Option<JobError>) -> CallError {
+    let error = body.unwrap_or_else(|| {
+        JobError::new(
+            ErrorKind::NodeFailed,
+            format!("node answered HTTP {status}"),
+        )
+    });
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => CallError::Busy(error),
+        StatusCode::UNAUTHORIZED => CallError::Unauthorized(error),
+        s if s.is_server_error() && error.kind != ErrorKind::Unavailable => {
+            CallError::Failed(format!("HTTP {status}: {}", error.message))
+        }
+        // 503 Unavailable: the node is healthy but has no browser to give.
+        s if s.is_server_error() => CallError::Busy(error),
+        _ => CallError::Rejected(error),
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the node did not answer in time".to_owned()
+    } else if e.is_connect() {
+        "cannot connect to the node".to_owned()
+    } else {
+        format!("request to the node failed: {e}")
+    }
+}
