@@ -28,8 +28,9 @@ to a URL, then `scrape` to read it (markdown of the main content: the cheapest w
 a page), `screenshot` only when the visual layout matters, `click` and `type` to interact \
 (CSS selectors; `scrape` with format=\"links\" or \"html\" helps find them), and \
 `evaluate` for anything else. `scrape` and `screenshot` accept a `url` to load and read in \
-one call. Only http and https URLs can be opened. Errors say what went wrong and what to \
-try next.";
+one call; `batch_scrape` reads many URLs in parallel across the farm without touching \
+this session's tab; `farm_status` shows the browsers' nodes. Only http and https URLs can \
+be opened. Errors say what went wrong and what to try next.";
 
 /// One MCP connection. Cheap to clone; clones share the connection's session.
 #[derive(Clone)]

@@ -109,6 +109,28 @@ impl McpProcess {
         }
     }
 
+    /// Sends a request; returns its response and the notifications that came first.
+    pub async fn request_with_notifications(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> (Value, Vec<Value>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.send_raw(msg.to_string().as_bytes()).await;
+        let mut notifications = Vec::new();
+        loop {
+            let message = self.read_message().await;
+            if message.get("id") == Some(&json!(id)) {
+                return (message, notifications);
+            }
+            if message.get("id").is_none() {
+                notifications.push(message);
+            }
+        }
+    }
+
     /// Calls a tool; returns the `result` object (panics on a JSON-RPC error).
     pub async fn call(&mut self, tool: &str, arguments: Value) -> ToolResult {
         let reply = self

@@ -346,3 +346,49 @@ async fn closed_port_and_slow_page_fail_within_their_deadline() {
         .text();
     assert!(text.contains("Farm Article"), "{text}");
 }
+
+#[tokio::test]
+async fn batch_scrape_on_the_local_pool_reports_progress_and_keeps_order() {
+    let pages = Fixtures::start().await;
+    let (mut mcp, _) = McpProcess::start().await;
+    let mut urls: Vec<String> = (0..5).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    urls.insert(2, "file:///etc/passwd".to_owned());
+    let params = json!({
+        "name": "batch_scrape",
+        "arguments": {"urls": urls, "concurrency": 2},
+        "_meta": {"progressToken": "batch-1"}
+    });
+    let (reply, notes) = mcp.request_with_notifications("tools/call", params).await;
+    let text = reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.starts_with("Batch of 6 URLs: 5 ok, 1 failed"),
+        "{text}"
+    );
+    let order: Vec<usize> = (0..6)
+        .map(|i| text.find(&format!("## {}. ", i + 1)).unwrap())
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "sections out of order: {text}"
+    );
+    assert!(
+        text.contains("## 3. file:///etc/passwd\n\nERROR: refusing"),
+        "{text}"
+    );
+    let progress: Vec<f64> = notes
+        .iter()
+        .filter(|n| {
+            n["method"] == "notifications/progress" && n["params"]["progressToken"] == "batch-1"
+        })
+        .map(|n| n["params"]["progress"].as_f64().unwrap())
+        .collect();
+    assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "{notes:?}");
+
+    let too_many: Vec<String> = (0..1001).map(|i| format!("http://127.0.0.1/{i}")).collect();
+    mcp.call("batch_scrape", json!({"urls": too_many}))
+        .await
+        .assert_error("1000");
+}
