@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use browserfarm_gateway::LocalExecutor;
+use browserfarm_gateway::{Executor, LocalExecutor};
 use tokio_util::sync::CancellationToken;
 
 pub use admission::Admission;
@@ -104,11 +104,6 @@ pub async fn serve(
         }
     };
     sweeper.abort();
-    executor_shutdown(&executor).await;
-    result
-}
-
-async fn executor_shutdown(executor: &LocalExecutor) {
-    use browserfarm_gateway::Executor;
     executor.shutdown().await;
+    result
 }

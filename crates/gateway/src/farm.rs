@@ -213,13 +213,13 @@ impl FarmExecutor {
                 jobs_failed: AtomicU64::new(0),
             }));
         }
-        futures_join_all(&nodes).await;
+        check_all(&nodes).await;
         let watched = nodes.clone();
         let interval = config.health_interval;
         let health_task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
-                futures_join_all(&watched).await;
+                check_all(&watched).await;
             }
         })
         .abort_handle();
@@ -392,7 +392,8 @@ impl FarmExecutor {
     }
 }
 
-async fn futures_join_all(nodes: &[Arc<Node>]) {
+/// Checks every node's health concurrently.
+async fn check_all(nodes: &[Arc<Node>]) {
     let mut set = tokio::task::JoinSet::new();
     for node in nodes {
         let node = node.clone();
