@@ -75,14 +75,19 @@ fn draining() -> JobError {
     JobError::new(ErrorKind::Busy, "node is shutting down; try another node")
 }
 
+/// Every browser is leased (to sessions, which hold one for their whole life): a
+/// new session or one-shot job would only wait for the acquire timeout, so refuse
+/// at once and let the gateway place it elsewhere.
+fn all_browsers_taken(node: &Node) -> bool {
+    let pool = node.executor.pool().status();
+    pool.running >= pool.max && pool.idle == 0
+}
+
 async fn open_session(State(node): State<Arc<Node>>) -> Response {
     if node.draining.load(Ordering::Acquire) {
         return error_response(&draining());
     }
-    // A session holds a browser for its whole life: refuse rather than queue when
-    // every browser is taken, so the gateway places it elsewhere.
-    let pool = node.executor.pool().status();
-    if pool.running >= pool.max && pool.idle == 0 {
+    if all_browsers_taken(&node) {
         return error_response(&busy(&node));
     }
     match node.executor.open_session().await {
@@ -106,6 +111,9 @@ async fn close_session(State(node): State<Arc<Node>>, Path(id): Path<String>) ->
 async fn run_job(State(node): State<Arc<Node>>, Json(job): Json<Job>) -> Response {
     if node.draining.load(Ordering::Acquire) {
         return error_response(&draining());
+    }
+    if job.session.is_none() && all_browsers_taken(&node) {
+        return error_response(&busy(&node));
     }
     let Some(_slot) = node.admission.admit().await else {
         return error_response(&busy(&node));

@@ -12,6 +12,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "browserfarm",
     version,
+    // A flag given twice takes its last value, so wrappers can override defaults.
+    args_override_self = true,
     about = "An MCP server that gives AI agents a farm of real Chromium browsers.",
     long_about = "An MCP server that gives AI agents a farm of real Chromium browsers.\n\n\
         Run `browserfarm mcp` from an MCP client (Claude Desktop, an agent framework, the \

@@ -24,7 +24,8 @@ impl Agent {
     async fn start_on(port: u16, extra: &[&str]) -> Agent {
         let child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
             .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
-            // Small nodes: several farms run at once on a 2-core machine.
+            // Small nodes: several farms run at once on a 2-core machine. Later
+            // arguments win, so `extra` can override these.
             .args(["--min-browsers", "1", "--max-browsers", "2"])
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -262,4 +263,34 @@ async fn wrong_token_is_refused_with_a_clear_error() {
         .await
         .text();
     assert!(text.contains("Growing Browsers"), "{text}");
+}
+
+#[tokio::test]
+async fn full_node_answers_429_and_jobs_land_elsewhere() {
+    let pages = Fixtures::start().await;
+    let (full, spare) = tokio::join!(Agent::start(&["--max-browsers", "1"]), Agent::start(&[]));
+    // A session on the small node holds its only browser.
+    let mut holder = gateway(&[&full], &[]).await;
+    holder
+        .ok("navigate", json!({"url": pages.url("/article")}))
+        .await;
+
+    let mut mcp = gateway(&[&full, &spare], &[]).await;
+    let urls = batch_urls(&pages, 10);
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": urls, "concurrency": 2}))
+        .await
+        .text();
+    assert!(
+        text.starts_with("Batch of 10 URLs: 10 ok, 0 failed"),
+        "{text}"
+    );
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    let full_row = status_row(&status, &full.name());
+    assert!(
+        full_row.contains("| up | closed |"),
+        "429 is not a failure: {full_row}"
+    );
+    assert_eq!(jobs_ok(&full_row), 0, "{status}");
+    assert_eq!(jobs_ok(&status_row(&status, &spare.name())), 10, "{status}");
 }
