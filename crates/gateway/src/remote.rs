@@ -30,6 +30,9 @@ impl CallError {
     }
 }
 
+/// Deadline for `POST /v1/sessions`: covers a Chromium launch on a slow node.
+const SESSION_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct NodeClient {
     base: String,
     token: Option<String>,
@@ -87,7 +90,8 @@ impl NodeClient {
     }
 
     pub async fn open_session(&self) -> Result<SessionId, CallError> {
-        let req = self.request(reqwest::Method::POST, "/v1/sessions", self.control_timeout);
+        // Opening a session may start a Chromium on the node (seconds on a Pi).
+        let req = self.request(reqwest::Method::POST, "/v1/sessions", SESSION_OPEN_TIMEOUT);
         send::<SessionOpened>(req).await.map(|s| s.session)
     }
 
