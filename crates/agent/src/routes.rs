@@ -39,8 +39,10 @@ fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::NodeFailed => StatusCode::BAD_GATEWAY,
-        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorKind::Navigation
+        // A job that hit an unexpected Chromium reply still ran on a working node:
+        // 5xx would count against the node's breaker and move its sessions.
+        ErrorKind::Internal
+        | ErrorKind::Navigation
         | ErrorKind::Timeout
         | ErrorKind::ElementNotFound
         | ErrorKind::Script

@@ -196,6 +196,17 @@ fn navigation_failed(url: &str, error: &str) -> JobError {
     )
 }
 
+/// Chromium's answers when a command meets a document that is being replaced.
+fn is_navigation_race(message: &str) -> bool {
+    [
+        "Inspected target navigated or closed",
+        "Execution context was destroyed",
+        "Cannot find context",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
 /// Watches for a navigation that an action (click, Enter) may start, so the action
 /// returns only once the new page has loaded. Subscribe before the action.
 pub(crate) struct NavigationWatch {
@@ -221,10 +232,18 @@ impl NavigationWatch {
         let main = tab.page.target_id().inner().clone();
         let is_main = |frame: &str| frame == main;
         // A cheap round trip orders us after any navigation request the action made.
-        let _ = tab
+        // If the document is already going away, that is the navigation itself.
+        let barrier = tab
             .eval::<serde_json::Value>("settling after the action", "0")
-            .await?;
-        let mut pending = false;
+            .await;
+        let mut pending = match barrier {
+            Ok(_) => false,
+            Err(OpError::Fault {
+                fault: Fault::Protocol(msg),
+                ..
+            }) if is_navigation_race(&msg) => true,
+            Err(e) => return Err(e),
+        };
         while let Some(Some(ev)) = self.requested.next().now_or_never() {
             pending |= is_main(ev.frame_id.inner());
         }
