@@ -234,11 +234,11 @@ impl FarmExecutor {
     }
 
     /// Power of two choices among usable nodes not in `exclude`.
-    fn pick(&self, exclude: &[&str]) -> Option<Arc<Node>> {
+    fn pick(&self, exclude: &[String]) -> Option<Arc<Node>> {
         let usable: Vec<&Arc<Node>> = self
             .nodes
             .iter()
-            .filter(|n| !exclude.contains(&n.name.as_str()))
+            .filter(|n| !exclude.contains(&n.name))
             .filter(|n| n.is_up() && n.breaker.state() != crate::BreakerState::Open)
             .collect();
         let mut rng = rand::rng();
@@ -261,7 +261,7 @@ impl FarmExecutor {
         }
     }
 
-    fn no_node(&self, tried: &[&str], last: Option<&CallError>) -> JobError {
+    fn no_node(&self, tried: &[String], last: Option<&CallError>) -> JobError {
         let summary: Vec<String> = self
             .nodes
             .iter()
@@ -295,12 +295,11 @@ impl FarmExecutor {
     }
 
     /// Opens a session on some node other than those in `exclude`.
-    async fn place_session(&self, exclude: &[&str]) -> Result<Placement, JobError> {
-        let mut tried: Vec<String> = exclude.iter().map(|s| s.to_string()).collect();
+    async fn place_session(&self, exclude: &[String]) -> Result<Placement, JobError> {
+        let mut tried = exclude.to_vec();
         let mut last = None;
         for _ in 0..self.nodes.len() {
-            let skip: Vec<&str> = tried.iter().map(String::as_str).collect();
-            let Some(node) = self.pick(&skip) else { break };
+            let Some(node) = self.pick(&tried) else { break };
             match node.call(node.client.open_session()).await {
                 Ok(remote) => return Ok(Placement { node, remote }),
                 Err(CallError::Rejected(e)) => return Err(e),
@@ -310,8 +309,7 @@ impl FarmExecutor {
                 }
             }
         }
-        let skip: Vec<&str> = tried.iter().map(String::as_str).collect();
-        Err(self.no_node(&skip, last.as_ref()))
+        Err(self.no_node(&tried, last.as_ref()))
     }
 
     async fn run_stateless(&self, job: Job) -> Result<JobOutput, JobError> {
@@ -319,8 +317,7 @@ impl FarmExecutor {
         let mut last: Option<CallError> = None;
         let mut attempt = 0;
         while attempt < self.config.attempts.max(1) {
-            let skip: Vec<&str> = tried.iter().map(String::as_str).collect();
-            let Some(node) = self.pick(&skip) else { break };
+            let Some(node) = self.pick(&tried) else { break };
             match node.call(node.client.run(&job)).await {
                 Ok(output) => return Ok(output),
                 Err(CallError::Rejected(e)) if !e.kind.is_transient() => return Err(e),
@@ -340,10 +337,7 @@ impl FarmExecutor {
         match last {
             Some(CallError::Rejected(e)) => Err(e),
             Some(CallError::Unauthorized(e)) => Err(e),
-            other => {
-                let skip: Vec<&str> = tried.iter().map(String::as_str).collect();
-                Err(self.no_node(&skip, other.as_ref()))
-            }
+            other => Err(self.no_node(&tried, other.as_ref())),
         }
     }
 
@@ -365,7 +359,7 @@ impl FarmExecutor {
         };
         // The node failed or forgot the session: move it.
         tracing::warn!(node = %node.name, error = lost.message(), "session lost its node; moving it");
-        let moved = self.place_session(&[node.name.as_str()]).await?;
+        let moved = self.place_session(std::slice::from_ref(&node.name)).await?;
         let new_node = moved.node.name.clone();
         *placement = moved;
         if job.operation.url().is_some() {
