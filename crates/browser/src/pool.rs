@@ -59,7 +59,7 @@ impl Default for PoolConfig {
             acquire_timeout: Duration::from_secs(30),
             launch_timeout: Duration::from_secs(20),
             cdp_timeout: Duration::from_secs(10),
-            navigation_timeout: Duration::from_secs(30),
+            navigation_timeout: Duration::from_millis(browserfarm_protocol::DEFAULT_TIMEOUT_MS),
             script_timeout: Duration::from_secs(10),
             viewport: (1280, 720),
             no_sandbox: false,

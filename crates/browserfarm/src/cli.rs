@@ -146,7 +146,8 @@ pub struct BrowserArgs {
     pub acquire_timeout_secs: u64,
 
     /// Page-load deadline when a call gives no timeout_ms, in milliseconds.
-    #[arg(long, env = "BROWSERFARM_NAVIGATION_TIMEOUT_MS", default_value_t = 30_000,
+    #[arg(long, env = "BROWSERFARM_NAVIGATION_TIMEOUT_MS",
+          default_value_t = browserfarm_protocol::DEFAULT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(100..=300_000))]
     pub navigation_timeout_ms: u64,
 
