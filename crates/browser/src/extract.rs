@@ -153,11 +153,10 @@ fn tidy_text(text: &str) -> String {
 /// Cuts `content` to at most `max_chars` characters, appending a marker that says
 /// how much was left out. Returns the text and the number of characters dropped.
 pub(crate) fn truncate(content: String, max_chars: usize) -> (String, usize) {
-    let Some((cut, _)) = content.char_indices().nth(max_chars) else {
-        return (content, 0);
-    };
-    let dropped = content[cut..].chars().count();
-    let mut out = content[..cut].to_owned();
+    let (mut out, dropped) = browserfarm_protocol::cut_chars(content, max_chars);
+    if dropped == 0 {
+        return (out, 0);
+    }
     out.push_str(&format!(
         "\n…[truncated, {dropped} more chars; call again with a larger max_chars to read on]"
     ));

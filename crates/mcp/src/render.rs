@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{FarmStatus, JobError, JobOutput, PageInfo};
+use browserfarm_protocol::{FarmStatus, JobError, JobOutput, PageInfo, cut_chars};
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// Longest `evaluate` result returned, in characters.
@@ -70,7 +70,7 @@ pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
         }
         JobOutput::Evaluated { value } => {
             let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
-            let (json, dropped) = cut(json, MAX_EVALUATE_CHARS);
+            let (json, dropped) = cut_chars(json, MAX_EVALUATE_CHARS);
             if dropped > 0 {
                 text(format!(
                     "{json}\n…[truncated, {dropped} more chars; return less data, e.g. select \
@@ -89,16 +89,6 @@ pub fn failure(error: &JobError) -> CallToolResult {
 
 pub fn failure_text(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
-}
-
-fn cut(s: String, max: usize) -> (String, usize) {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => {
-            let dropped = s[i..].chars().count();
-            (s[..i].to_owned(), dropped)
-        }
-        None => (s, 0),
-    }
 }
 
 /// One section per URL in input order, then nothing is left out silently: every

@@ -14,6 +14,7 @@ mod job;
 mod node_api;
 mod operation;
 mod output;
+mod text;
 mod url_policy;
 
 pub use error::{ErrorKind, JobError};
@@ -26,4 +27,5 @@ pub use operation::{
     ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{Image, JobOutput, PageInfo, Scraped};
+pub use text::cut_chars;
 pub use url_policy::check_navigation_url;
