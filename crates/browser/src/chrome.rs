@@ -108,6 +108,11 @@ pub struct ChromeProcess {
     broken: AtomicBool,
     user_data_dir: PathBuf,
     pid: Option<u32>,
+    /// The warm context and tab one-off jobs reuse (see `stateless`).
+    pub(crate) scratch: Option<crate::stateless::Scratch>,
+    /// Browser contexts opened in this process (the pool retires it after
+    /// `max_leases`).
+    pub(crate) contexts_opened: std::sync::atomic::AtomicUsize,
 }
 
 impl ChromeProcess {
@@ -177,6 +182,8 @@ impl ChromeProcess {
             broken: AtomicBool::new(false),
             user_data_dir,
             pid,
+            scratch: None,
+            contexts_opened: Default::default(),
         })
     }
 

@@ -20,6 +20,7 @@ mod pool;
 mod reap;
 mod screenshot;
 mod session;
+mod stateless;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,8 @@
 //! The pool of Chromium processes (deadpool, managed).
 //!
 //! A [`Lease`] is one process held exclusively, by a session for its whole life or by
-//! a one-off job. Processes are recycled after `max_leases` leases (Chromium leaks
+//! a one-off job. Processes are recycled after opening `max_leases` browser contexts
+//! (one per session; one-off jobs share a scratch context per 50 jobs; Chromium leaks
 //! memory over time and deadpool has no max lifetime), replaced when they crash or
 //! hang, closed after `idle_timeout` unused (down to `min_browsers`), and all closed
 //! (close, wait, kill if needed) on [`Pool::shutdown`].
@@ -28,7 +29,7 @@ pub struct PoolConfig {
     pub min_browsers: usize,
     /// Most processes at once; also the most sessions served at once.
     pub max_browsers: usize,
-    /// A process is replaced after this many leases.
+    /// A process is replaced after opening this many browser contexts (sessions).
     pub max_leases: usize,
     /// Idle processes beyond `min_browsers` are closed after this long unused.
     pub idle_timeout: Duration,
@@ -86,6 +87,18 @@ impl std::ops::Deref for Lease {
     type Target = ChromeProcess;
     fn deref(&self) -> &ChromeProcess {
         &self.0
+    }
+}
+
+impl Lease {
+    /// Takes the process's warm scratch context, if it has one.
+    pub(crate) fn take_scratch(&mut self) -> Option<crate::stateless::Scratch> {
+        self.0.scratch.take()
+    }
+
+    /// Hands a wiped scratch context back to the process for the next one-off job.
+    pub(crate) fn keep_scratch(&mut self, scratch: crate::stateless::Scratch) {
+        self.0.scratch = Some(scratch);
     }
 }
 
@@ -205,6 +218,14 @@ impl Pool {
 
     /// Closes every idle process and waits (bounded) until they are gone. Leases
     /// still held are closed when they are dropped. Idempotent.
+    /// Runs clean-up work that holds a lease; shutdown waits for it (bounded).
+    pub(crate) fn spawn_tracked(
+        &self,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.inner.closing.spawn(work);
+    }
+
     pub async fn shutdown(&self) {
         const GRACE: Duration = Duration::from_secs(10);
         for task in &self.inner.background {
@@ -286,11 +307,11 @@ impl managed::Manager for Manager {
         Ok(process)
     }
 
-    async fn recycle(&self, p: &mut ChromeProcess, m: &Metrics) -> RecycleResult<LaunchError> {
+    async fn recycle(&self, p: &mut ChromeProcess, _: &Metrics) -> RecycleResult<LaunchError> {
         if !p.is_healthy() {
             return Err(RecycleError::message("Chromium crashed or hung"));
         }
-        if m.recycle_count + 1 >= self.max_leases {
+        if p.contexts_opened.load(Ordering::Relaxed) >= self.max_leases {
             return Err(RecycleError::message(
                 "Chromium retired after max_leases leases",
             ));

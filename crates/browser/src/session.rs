@@ -36,22 +36,50 @@ pub struct Session {
     closed: bool,
 }
 
-struct Live {
-    lease: Lease,
-    context: BrowserContextId,
-    page: Page,
+/// A session's hold on Chromium: the leased process, its context and tab.
+pub(crate) struct Live {
+    pub(crate) lease: Lease,
+    pub(crate) context: BrowserContextId,
+    pub(crate) page: Page,
+    /// Jobs run in this context (counts toward retiring a scratch context).
+    pub(crate) uses: u32,
 }
 
 impl Session {
     /// Leases a browser and opens a fresh incognito context with one blank tab.
     pub async fn open(pool: &Pool) -> Result<Session, JobError> {
-        let live = Live::open(pool).await?;
-        Ok(Session {
+        let live = Live::open(pool, false).await?;
+        Ok(Session::with(pool, live))
+    }
+
+    fn with(pool: &Pool, live: Live) -> Session {
+        Session {
             pool: pool.clone(),
             live: Some(live),
             lost_state: false,
             closed: false,
-        })
+        }
+    }
+
+    /// Runs one operation outside any session, on a leased process's warm scratch
+    /// tab, which is wiped after the result is in (see [`crate::stateless`]).
+    pub async fn run_once(pool: &Pool, op: &Operation) -> Result<JobOutput, JobError> {
+        op.validate()?;
+        // Only a job that loads its own page may reuse a tab: anything else would
+        // act on the page the previous job left behind.
+        let Some(url) = op.url() else {
+            let mut session = Session::open(pool).await?;
+            let result = session.run(op).await;
+            session.close().await;
+            return result;
+        };
+        let mut session = Session::with(pool, Live::open(pool, true).await?);
+        let result = session.run(op).await;
+        if let Some(live) = session.live.take() {
+            let wipe = crate::stateless::wipe(live, url.to_owned(), pool.config().cdp_timeout);
+            pool.spawn_tracked(wipe);
+        }
+        result
     }
 
     /// Process id of the Chromium serving this session (for diagnostics and tests).
@@ -89,7 +117,7 @@ impl Session {
             self.lost_state = true;
         }
         if self.live.is_none() {
-            self.live = Some(Live::open(&self.pool).await?);
+            self.live = Some(Live::open(&self.pool, false).await?);
         }
         if std::mem::take(&mut self.lost_state) && op.url().is_none() {
             return Err(JobError::new(
@@ -106,6 +134,9 @@ impl Session {
         };
         let started = std::time::Instant::now();
         let result = execute(tab, op, limits).await;
+        if let Some(live) = self.live.as_mut() {
+            live.uses += 1;
+        }
         tracing::debug!(op = op.name(), elapsed = ?started.elapsed(), ok = result.is_ok(), "job");
         match result {
             Ok(output) => Ok(output),
@@ -221,19 +252,28 @@ impl Session {
 }
 
 impl Live {
-    async fn open(pool: &Pool) -> Result<Live, JobError> {
+    /// Leases a process and opens a fresh context and tab in it, or, with
+    /// `scratch`, takes over the process's warm scratch tab when it has one.
+    async fn open(pool: &Pool, scratch: bool) -> Result<Live, JobError> {
         let deadline = pool.config().cdp_timeout;
         // A process can die between leases without the pool noticing; one retry on
         // a fresh process hides that from the caller.
         let mut last_error = None;
         for _ in 0..2 {
-            let lease = pool.lease().await?;
+            let mut lease = pool.lease().await?;
+            if scratch && let Some(warm) = lease.take_scratch() {
+                match warm.resume(lease, deadline).await {
+                    Ok(live) => return Ok(live),
+                    Err(back) => lease = back,
+                }
+            }
             match open_context(&lease, deadline).await {
                 Ok((context, page)) => {
                     return Ok(Live {
                         lease,
                         context,
                         page,
+                        uses: 0,
                     });
                 }
                 Err(e) => {
@@ -251,14 +291,14 @@ impl Live {
         ))
     }
 
-    async fn replace_tab(&mut self, deadline: Duration) -> Result<(), String> {
+    pub(crate) async fn replace_tab(&mut self, deadline: Duration) -> Result<(), String> {
         let page = new_tab(&self.lease, self.context.clone(), deadline).await?;
         let old = std::mem::replace(&mut self.page, page);
         let _ = tokio::time::timeout(deadline, old.close()).await;
         Ok(())
     }
 
-    async fn close(self, deadline: Duration) {
+    pub(crate) async fn close(self, deadline: Duration) {
         if !self.lease.is_healthy() {
             return;
         }
@@ -280,6 +320,9 @@ async fn open_context(
     deadline: Duration,
 ) -> Result<(BrowserContextId, Page), String> {
     let browser = lease.browser();
+    lease
+        .contexts_opened
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let params = CreateBrowserContextParams {
         dispose_on_detach: Some(true),
         ..Default::default()

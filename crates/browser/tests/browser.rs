@@ -65,6 +65,49 @@ fn process_exists(pid: u32) -> bool {
     })
 }
 
+async fn once_text(pool: &Pool, url: String) -> String {
+    let op = Operation::Scrape(ScrapeArgs {
+        url: Some(url),
+        format: Some(ScrapeFormat::Text),
+        main_content: Some(false),
+        max_chars: None,
+    });
+    match Session::run_once(pool, &op).await.expect("one-off scrape") {
+        JobOutput::Scraped(s) => s.content,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// One-off jobs reuse a warm tab, but each finds it wiped: no cookie, no storage
+/// and no page left by the job before it.
+#[tokio::test]
+async fn one_off_jobs_leave_nothing_for_the_next() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| c.max_browsers = 1);
+    for round in 0..3 {
+        let set = once_text(&pool, pages.url(&format!("/cookie/set?v=r{round}"))).await;
+        assert!(set.contains(&format!("cookie set to r{round}")), "{set}");
+        let seen = once_text(&pool, pages.url("/cookie/show")).await;
+        assert!(seen.contains("cookies: none"), "round {round}: {seen}");
+        let stored = once_text(&pool, pages.url("/storage")).await;
+        assert!(stored.contains("storage: empty"), "round {round}: {stored}");
+    }
+    // A one-off job that loads no page must not act on the last job's page.
+    let op = Operation::Evaluate(browserfarm_protocol::EvaluateArgs {
+        expression: "location.href".into(),
+    });
+    match Session::run_once(&pool, &op).await.expect("evaluate") {
+        JobOutput::Evaluated { value } => assert_eq!(value, serde_json::json!("about:blank")),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        pool.status().running,
+        1,
+        "one warm browser served every job"
+    );
+    pool.shutdown().await;
+}
+
 #[tokio::test]
 async fn sessions_sharing_one_browser_never_share_cookies() {
     let pages = Fixtures::start().await;

@@ -60,12 +60,7 @@ impl LocalExecutor {
     async fn run_job(&self, job: Job) -> Result<JobOutput, JobError> {
         match &job.session {
             Some(id) => self.session(id)?.lock().await.run(&job.operation).await,
-            None => {
-                let mut session = Session::open(&self.pool).await?;
-                let result = session.run(&job.operation).await;
-                session.close().await;
-                result
-            }
+            None => Session::run_once(&self.pool, &job.operation).await,
         }
     }
 

@@ -94,6 +94,12 @@ async fn numbered(axum::extract::Path(n): axum::extract::Path<u32>) -> Html<Stri
     ))
 }
 
+/// `/storage`: says whether this origin's localStorage already held a mark, then
+/// sets it; a page that remembers earlier visits.
+const STORAGE: &str = "<!doctype html><title>Storage</title><p id=\"s\"></p><script>\
+document.getElementById('s').textContent = 'storage: ' + (localStorage.getItem('mark') || 'empty');\
+localStorage.setItem('mark', 'marked');</script>";
+
 async fn slow() -> Html<&'static str> {
     tokio::time::sleep(Duration::from_secs(120)).await;
     Html("<title>finally</title>")
@@ -114,6 +120,7 @@ impl Fixtures {
             .route("/cookie/set", get(cookie_set))
             .route("/cookie/show", get(cookie_show))
             .route("/slow", get(slow))
+            .route("/storage", get(|| async { Html(STORAGE) }))
             .route("/p/{n}", get(numbered))
             .route(
                 "/missing",

@@ -1,0 +1,164 @@
+//! One-off jobs (no session) on a warm tab.
+//!
+//! Opening an incognito context and a tab starts a renderer: several times the
+//! cost of reading a small page, so a batch of one-off reads would spend most of
+//! its time there. Instead each Chromium process keeps one *scratch* context and
+//! tab for one-off jobs. A job leases a process and runs in its scratch tab; after
+//! the result is returned, the tab goes to `about:blank` and the context is wiped
+//! (every cookie, and all storage of the origins the job opened) before the
+//! process is returned to the pool. A scratch context is disposed after
+//! [`SCRATCH_USES`] jobs, which bounds what a wipe cannot reach (storage of
+//! third-party frames, the HTTP cache). Work that needs a context nobody used
+//! before runs in a session.
+
+use std::time::Duration;
+
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
+use chromiumoxide::cdp::browser_protocol::emulation::SetScriptExecutionDisabledParams;
+use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
+
+use crate::cdp::Tab;
+use crate::pool::Lease;
+use crate::session::Live;
+
+/// Jobs a scratch context serves before it is disposed and a fresh one made.
+pub(crate) const SCRATCH_USES: u32 = 50;
+
+/// Storage a wipe clears per origin (cookies are cleared for the whole context).
+const STORAGE_TYPES: &str =
+    "local_storage,indexeddb,websql,file_systems,service_workers,cache_storage";
+
+/// A process's warm context for one-off jobs, parked in the process between jobs.
+pub(crate) struct Scratch {
+    context: BrowserContextId,
+    page: Page,
+    uses: u32,
+}
+
+impl Scratch {
+    /// Thaws the parked tab for the next job; gives the lease back when the tab no
+    /// longer answers (the caller opens a fresh context instead).
+    pub(crate) async fn resume(self, lease: Lease, deadline: Duration) -> Result<Live, Lease> {
+        let tab = Tab {
+            page: &self.page,
+            cdp_timeout: deadline,
+        };
+        match tab
+            .exec(
+                "thawing the page",
+                SetScriptExecutionDisabledParams::new(false),
+            )
+            .await
+        {
+            Ok(_) => Ok(Live {
+                lease,
+                context: self.context,
+                page: self.page,
+                uses: self.uses,
+            }),
+            Err(_) => Err(lease),
+        }
+    }
+}
+
+/// Wipes the context a one-off job ran in and parks it in its process for the
+/// next one; disposes it instead when it is worn out or cannot be wiped. Holds
+/// the lease until done, so no job sees a half-wiped context.
+pub(crate) async fn wipe(live: Live, requested: String, deadline: Duration) {
+    if !live.lease.is_healthy() {
+        return;
+    }
+    if live.uses >= SCRATCH_USES {
+        live.close(deadline).await;
+        return;
+    }
+    // The page's own URL first: after redirects it may be another origin.
+    let current = live.page.url().await.ok().flatten();
+    let origins: Vec<String> = [current, Some(requested)]
+        .into_iter()
+        .flatten()
+        .filter_map(|u| origin_of(&u))
+        .fold(Vec::new(), |mut seen, o| {
+            if !seen.contains(&o) {
+                seen.push(o);
+            }
+            seen
+        });
+    match clear(&live, &origins, deadline).await {
+        Ok(()) => {
+            let Live {
+                mut lease,
+                context,
+                page,
+                uses,
+            } = live;
+            lease.keep_scratch(Scratch {
+                context,
+                page,
+                uses,
+            });
+        }
+        Err(during) => {
+            tracing::debug!(during, "could not wipe a scratch context; disposing it");
+            live.close(deadline).await;
+        }
+    }
+}
+
+async fn clear(live: &Live, origins: &[String], deadline: Duration) -> Result<(), &'static str> {
+    let tab = Tab {
+        page: &live.page,
+        cdp_timeout: deadline,
+    };
+    // Leave the page first, so none of its scripts can write after the wipe.
+    // Freeze the page first, so none of its scripts writes after the wipe. The
+    // page itself stays: leaving it for about:blank would cost the next job a
+    // fresh renderer, several times the price of the job itself.
+    tab.exec(
+        "freezing the page",
+        SetScriptExecutionDisabledParams::new(true),
+    )
+    .await
+    .map_err(|_| "freezing the page")?;
+    let cookies = ClearCookiesParams {
+        browser_context_id: Some(live.context.clone()),
+    };
+    match tokio::time::timeout(deadline, live.lease.browser().execute(cookies)).await {
+        Ok(Ok(_)) => {}
+        _ => return Err("clearing cookies"),
+    }
+    for origin in origins {
+        let params = ClearDataForOriginParams::new(origin.clone(), STORAGE_TYPES);
+        tab.exec("clearing storage", params)
+            .await
+            .map_err(|_| "clearing storage")?;
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` of an http(s) URL; `None` for about:blank and the like,
+/// which have no storage to clear.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_of_web_urls_only() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/a/b?c#d").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            origin_of("https://example.com/").as_deref(),
+            Some("https://example.com")
+        );
+        assert_eq!(origin_of("about:blank"), None);
+        assert_eq!(origin_of("not a url"), None);
+    }
+}
