@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
+use browserfarm_gateway::bearer_matches;
 use browserfarm_protocol::{ErrorKind, JobError};
 
 use crate::Node;
@@ -20,13 +20,7 @@ pub(crate) async fn require_token(
     let Some(expected) = node.config.token.as_deref() else {
         return next.run(request).await;
     };
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if constant_time_eq::constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+    if bearer_matches(request.headers(), expected) {
         next.run(request).await
     } else {
         error_response(&JobError::new(

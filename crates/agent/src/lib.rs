@@ -12,6 +12,7 @@
 
 mod admission;
 mod auth;
+mod register;
 mod routes;
 mod sessions;
 
@@ -23,6 +24,7 @@ use browserfarm_gateway::{Executor, LocalExecutor};
 use tokio_util::sync::CancellationToken;
 
 pub use admission::Admission;
+pub use register::Registrar;
 
 /// Node settings. Every field is a documented flag of `browserfarm agent`.
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct AgentConfig {
     pub job_timeout: Duration,
     /// How long SIGTERM waits for in-flight jobs before closing browsers.
     pub drain_timeout: Duration,
+    /// Announce this node to a gateway and keep sending heartbeats.
+    pub register: Option<Registrar>,
 }
 
 impl Default for AgentConfig {
@@ -54,6 +58,7 @@ impl Default for AgentConfig {
             session_ttl: Duration::from_secs(600),
             job_timeout: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(30),
+            register: None,
         }
     }
 }
@@ -85,6 +90,10 @@ pub async fn serve(
         config,
     });
     let sweeper = tokio::spawn(sessions::expire_idle(node.clone()));
+    let heartbeats = node.config.register.clone().map(|r| {
+        let stop = shutdown.clone();
+        tokio::spawn(async move { r.run(stop).await })
+    });
     let app = routes::router(node.clone());
     let drain = node.config.drain_timeout;
     let stop = shutdown.clone();
@@ -104,6 +113,9 @@ pub async fn serve(
         }
     };
     sweeper.abort();
+    if let Some(heartbeats) = heartbeats {
+        let _ = heartbeats.await;
+    }
     executor.shutdown().await;
     result
 }

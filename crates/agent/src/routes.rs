@@ -77,12 +77,13 @@ fn draining() -> JobError {
     JobError::new(ErrorKind::Busy, "node is shutting down; try another node")
 }
 
-/// Every browser is leased (to sessions, which hold one for their whole life): a
-/// new session or one-shot job would only wait for the acquire timeout, so refuse
-/// at once and let the gateway place it elsewhere.
+/// Sessions hold every browser (one each, for their whole life): a new session
+/// or one-shot job would only wait for the acquire timeout, so refuse at once and
+/// let the gateway place it elsewhere. Browsers leased briefly (a running job, the
+/// wipe after a one-shot job) are not counted: admission bounds those, and a job
+/// waits a moment for them rather than being bounced.
 fn all_browsers_taken(node: &Node) -> bool {
-    let pool = node.executor.pool().status();
-    pool.running >= pool.max && pool.idle == 0
+    node.sessions.count() >= node.executor.pool().status().max
 }
 
 async fn open_session(State(node): State<Arc<Node>>) -> Response {
@@ -92,7 +93,7 @@ async fn open_session(State(node): State<Arc<Node>>) -> Response {
     if all_browsers_taken(&node) {
         return error_response(&busy(&node));
     }
-    match node.executor.open_session().await {
+    match node.executor.open_session(&Default::default()).await {
         Ok(session) => {
             node.sessions.touch(&session);
             (StatusCode::CREATED, Json(SessionOpened { session })).into_response()

@@ -65,6 +65,26 @@ pub struct AgentArgs {
     /// On SIGTERM, how long in-flight jobs may finish before browsers are closed.
     #[arg(long, env = "BROWSERFARM_DRAIN_SECS", default_value_t = 30)]
     pub drain_secs: u64,
+
+    /// Register with this gateway's registry (`mcp --registry-listen`) and send
+    /// heartbeats, e.g. http://10.0.0.2:9300.
+    #[arg(long, env = "BROWSERFARM_REGISTER_WITH", value_name = "URL")]
+    pub register_with: Option<String>,
+
+    /// URL the gateway should use to reach this agent. Default: http:// plus the
+    /// --listen address (required when listening on 0.0.0.0 or ::).
+    #[arg(long, env = "BROWSERFARM_ADVERTISE", value_name = "URL")]
+    pub advertise: Option<String>,
+
+    /// Seconds between heartbeats; the gateway takes the node offline after
+    /// three missed ones.
+    #[arg(long, env = "BROWSERFARM_HEARTBEAT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat_secs: u64,
+
+    /// This node's share of the farm's load relative to others (default 1).
+    #[arg(long, env = "BROWSERFARM_WEIGHT")]
+    pub weight: Option<f64>,
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
@@ -92,9 +112,49 @@ pub struct McpArgs {
     )]
     pub nodes: Vec<String>,
 
-    /// Bearer token presented to farm nodes.
+    /// Farm config file (TOML) with nodes and their tokens, weights and tags;
+    /// see README "Farm config file".
+    #[arg(long, env = "BROWSERFARM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Bearer token presented to farm nodes, and required from agents that
+    /// register with --registry-listen.
     #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Also run jobs on this machine's embedded pool when farm nodes exist
+    /// (`--local-pool=false` to send everything to the nodes). Default: true.
+    #[arg(long, env = "BROWSERFARM_LOCAL_POOL", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true")]
+    pub local_pool: Option<bool>,
+
+    /// Labels of the embedded pool for jobs' node_tags, e.g. region=eu.
+    #[arg(long, env = "BROWSERFARM_LOCAL_TAGS", value_delimiter = ',', value_parser = parse_tag)]
+    pub local_tags: Vec<(String, String)>,
+
+    /// Accept agent self-registration (`agent --register-with`) on this address:
+    /// POST/DELETE /v1/nodes, GET /v1/farm. Beyond loopback requires --token.
+    #[arg(long, env = "BROWSERFARM_REGISTRY_LISTEN", value_name = "ADDR")]
+    pub registry_listen: Option<std::net::SocketAddr>,
+
+    /// Most jobs waiting for a free browser at the gateway; more are refused.
+    #[arg(long, env = "BROWSERFARM_GATEWAY_MAX_QUEUE", default_value_t = 1000)]
+    pub max_queue: usize,
+
+    /// Longest a job waits in the gateway queue, in seconds.
+    #[arg(long, env = "BROWSERFARM_QUEUE_WAIT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_wait_secs: u64,
+
+    /// Tool calls per second this client may make (batch_scrape pages are paced
+    /// to it); 0 means unlimited.
+    #[arg(long, env = "BROWSERFARM_RATE_LIMIT", default_value_t = 0.0)]
+    pub rate_limit: f64,
+
+    /// Calls allowed at once above the rate before limiting starts.
+    #[arg(long, env = "BROWSERFARM_RATE_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_burst: u32,
 
     /// Consecutive failures that open a node's circuit breaker.
     #[arg(long, env = "BROWSERFARM_BREAKER_FAILURES", default_value_t = 5,

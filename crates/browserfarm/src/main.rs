@@ -3,6 +3,7 @@
 
 mod cli;
 mod doctor;
+mod farm_file;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,15 +12,18 @@ use anyhow::Context;
 use browserfarm_browser::Pool;
 use std::time::Duration;
 
-use browserfarm_agent::AgentConfig;
+use browserfarm_agent::{AgentConfig, Registrar};
 use browserfarm_gateway::{
-    BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, NodeSpec,
+    BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeSpec,
+    QueueConfig, Queued, RateLimit, registry_router,
 };
 use browserfarm_mcp::StdioOptions;
+use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AgentArgs, Cli, Command, McpArgs};
+use crate::farm_file::FarmFile;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -69,50 +73,121 @@ fn init_logging() {
 }
 
 async fn mcp(args: McpArgs) -> anyhow::Result<()> {
-    let executor: Arc<dyn Executor> = if args.nodes.is_empty() {
+    let file = args.config.as_deref().map(FarmFile::load).transpose()?;
+    let mut nodes: Vec<NodeSpec> = args
+        .nodes
+        .iter()
+        .map(|url| NodeSpec {
+            url: url.clone(),
+            token: args.token.clone(),
+            weight: 1.0,
+            tags: Default::default(),
+        })
+        .collect();
+    if let Some(file) = &file {
+        nodes.extend(file.node_specs(args.token.as_deref()));
+    }
+    let local_pool = args
+        .local_pool
+        .or(file.as_ref().and_then(|f| f.local_pool))
+        .unwrap_or(true);
+    let farm_mode = !nodes.is_empty() || args.registry_listen.is_some();
+    if !farm_mode && !local_pool {
+        anyhow::bail!(
+            "nothing would run jobs: --local-pool=false needs farm nodes (--node, --config) \
+             or --registry-listen for agents to register"
+        );
+    }
+    if let Some(addr) = args.registry_listen
+        && !addr.ip().is_loopback()
+        && args.token.as_deref().is_none_or(str::is_empty)
+    {
+        anyhow::bail!(
+            "refusing to accept node registrations on {addr} without a token: anyone who can \
+             reach it could add nodes. Pass --token (or BROWSERFARM_TOKEN), or listen on \
+             127.0.0.1"
+        );
+    }
+    let local = if local_pool {
         let pool =
             Pool::start(args.browser.pool_config()).context("cannot start the browser pool")?;
         tracing::info!(
             chrome = %pool.executable().display(),
             max_browsers = pool.config().max_browsers,
-            "browserfarm {} serving MCP on stdio, embedded pool",
-            env!("CARGO_PKG_VERSION")
+            "embedded browser pool ready"
         );
-        Arc::new(LocalExecutor::new(pool))
+        let tags: NodeTags = args.local_tags.iter().cloned().collect();
+        Some(Arc::new(LocalExecutor::new(pool).with_tags(tags)))
     } else {
+        None
+    };
+    let queue = QueueConfig {
+        max_queue: args.max_queue,
+        max_wait: Duration::from_secs(args.queue_wait_secs),
+    };
+    let mut registry = None;
+    let executor: Arc<dyn Executor> = if farm_mode {
         let config = FarmConfig {
-            nodes: args
-                .nodes
-                .iter()
-                .map(|url| NodeSpec {
-                    url: url.clone(),
-                    token: args.token.clone(),
-                    weight: 1.0,
-                })
-                .collect(),
+            nodes,
             breaker: BreakerConfig {
                 failure_threshold: args.breaker_failures,
                 open_for: Duration::from_secs(args.breaker_open_secs),
             },
             health_interval: Duration::from_millis(args.health_interval_ms),
+            token: args.token.clone(),
             ..FarmConfig::default()
         };
-        let farm = FarmExecutor::start(config)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let member = local.map(|executor| LocalMember {
+            executor,
+            tags: args.local_tags.iter().cloned().collect(),
+        });
+        let farm = Arc::new(
+            FarmExecutor::start(config, member)
+                .await
+                .map_err(anyhow::Error::msg)?,
+        );
+        farm.watch();
+        if let Some(addr) = args.registry_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for registrations on {addr}"))?;
+            tracing::info!(listen = %listener.local_addr()?, "accepting node registrations");
+            let app = registry_router(farm.clone(), args.token.clone());
+            registry = Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "registry listener failed");
+                }
+            }));
+        }
         tracing::info!(
-            nodes = args.nodes.len(),
-            "browserfarm {} serving MCP on stdio, farm of nodes",
+            nodes = farm.status().await.nodes.len(),
+            "browserfarm {} serving MCP on stdio, farm mode",
             env!("CARGO_PKG_VERSION")
         );
-        Arc::new(farm)
+        let capacity = farm.clone();
+        Arc::new(Queued::new(farm, queue, move || capacity.capacity()))
+    } else {
+        let local = local.expect("checked above: no farm means a local pool");
+        let capacity = local.pool().config().max_browsers;
+        tracing::info!(
+            "browserfarm {} serving MCP on stdio, embedded pool",
+            env!("CARGO_PKG_VERSION")
+        );
+        Arc::new(Queued::new(local, queue, move || capacity))
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let options = StdioOptions {
         max_message_bytes: args.max_message_bytes,
+        rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
+            per_sec: args.rate_limit,
+            burst: args.rate_burst,
+        }),
     };
     let served = browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await;
+    if let Some(registry) = registry {
+        registry.abort();
+    }
     executor.shutdown().await;
     tracing::info!("browserfarm stopped; all browsers closed");
     served.context("stdio transport failed")
@@ -129,6 +204,16 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let register = match &args.register_with {
+        Some(gateway) => Some(Registrar {
+            gateway: gateway.clone(),
+            advertise: advertised_url(&args, listener.local_addr()?)?,
+            token: args.token.clone(),
+            heartbeat: Duration::from_secs(args.heartbeat_secs),
+            weight: args.weight,
+        }),
+        None => None,
+    };
     let pool = Pool::start(args.browser.pool_config()).context("cannot start the browser pool")?;
     let capacity = pool.config().max_browsers;
     let executor = Arc::new(LocalExecutor::new(pool));
@@ -139,6 +224,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         max_queue: args.max_queue,
         session_ttl: Duration::from_secs(args.session_ttl_secs),
         drain_timeout: Duration::from_secs(args.drain_secs),
+        register,
         ..AgentConfig::default()
     };
     tracing::info!(
@@ -153,6 +239,22 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
     browserfarm_agent::serve(listener, executor, config, shutdown).await?;
     tracing::info!("agent stopped; all browsers closed");
     Ok(())
+}
+
+/// The URL a gateway reaches this agent at: `--advertise`, or the bound address
+/// when that is a concrete one.
+fn advertised_url(args: &AgentArgs, bound: std::net::SocketAddr) -> anyhow::Result<String> {
+    if let Some(url) = &args.advertise {
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
+    if bound.ip().is_unspecified() {
+        anyhow::bail!(
+            "listening on {bound}, the gateway cannot tell which address reaches this node: \
+             pass --advertise http://<this host's address>:{}",
+            bound.port()
+        );
+    }
+    Ok(format!("http://{bound}"))
 }
 
 async fn cancel_on_signal(token: CancellationToken) {

@@ -77,13 +77,17 @@ async fn main() {
             url: stub_node().await,
             token: None,
             weight: 1.0,
+            tags: Default::default(),
         });
     }
     let farm = Arc::new(
-        FarmExecutor::start(FarmConfig {
-            nodes,
-            ..FarmConfig::default()
-        })
+        FarmExecutor::start(
+            FarmConfig {
+                nodes,
+                ..FarmConfig::default()
+            },
+            None,
+        )
         .await
         .unwrap(),
     );

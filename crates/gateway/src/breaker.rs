@@ -43,6 +43,15 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
+    /// "closed", "half_open" or "open", as in `farm_status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::HalfOpen => "half_open",
+            BreakerState::Open => "open",
+        }
+    }
+
     /// Numeric form for metrics: 0 closed, 1 half-open, 2 open.
     pub fn as_number(self) -> u8 {
         match self {
@@ -101,6 +110,15 @@ impl Breaker {
         let mut inner = self.lock();
         self.advance(&mut inner);
         inner.state
+    }
+
+    /// Skips the rest of the OPEN wait: the node announced it is back (it
+    /// registered again), so the next call is the half-open probe.
+    pub fn probe_now(&self) {
+        let mut inner = self.lock();
+        if inner.state == BreakerState::Open {
+            self.transition(&mut inner, BreakerState::HalfOpen);
+        }
     }
 
     fn advance(&self, inner: &mut Inner) {
@@ -264,6 +282,24 @@ mod tests {
         for _ in 0..10 {
             drop(b.acquire().unwrap());
         }
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_that_announces_itself_is_probed_at_once() {
+        let b = breaker();
+        for _ in 0..3 {
+            fail(&b);
+        }
+        assert_eq!(b.state(), BreakerState::Open);
+        b.probe_now();
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        let probe = b.acquire().expect("the probe");
+        assert!(b.acquire().is_none(), "one probe at a time");
+        probe.success();
+        assert_eq!(b.state(), BreakerState::Closed);
+        // Closed stays closed.
+        b.probe_now();
         assert_eq!(b.state(), BreakerState::Closed);
     }
 }

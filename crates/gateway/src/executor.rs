@@ -1,14 +1,15 @@
 //! The `Executor` trait.
 
 use async_trait::async_trait;
-use browserfarm_protocol::{FarmStatus, Job, JobError, JobOutput, SessionId};
+use browserfarm_protocol::{FarmStatus, Job, JobError, JobOutput, NodeTags, SessionId};
 
 /// Runs jobs and keeps sessions. Implementations must be safe to call
 /// concurrently; jobs of one session run one at a time, in arrival order.
 #[async_trait]
 pub trait Executor: Send + Sync + 'static {
-    /// Opens an isolated session (own cookies, storage and tab).
-    async fn open_session(&self) -> Result<SessionId, JobError>;
+    /// Opens an isolated session (own cookies, storage and tab) on a node carrying
+    /// `node_tags` (empty: anywhere).
+    async fn open_session(&self, node_tags: &NodeTags) -> Result<SessionId, JobError>;
 
     /// Closes a session and frees its browser context. Unknown ids are an error.
     async fn close_session(&self, id: &SessionId) -> Result<(), JobError>;

@@ -10,19 +10,20 @@
 //! gone. Nothing is dropped silently: every job ends in a result or an error.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use browserfarm_protocol::{
-    ErrorKind, FarmStatus, Health, Job, JobError, JobOutput, NodeStatus, SessionId,
+    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Registration, SessionId,
 };
 use rand::Rng;
 
-use crate::Executor;
 use crate::breaker::{Breaker, BreakerConfig};
+use crate::node::{Backend, Heartbeat, Node, lock};
 use crate::remote::{CallError, NodeClient};
+use crate::{Executor, LocalExecutor};
 
 /// One node as configured.
 #[derive(Debug, Clone)]
@@ -31,6 +32,14 @@ pub struct NodeSpec {
     pub token: Option<String>,
     /// Relative share of load (default 1.0).
     pub weight: f64,
+    /// Labels added to (and overriding) those the node reports.
+    pub tags: NodeTags,
+}
+
+/// The embedded pool as a farm member (`--local-pool`).
+pub struct LocalMember {
+    pub executor: Arc<LocalExecutor>,
+    pub tags: NodeTags,
 }
 
 /// Farm settings; every field is a documented flag of `browserfarm mcp`.
@@ -44,6 +53,8 @@ pub struct FarmConfig {
     pub job_timeout: Duration,
     /// Tries for a stateless job, each on a different node.
     pub attempts: usize,
+    /// Token the gateway presents to self-registered nodes.
+    pub token: Option<String>,
 }
 
 impl Default for FarmConfig {
@@ -54,123 +65,7 @@ impl Default for FarmConfig {
             health_interval: Duration::from_secs(2),
             job_timeout: Duration::from_secs(150),
             attempts: 3,
-        }
-    }
-}
-
-struct Node {
-    name: String,
-    client: NodeClient,
-    weight: f64,
-    breaker: Breaker,
-    in_flight: AtomicUsize,
-    /// None until the first health check answered or failed.
-    up: Mutex<Option<bool>>,
-    health: Mutex<Option<Health>>,
-    last_error: Mutex<Option<String>>,
-    jobs_ok: AtomicU64,
-    jobs_failed: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Node {
-    fn is_up(&self) -> bool {
-        lock(&self.up).unwrap_or(false)
-    }
-
-    fn load(&self) -> f64 {
-        let capacity = lock(&self.health).as_ref().map_or(1, |h| h.capacity.max(1));
-        (self.in_flight.load(Ordering::Relaxed) as f64 + 1.0) / (capacity as f64 * self.weight)
-    }
-
-    fn note_error(&self, message: &str) {
-        *lock(&self.last_error) = Some(message.to_owned());
-    }
-
-    async fn check_health(&self) {
-        let Some(permit) = self.breaker.acquire() else {
-            *lock(&self.up) = Some(false);
-            return;
-        };
-        match self.client.health().await {
-            Ok(health) => {
-                permit.success();
-                let was = lock(&self.up).replace(health.status == "ok");
-                if was != Some(true) && health.status == "ok" {
-                    tracing::info!(node = %self.name, capacity = health.capacity, "node up");
-                }
-                *lock(&self.health) = Some(health);
-            }
-            Err(e) => {
-                if matches!(e, CallError::Failed(_)) {
-                    permit.failure();
-                }
-                let was = lock(&self.up).replace(false);
-                if was != Some(false) {
-                    tracing::warn!(node = %self.name, error = e.message(), "node down");
-                }
-                self.note_error(e.message());
-            }
-        }
-    }
-
-    /// Runs one call through the breaker, keeping counts and the in-flight gauge.
-    async fn call<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, CallError>>,
-    ) -> Result<T, CallError> {
-        let Some(permit) = self.breaker.acquire() else {
-            return Err(CallError::Busy(JobError::new(
-                ErrorKind::NodeFailed,
-                format!("node {} is cut off by its circuit breaker", self.name),
-            )));
-        };
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let result = work.await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        match &result {
-            Ok(_) | Err(CallError::Rejected(_)) => {
-                permit.success();
-                self.jobs_ok.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(CallError::Failed(message)) => {
-                permit.failure();
-                self.jobs_failed.fetch_add(1, Ordering::Relaxed);
-                self.note_error(message);
-            }
-            Err(CallError::Busy(_)) => drop(permit),
-            Err(CallError::Unauthorized(e)) => {
-                drop(permit);
-                self.note_error(&e.message);
-            }
-        }
-        result
-    }
-
-    fn status(&self) -> NodeStatus {
-        let health = lock(&self.health).clone();
-        NodeStatus {
-            name: self.name.clone(),
-            state: match *lock(&self.up) {
-                Some(true) => "up",
-                Some(false) => "down",
-                None => "unknown",
-            }
-            .to_owned(),
-            breaker: serde_json::to_value(self.breaker.state())
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            in_flight: self.in_flight.load(Ordering::Relaxed),
-            capacity: health.as_ref().map_or(0, |h| h.capacity),
-            arch: health.as_ref().map(|h| h.arch.clone()),
-            tags: health.map(|h| h.tags).unwrap_or_default(),
-            jobs_ok: self.jobs_ok.load(Ordering::Relaxed),
-            jobs_failed: self.jobs_failed.load(Ordering::Relaxed),
-            last_error: lock(&self.last_error).clone(),
+            token: None,
         }
     }
 }
@@ -181,65 +76,140 @@ struct Placement {
 }
 
 pub struct FarmExecutor {
-    nodes: Vec<Arc<Node>>,
+    /// Grows when agents register; registered nodes that go away stay listed
+    /// (offline) so operators see them.
+    nodes: RwLock<Vec<Arc<Node>>>,
     config: FarmConfig,
     sessions: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<Placement>>>>,
     next_id: AtomicU64,
-    health_task: tokio::task::AbortHandle,
+    health_task: Mutex<Option<tokio::task::AbortHandle>>,
     stopped: AtomicBool,
 }
 
 impl FarmExecutor {
-    /// Builds the farm and checks every node once before returning, so the first
-    /// jobs are placed on nodes known to be up.
-    pub async fn start(config: FarmConfig) -> Result<FarmExecutor, String> {
-        if config.nodes.is_empty() {
-            return Err("no farm nodes configured".into());
-        }
+    /// Builds the farm (configured nodes plus, optionally, the local pool) and
+    /// checks every node once before returning, so the first jobs are placed on
+    /// nodes known to be up. An empty farm is allowed: agents may register later.
+    pub async fn start(
+        config: FarmConfig,
+        local: Option<LocalMember>,
+    ) -> Result<FarmExecutor, String> {
         let mut nodes = Vec::new();
-        for spec in &config.nodes {
-            let client = NodeClient::new(&spec.url, spec.token.clone(), config.job_timeout)?;
-            let name = client.base().trim_start_matches("http://").to_owned();
-            nodes.push(Arc::new(Node {
-                breaker: Breaker::new(name.clone(), config.breaker),
-                name,
-                client,
-                weight: if spec.weight > 0.0 { spec.weight } else { 1.0 },
-                in_flight: AtomicUsize::new(0),
-                up: Mutex::new(None),
-                health: Mutex::new(None),
-                last_error: Mutex::new(None),
-                jobs_ok: AtomicU64::new(0),
-                jobs_failed: AtomicU64::new(0),
-            }));
+        if let Some(local) = local {
+            nodes.push(Arc::new(Node::new(
+                "local".to_owned(),
+                Backend::Local(local.executor),
+                1.0,
+                local.tags,
+                Breaker::new("local".to_owned(), config.breaker),
+                None,
+            )));
         }
-        check_all(&nodes).await;
-        let watched = nodes.clone();
-        let interval = config.health_interval;
-        let health_task = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                check_all(&watched).await;
-            }
-        })
-        .abort_handle();
+        for spec in &config.nodes {
+            nodes.push(Arc::new(remote_node(&config, spec, None)?));
+        }
+        let nodes = RwLock::new(nodes);
+        let farm_nodes = snapshot(&nodes);
+        check_all(&farm_nodes).await;
         Ok(FarmExecutor {
             nodes,
             config,
             sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            health_task,
+            health_task: Mutex::new(None),
             stopped: AtomicBool::new(false),
         })
     }
 
-    /// Power of two choices among usable nodes not in `exclude`.
-    fn pick(&self, exclude: &[String]) -> Option<Arc<Node>> {
-        let usable: Vec<&Arc<Node>> = self
-            .nodes
+    /// Starts polling every node's health in the background.
+    pub fn watch(self: &Arc<Self>) {
+        let farm = Arc::downgrade(self);
+        let interval = self.config.health_interval;
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(farm) = farm.upgrade() else { return };
+                let nodes = farm.nodes();
+                drop(farm);
+                check_all(&nodes).await;
+            }
+        });
+        *lock(&self.health_task) = Some(task.abort_handle());
+    }
+
+    fn nodes(&self) -> Vec<Arc<Node>> {
+        snapshot(&self.nodes)
+    }
+
+    /// Jobs the usable nodes run at once, summed (0 when none is up).
+    pub fn capacity(&self) -> usize {
+        self.nodes().iter().map(|n| n.capacity()).sum()
+    }
+
+    /// An agent announced itself (or sent its heartbeat): add it, or refresh it.
+    /// Returns whether the node is new.
+    pub async fn register(&self, registration: &Registration) -> Result<bool, String> {
+        let url = registration.url.trim_end_matches('/');
+        let every = Duration::from_secs(registration.heartbeat_secs.clamp(1, 3600));
+        let known = self
+            .nodes()
+            .into_iter()
+            .find(|n| matches!(&n.backend, Backend::Remote(c) if c.base() == url));
+        if let Some(node) = known {
+            let was_offline = !node.is_up();
+            node.beat();
+            if let Some(weight) = registration.weight {
+                node.set_weight(weight);
+            }
+            if was_offline {
+                node.breaker.probe_now();
+                node.check_health().await;
+            }
+            return Ok(false);
+        }
+        let spec = NodeSpec {
+            url: url.to_owned(),
+            token: self.config.token.clone(),
+            weight: registration.weight.unwrap_or(1.0),
+            tags: NodeTags::new(),
+        };
+        let heartbeat = Heartbeat {
+            last: Mutex::new(Instant::now()),
+            every,
+        };
+        let node = Arc::new(remote_node(&self.config, &spec, Some(heartbeat))?);
+        node.check_health().await;
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        if nodes.iter().any(|n| n.name == node.name) {
+            return Ok(false);
+        }
+        tracing::info!(node = %node.name, "node registered");
+        nodes.push(node);
+        Ok(true)
+    }
+
+    /// An agent is leaving: stop placing work on it now rather than after three
+    /// missed heartbeats. Its sessions move on their next call.
+    pub fn deregister(&self, url: &str) -> bool {
+        let url = url.trim_end_matches('/');
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        let before = nodes.len();
+        nodes.retain(|n| {
+            !(n.heartbeat.is_some() && matches!(&n.backend, Backend::Remote(c) if c.base() == url))
+        });
+        let removed = nodes.len() < before;
+        if removed {
+            tracing::info!(node = url, "node deregistered");
+        }
+        removed
+    }
+
+    /// Power of two choices among usable nodes carrying `tags`, not in `exclude`.
+    fn pick(&self, exclude: &[String], tags: &NodeTags) -> Option<Arc<Node>> {
+        let nodes = self.nodes();
+        let usable: Vec<&Arc<Node>> = nodes
             .iter()
-            .filter(|n| !exclude.contains(&n.name))
-            .filter(|n| n.is_up() && n.breaker.state() != crate::BreakerState::Open)
+            .filter(|n| !exclude.contains(&n.name) && n.usable_for(tags))
             .collect();
         let mut rng = rand::rng();
         match usable.len() {
@@ -261,9 +231,16 @@ impl FarmExecutor {
         }
     }
 
-    fn no_node(&self, tried: &[String], last: Option<&CallError>) -> JobError {
-        let summary: Vec<String> = self
-            .nodes
+    fn no_node(&self, tried: &[String], tags: &NodeTags, last: Option<&CallError>) -> JobError {
+        let nodes = self.nodes();
+        if nodes.is_empty() {
+            return JobError::new(
+                ErrorKind::Unavailable,
+                "the farm has no nodes yet: start agents with `browserfarm agent \
+                 --register-with <gateway registry URL>` or pass --node",
+            );
+        }
+        let summary: Vec<String> = nodes
             .iter()
             .map(|n| {
                 let status = n.status();
@@ -280,6 +257,17 @@ impl FarmExecutor {
         let last = last
             .map(|e| format!("; last error: {}", e.message()))
             .unwrap_or_default();
+        if !tags.is_empty() && !nodes.iter().any(|n| n.matches(tags)) {
+            let wanted: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            return JobError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "no farm node carries node_tags {} (nodes: {})",
+                    wanted.join(","),
+                    summary.join(", ")
+                ),
+            );
+        }
         JobError::new(
             ErrorKind::Unavailable,
             format!(
@@ -294,13 +282,19 @@ impl FarmExecutor {
         )
     }
 
-    /// Opens a session on some node other than those in `exclude`.
-    async fn place_session(&self, exclude: &[String]) -> Result<Placement, JobError> {
+    /// Opens a session on some node carrying `tags`, other than those in `exclude`.
+    async fn place_session(
+        &self,
+        exclude: &[String],
+        tags: &NodeTags,
+    ) -> Result<Placement, JobError> {
         let mut tried = exclude.to_vec();
         let mut last = None;
-        for _ in 0..self.nodes.len() {
-            let Some(node) = self.pick(&tried) else { break };
-            match node.call(node.client.open_session()).await {
+        for _ in 0..self.nodes().len() {
+            let Some(node) = self.pick(&tried, tags) else {
+                break;
+            };
+            match node.call(node.backend.open_session()).await {
                 Ok(remote) => return Ok(Placement { node, remote }),
                 Err(CallError::Rejected(e)) => return Err(e),
                 Err(e) => {
@@ -309,7 +303,7 @@ impl FarmExecutor {
                 }
             }
         }
-        Err(self.no_node(&tried, last.as_ref()))
+        Err(self.no_node(&tried, tags, last.as_ref()))
     }
 
     async fn run_stateless(&self, job: Job) -> Result<JobOutput, JobError> {
@@ -317,8 +311,10 @@ impl FarmExecutor {
         let mut last: Option<CallError> = None;
         let mut attempt = 0;
         while attempt < self.config.attempts.max(1) {
-            let Some(node) = self.pick(&tried) else { break };
-            match node.call(node.client.run(&job)).await {
+            let Some(node) = self.pick(&tried, &job.node_tags) else {
+                break;
+            };
+            match node.call(node.backend.run(&job)).await {
                 Ok(output) => return Ok(output),
                 Err(CallError::Rejected(e)) if !e.kind.is_transient() => return Err(e),
                 Err(e) => {
@@ -337,7 +333,7 @@ impl FarmExecutor {
         match last {
             Some(CallError::Rejected(e)) => Err(e),
             Some(CallError::Unauthorized(e)) => Err(e),
-            other => Err(self.no_node(&tried, other.as_ref())),
+            other => Err(self.no_node(&tried, &job.node_tags, other.as_ref())),
         }
     }
 
@@ -349,25 +345,40 @@ impl FarmExecutor {
             )
         })?;
         let mut placement = cell.lock().await;
-        let remote_job = Job::new(Some(placement.remote.clone()), job.operation.clone());
         let node = placement.node.clone();
-        let lost = match node.call(node.client.run(&remote_job)).await {
-            Ok(output) => return Ok(output),
-            Err(CallError::Rejected(e)) if e.kind != ErrorKind::SessionNotFound => return Err(e),
-            Err(CallError::Busy(e)) | Err(CallError::Unauthorized(e)) => return Err(e),
-            Err(e) => e,
+        let why = if !node.matches(&job.node_tags) {
+            format!("node {} does not carry the requested node_tags", node.name)
+        } else {
+            let mut remote_job = job.clone();
+            remote_job.session = Some(placement.remote.clone());
+            match node.call(node.backend.run(&remote_job)).await {
+                Ok(output) => return Ok(output),
+                Err(CallError::Rejected(e)) if e.kind != ErrorKind::SessionNotFound => {
+                    return Err(e);
+                }
+                Err(CallError::Busy(e)) | Err(CallError::Unauthorized(e)) => return Err(e),
+                Err(lost) => {
+                    tracing::warn!(node = %node.name, error = lost.message(), "session lost its node; moving it");
+                    format!("node {} failed ({})", node.name, lost.message())
+                }
+            }
         };
-        // The node failed or forgot the session: move it.
-        tracing::warn!(node = %node.name, error = lost.message(), "session lost its node; moving it");
-        let moved = self.place_session(std::slice::from_ref(&node.name)).await?;
-        let new_node = moved.node.name.clone();
-        *placement = moved;
+        let moved = self
+            .place_session(std::slice::from_ref(&node.name), &job.node_tags)
+            .await?;
+        let old = std::mem::replace(&mut *placement, moved);
+        let new_node = placement.node.name.clone();
+        tokio::spawn(async move {
+            // Best effort: the old node may be dead, or forget the session by TTL.
+            let _ = old.node.backend.close_session(&old.remote).await;
+        });
         if job.operation.url().is_some() {
             // The job loads its own page: run it where the session now lives.
-            let retry = Job::new(Some(placement.remote.clone()), job.operation);
+            let mut retry = job;
+            retry.session = Some(placement.remote.clone());
             let node = placement.node.clone();
             return node
-                .call(node.client.run(&retry))
+                .call(node.backend.run(&retry))
                 .await
                 .map_err(|e| match e {
                     CallError::Failed(m) => JobError::new(ErrorKind::NodeFailed, m),
@@ -377,13 +388,32 @@ impl FarmExecutor {
         Err(JobError::new(
             ErrorKind::BrowserCrashed,
             format!(
-                "the browser session moved to node {new_node} because node {} failed ({}); \
-                 page state was lost, navigate again",
-                node.name,
-                lost.message()
+                "the browser session moved to node {new_node} because {why}; page state was \
+                 lost, navigate again"
             ),
         ))
     }
+}
+
+fn snapshot(nodes: &RwLock<Vec<Arc<Node>>>) -> Vec<Arc<Node>> {
+    nodes.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn remote_node(
+    config: &FarmConfig,
+    spec: &NodeSpec,
+    heartbeat: Option<Heartbeat>,
+) -> Result<Node, String> {
+    let client = NodeClient::new(&spec.url, spec.token.clone(), config.job_timeout)?;
+    let name = client.base().trim_start_matches("http://").to_owned();
+    Ok(Node::new(
+        name.clone(),
+        Backend::Remote(client),
+        spec.weight,
+        spec.tags.clone(),
+        Breaker::new(name, config.breaker),
+        heartbeat,
+    ))
 }
 
 /// Checks every node's health concurrently.
@@ -398,8 +428,8 @@ async fn check_all(nodes: &[Arc<Node>]) {
 
 #[async_trait]
 impl Executor for FarmExecutor {
-    async fn open_session(&self) -> Result<SessionId, JobError> {
-        let placement = self.place_session(&[]).await?;
+    async fn open_session(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
+        let placement = self.place_session(&[], node_tags).await?;
         let id = SessionId(format!(
             "farm-{}",
             self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -417,7 +447,11 @@ impl Executor for FarmExecutor {
             )
         })?;
         let placement = cell.lock().await;
-        let _ = placement.node.client.close_session(&placement.remote).await;
+        let _ = placement
+            .node
+            .backend
+            .close_session(&placement.remote)
+            .await;
         Ok(())
     }
 
@@ -437,7 +471,7 @@ impl Executor for FarmExecutor {
 
     async fn status(&self) -> FarmStatus {
         FarmStatus {
-            nodes: self.nodes.iter().map(|n| n.status()).collect(),
+            nodes: self.nodes().iter().map(|n| n.status()).collect(),
         }
     }
 
@@ -450,10 +484,17 @@ impl Executor for FarmExecutor {
 
     async fn shutdown(&self) {
         self.stopped.store(true, Ordering::Release);
-        self.health_task.abort();
+        if let Some(task) = lock(&self.health_task).take() {
+            task.abort();
+        }
         let ids: Vec<SessionId> = lock(&self.sessions).keys().cloned().collect();
         for id in ids {
             let _ = self.close_session(&id).await;
+        }
+        for node in self.nodes() {
+            if let Backend::Local(local) = &node.backend {
+                local.shutdown().await;
+            }
         }
     }
 }

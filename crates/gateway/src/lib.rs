@@ -12,9 +12,16 @@ mod breaker;
 mod executor;
 mod farm;
 mod local;
+mod node;
+mod queue;
+mod rate;
+mod registry;
 mod remote;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use executor::Executor;
-pub use farm::{FarmConfig, FarmExecutor, NodeSpec};
+pub use farm::{FarmConfig, FarmExecutor, LocalMember, NodeSpec};
 pub use local::LocalExecutor;
+pub use queue::{Admission, QueueConfig, Queued, Slot};
+pub use rate::{RateLimit, TokenBucket};
+pub use registry::{bearer_matches, registry_router};

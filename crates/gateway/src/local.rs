@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use browserfarm_browser::{Pool, Session};
 use browserfarm_protocol::{
-    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeStatus, SessionId,
+    ErrorKind, FarmStatus, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId,
+    tags_match,
 };
 use tokio::sync::Mutex;
 
@@ -23,6 +24,9 @@ pub struct LocalExecutor {
     next_id: AtomicU64,
     jobs_ok: AtomicU64,
     jobs_failed: AtomicU64,
+    /// Labels jobs' `node_tags` are matched against (besides `arch`).
+    tags: NodeTags,
+    started: std::time::Instant,
 }
 
 /// How the embedded pool names itself in `farm_status`.
@@ -36,7 +40,52 @@ impl LocalExecutor {
             next_id: AtomicU64::new(1),
             jobs_ok: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
+            tags: NodeTags::new(),
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// Labels this pool carries for jobs' `node_tags`.
+    pub fn with_tags(mut self, tags: NodeTags) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The pool's health as an agent would report it.
+    pub fn health(&self, tags: NodeTags) -> Health {
+        let pool = self.pool.status();
+        Health {
+            status: "ok".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+            tags,
+            capacity: pool.max,
+            in_flight: pool.running - pool.idle,
+            queued: pool.waiting,
+            max_queue: 0,
+            browsers_active: pool.running - pool.idle,
+            browsers_idle: pool.idle,
+            sessions: self.sessions.lock().expect("session map poisoned").len(),
+            uptime_secs: self.started.elapsed().as_secs(),
+        }
+    }
+
+    fn check_tags(&self, required: &NodeTags) -> Result<(), JobError> {
+        if tags_match(required, &self.tags, Some(std::env::consts::ARCH)) {
+            return Ok(());
+        }
+        let wanted: Vec<String> = required.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let have: Vec<String> = self.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Err(JobError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "no node carries node_tags {}: only the embedded pool runs here (arch={}{}{})",
+                wanted.join(","),
+                std::env::consts::ARCH,
+                if have.is_empty() { "" } else { ", " },
+                have.join(",")
+            ),
+        ))
     }
 
     pub fn pool(&self) -> &Pool {
@@ -72,7 +121,8 @@ impl LocalExecutor {
 
 #[async_trait]
 impl Executor for LocalExecutor {
-    async fn open_session(&self) -> Result<SessionId, JobError> {
+    async fn open_session(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
+        self.check_tags(node_tags)?;
         let session = Session::open(&self.pool).await?;
         let id = SessionId(format!(
             "local-{}",
@@ -98,6 +148,7 @@ impl Executor for LocalExecutor {
 
     async fn run(&self, job: Job) -> Result<JobOutput, JobError> {
         job.operation.validate()?;
+        self.check_tags(&job.node_tags)?;
         let result = self.run_job(job).await;
         let counter = if result.is_ok() {
             &self.jobs_ok
@@ -118,10 +169,11 @@ impl Executor for LocalExecutor {
                 in_flight: pool.running - pool.idle,
                 capacity: pool.max,
                 arch: Some(std::env::consts::ARCH.to_owned()),
-                tags: Default::default(),
+                tags: self.tags.clone(),
                 jobs_ok: self.jobs_ok.load(Ordering::Relaxed),
                 jobs_failed: self.jobs_failed.load(Ordering::Relaxed),
                 last_error: None,
+                last_heartbeat_secs: None,
             }],
         }
     }

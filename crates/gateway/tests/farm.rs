@@ -95,25 +95,32 @@ async fn stub(behaviour: Behaviour) -> (String, Arc<Stub>) {
     (url, state)
 }
 
-async fn farm(urls: &[&str], failures: u32) -> FarmExecutor {
-    FarmExecutor::start(FarmConfig {
-        nodes: urls
-            .iter()
-            .map(|u| NodeSpec {
-                url: u.to_string(),
-                token: None,
-                weight: 1.0,
-            })
-            .collect(),
-        breaker: BreakerConfig {
-            failure_threshold: failures,
-            open_for: Duration::from_secs(60),
+async fn farm(urls: &[&str], failures: u32) -> std::sync::Arc<FarmExecutor> {
+    let farm = FarmExecutor::start(
+        FarmConfig {
+            nodes: urls
+                .iter()
+                .map(|u| NodeSpec {
+                    url: u.to_string(),
+                    token: None,
+                    weight: 1.0,
+                    tags: Default::default(),
+                })
+                .collect(),
+            breaker: BreakerConfig {
+                failure_threshold: failures,
+                open_for: Duration::from_secs(60),
+            },
+            job_timeout: Duration::from_millis(500),
+            ..FarmConfig::default()
         },
-        job_timeout: Duration::from_millis(500),
-        ..FarmConfig::default()
-    })
+        None,
+    )
     .await
-    .unwrap()
+    .unwrap();
+    let farm = std::sync::Arc::new(farm);
+    farm.watch();
+    farm
 }
 
 fn scrape() -> Job {

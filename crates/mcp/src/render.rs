@@ -127,13 +127,13 @@ pub fn batch(
 
 pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolResult {
     let mut out = String::from(
-        "| node | state | breaker | in flight | capacity | arch | tags | jobs ok | jobs failed | last error |\n\
-         |---|---|---|---:|---:|---|---|---:|---:|---|\n",
+        "| node | state | breaker | in flight | capacity | arch | tags | jobs ok | jobs failed | last error | heartbeat |\n\
+         |---|---|---|---:|---:|---|---|---:|---:|---|---|\n",
     );
     for n in &status.nodes {
         let tags: Vec<String> = n.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             n.name,
             n.state,
             n.breaker,
@@ -144,6 +144,9 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
             n.jobs_ok,
             n.jobs_failed,
             n.last_error.as_deref().unwrap_or("").replace('|', "/"),
+            n.last_heartbeat_secs
+                .map(|s| format!("{s} s ago"))
+                .unwrap_or_default(),
         ));
     }
     if let Some(node) = session_node {

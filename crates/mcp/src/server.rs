@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use browserfarm_gateway::Executor;
+use browserfarm_gateway::{Executor, RateLimit, TokenBucket};
 use browserfarm_protocol::{
-    BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, EvaluateArgs, FarmStatusArgs, Job,
-    JobError, NavigateArgs, Operation, ScrapeArgs, ScreenshotArgs, SessionId, TypeArgs,
+    BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, ErrorKind, EvaluateArgs, FarmStatusArgs,
+    Job, JobError, NavigateArgs, NodeTags, Operation, Priority, ScrapeArgs, ScreenshotArgs,
+    SessionId, TypeArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
@@ -32,21 +33,74 @@ one call; `batch_scrape` reads many URLs in parallel across the farm without tou
 this session's tab; `farm_status` shows the browsers' nodes. Only http and https URLs can \
 be opened. Errors say what went wrong and what to try next.";
 
+/// Where and how urgently a call's jobs run: the `node_tags` and `priority`
+/// arguments every job tool accepts besides its own.
+#[derive(Debug, Clone, Default)]
+struct Placement {
+    node_tags: NodeTags,
+    priority: Priority,
+}
+
+tokio::task_local! {
+    /// The placement of the tool call being handled (set around the tool's future,
+    /// so the typed tool handlers need not repeat the fields).
+    static PLACEMENT: Placement;
+}
+
+/// Tools that run no job and take no placement arguments.
+const NO_JOB_TOOLS: &[&str] = &["farm_status"];
+
 /// One MCP connection. Cheap to clone; clones share the connection's session.
 #[derive(Clone)]
 pub struct BrowserfarmServer {
     executor: Arc<dyn Executor>,
     session: Arc<Mutex<Option<SessionId>>>,
     tool_router: ToolRouter<Self>,
+    /// This client's calls (`--rate-limit`); `None` when unlimited.
+    bucket: Option<Arc<std::sync::Mutex<TokenBucket>>>,
 }
 
 impl BrowserfarmServer {
     pub fn new(executor: Arc<dyn Executor>) -> Self {
+        let mut tool_router = Self::tool_router();
+        for (name, route) in tool_router.map.iter_mut() {
+            if !NO_JOB_TOOLS.contains(&name.as_ref()) {
+                let mut schema = (*route.attr.input_schema).clone();
+                add_placement_schema(&mut schema);
+                route.attr.input_schema = Arc::new(schema);
+            }
+        }
         BrowserfarmServer {
             executor,
             session: Arc::new(Mutex::new(None)),
-            tool_router: Self::tool_router(),
+            tool_router,
+            bucket: None,
         }
+    }
+
+    /// Limits this connection's tool calls (and batch_scrape's pages) to a token
+    /// bucket.
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.bucket = limit.map(|l| Arc::new(std::sync::Mutex::new(TokenBucket::new(l))));
+        self
+    }
+
+    fn take_token(&self) -> Result<(), std::time::Duration> {
+        match &self.bucket {
+            Some(bucket) => bucket.lock().unwrap_or_else(|e| e.into_inner()).try_take(),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for a token: batch pages are paced rather than refused.
+    async fn pace(&self) {
+        while let Err(wait) = self.take_token() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn placement() -> Placement {
+        PLACEMENT.try_with(Placement::clone).unwrap_or_default()
     }
 
     /// Closes this connection's browser session, if one was opened.
@@ -59,13 +113,14 @@ impl BrowserfarmServer {
         }
     }
 
-    /// The session id, opening the session on first use.
-    async fn session_id(&self) -> Result<SessionId, JobError> {
+    /// The session id, opening the session on first use (on a node carrying
+    /// `node_tags`).
+    async fn session_id(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
         let mut slot = self.session.lock().await;
         if let Some(id) = slot.as_ref() {
             return Ok(id.clone());
         }
-        let id = self.executor.open_session().await?;
+        let id = self.executor.open_session(node_tags).await?;
         *slot = Some(id.clone());
         Ok(id)
     }
@@ -73,8 +128,13 @@ impl BrowserfarmServer {
     async fn call(&self, operation: Operation, action: Action<'_>) -> CallToolResult {
         let tool = operation.name();
         let started = std::time::Instant::now();
-        let result = match self.session_id().await {
-            Ok(id) => self.executor.run(Job::new(Some(id), operation)).await,
+        let placement = Self::placement();
+        let result = match self.session_id(&placement.node_tags).await {
+            Ok(id) => {
+                let job = Job::new(Some(id), operation)
+                    .with_placement(placement.node_tags, placement.priority);
+                self.executor.run(job).await
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -227,6 +287,7 @@ impl BrowserfarmServer {
         let total = args.urls.len();
         let concurrency = args.concurrency.unwrap_or(8).min(total);
         let progress_token = context.meta.get_progress_token();
+        let placement = Self::placement();
         let scrape = |url: String| {
             let op = Operation::Scrape(ScrapeArgs {
                 url: Some(url),
@@ -234,7 +295,12 @@ impl BrowserfarmServer {
                 main_content: args.main_content,
                 max_chars: Some(args.max_chars.unwrap_or(DEFAULT_BATCH_MAX_CHARS)),
             });
-            self.executor.run(Job::new(None, op))
+            let job =
+                Job::new(None, op).with_placement(placement.node_tags.clone(), placement.priority);
+            async move {
+                self.pace().await;
+                self.executor.run(job).await
+            }
         };
         let mut results = futures::stream::iter(args.urls.iter().cloned().map(scrape))
             .buffered(concurrency.max(1));
@@ -295,11 +361,40 @@ impl ServerHandler for BrowserfarmServer {
                 None,
             ));
         }
+        let mut request = request;
+        let placement = if NO_JOB_TOOLS.contains(&request.name.as_ref()) {
+            Placement::default()
+        } else {
+            match take_placement(request.arguments.as_mut()) {
+                Ok(p) => p,
+                Err(message) => return Ok(render::failure_text(message).into()),
+            }
+        };
         if let Err(message) = check_arguments(request.name.as_ref(), request.arguments.as_ref()) {
             return Ok(render::failure_text(message).into());
         }
+        if !NO_JOB_TOOLS.contains(&request.name.as_ref())
+            && let Err(wait) = self.take_token()
+        {
+            let limit = self
+                .bucket
+                .as_ref()
+                .map(|b| b.lock().unwrap_or_else(|e| e.into_inner()).limit());
+            let error = JobError::new(
+                ErrorKind::Busy,
+                format!(
+                    "rate limit reached ({} calls/s, burst {}); retry in {} ms",
+                    limit.map_or(0.0, |l| l.per_sec),
+                    limit.map_or(0, |l| l.burst),
+                    wait.as_millis().max(1)
+                ),
+            );
+            return Ok(render::failure(&error).into());
+        }
         let call = ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        PLACEMENT
+            .scope(placement, self.tool_router.call(call))
+            .await
     }
 
     fn get_info(&self) -> ServerConfig {
@@ -311,6 +406,56 @@ impl ServerHandler for BrowserfarmServer {
             )
             .with_instructions(INSTRUCTIONS)
     }
+}
+
+/// Describes `node_tags` and `priority` in a job tool's input schema.
+fn add_placement_schema(schema: &mut JsonObject) {
+    let properties = schema
+        .entry("properties")
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(properties) = properties.as_object_mut() {
+        properties.insert(
+            "node_tags".into(),
+            serde_json::json!({
+                "type": "object",
+                "additionalProperties": { "type": "string" },
+                "description": "Run only on farm nodes carrying all these tags, e.g. \
+                    {\"region\": \"eu\"}; the key \"arch\" also matches the node's CPU \
+                    architecture. For session tools it decides where the session's browser \
+                    lives (a session moved to meet it loses its page state)."
+            }),
+        );
+        properties.insert(
+            "priority".into(),
+            serde_json::json!({
+                "type": "string",
+                "enum": ["high", "normal", "low"],
+                "description": "Which waiting job starts first when every browser is busy \
+                    (default normal)."
+            }),
+        );
+    }
+}
+
+/// Removes `node_tags` and `priority` from a job tool's arguments (the typed
+/// tool arguments reject unknown fields) and checks them.
+fn take_placement(arguments: Option<&mut JsonObject>) -> Result<Placement, String> {
+    let Some(arguments) = arguments else {
+        return Ok(Placement::default());
+    };
+    let mut placement = Placement::default();
+    if let Some(tags) = arguments.remove("node_tags") {
+        placement.node_tags = serde_json::from_value(tags).map_err(|_| {
+            "invalid node_tags: expected an object of string values, e.g. {\"region\": \"eu\"}"
+                .to_owned()
+        })?;
+    }
+    if let Some(priority) = arguments.remove("priority") {
+        placement.priority = serde_json::from_value(priority.clone()).map_err(|_| {
+            format!("invalid priority {priority}: expected \"high\", \"normal\" or \"low\"")
+        })?;
+    }
+    Ok(placement)
 }
 
 /// Deserialises a tool's arguments with the path of the offending field, so a

@@ -23,12 +23,15 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct StdioOptions {
     pub max_message_bytes: usize,
+    /// Per-connection tool call limit (`--rate-limit`).
+    pub rate_limit: Option<browserfarm_gateway::RateLimit>,
 }
 
 impl Default for StdioOptions {
     fn default() -> Self {
         StdioOptions {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            rate_limit: None,
         }
     }
 }
@@ -79,7 +82,7 @@ where
     });
     let forward = tokio::spawn(forward_lines(BufReader::new(from_rmcp), lines_tx));
 
-    let server = BrowserfarmServer::new(executor);
+    let server = BrowserfarmServer::new(executor).with_rate_limit(options.rate_limit);
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

@@ -1,4 +1,6 @@
-//! A job: one operation, optionally inside a session, with a deadline.
+//! A job: one operation, optionally inside a session, with placement wishes.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,32 @@ impl std::fmt::Display for SessionId {
     }
 }
 
+/// Which waiting job the gateway starts first when browsers are scarce.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    High,
+    #[default]
+    Normal,
+    Low,
+}
+
+impl Priority {
+    /// 0 for high, 1 for normal, 2 for low: an index into per-priority queues.
+    pub fn rank(self) -> usize {
+        match self {
+            Priority::High => 0,
+            Priority::Normal => 1,
+            Priority::Low => 2,
+        }
+    }
+}
+
+/// Node labels a job needs, e.g. `region=eu`; see [`crate::tags_match`].
+pub type NodeTags = BTreeMap<String, String>;
+
 /// One unit of work for an executor (embedded pool or farm node).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Job {
@@ -23,10 +51,27 @@ pub struct Job {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionId>,
     pub operation: Operation,
+    /// Only nodes carrying all these tags may run the job (the gateway matches
+    /// them; nodes ignore the field).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_tags: NodeTags,
+    #[serde(default)]
+    pub priority: Priority,
 }
 
 impl Job {
     pub fn new(session: Option<SessionId>, operation: Operation) -> Self {
-        Job { session, operation }
+        Job {
+            session,
+            operation,
+            node_tags: NodeTags::new(),
+            priority: Priority::Normal,
+        }
+    }
+
+    pub fn with_placement(mut self, node_tags: NodeTags, priority: Priority) -> Self {
+        self.node_tags = node_tags;
+        self.priority = priority;
+        self
     }
 }

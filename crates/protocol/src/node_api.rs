@@ -50,7 +50,8 @@ pub struct Health {
 pub struct NodeStatus {
     /// Node name (its address, or "local" for the embedded pool).
     pub name: String,
-    /// "up", "down" or "unknown" (not checked yet).
+    /// "up", "down", "offline" (a registered node that missed three heartbeats) or
+    /// "unknown" (not checked yet).
     pub state: String,
     /// Circuit breaker: "closed", "half_open" or "open".
     pub breaker: String,
@@ -64,10 +65,93 @@ pub struct NodeStatus {
     pub jobs_failed: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// For self-registered nodes: seconds since the last heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_secs: Option<u64>,
 }
 
 /// The whole farm (`farm_status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FarmStatus {
     pub nodes: Vec<NodeStatus>,
+}
+
+/// `POST /v1/nodes` on the gateway's registry: an agent announcing itself. Sent
+/// again every `heartbeat_secs` as the heartbeat; three missed ones mark the node
+/// offline. `DELETE /v1/nodes` with the same body takes it out (agent shutdown).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// Where the gateway reaches the agent, e.g. `http://10.0.0.7:9301`.
+    pub url: String,
+    #[serde(default = "default_heartbeat_secs")]
+    pub heartbeat_secs: u64,
+    /// Relative share of load (default 1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+fn default_heartbeat_secs() -> u64 {
+    5
+}
+
+/// Whether a node with `tags` (and CPU `arch`) satisfies a job's `required` tags:
+/// every required key must be present with the same value. The key `arch` also
+/// matches the node's architecture unless the node sets an `arch` tag itself.
+pub fn tags_match(
+    required: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+    arch: Option<&str>,
+) -> bool {
+    required.iter().all(|(key, want)| match tags.get(key) {
+        Some(have) => have == want,
+        None => key == "arch" && arch == Some(want.as_str()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_required_tag_must_match() {
+        let node = tags(&[("region", "eu"), ("gpu", "no")]);
+        assert!(tags_match(&tags(&[]), &node, None));
+        assert!(tags_match(&tags(&[("region", "eu")]), &node, None));
+        assert!(!tags_match(&tags(&[("region", "us")]), &node, None));
+        assert!(!tags_match(
+            &tags(&[("region", "eu"), ("disk", "ssd")]),
+            &node,
+            None
+        ));
+    }
+
+    #[test]
+    fn arch_matches_the_nodes_architecture() {
+        let none = tags(&[]);
+        assert!(tags_match(
+            &tags(&[("arch", "aarch64")]),
+            &none,
+            Some("aarch64")
+        ));
+        assert!(!tags_match(
+            &tags(&[("arch", "aarch64")]),
+            &none,
+            Some("x86_64")
+        ));
+        assert!(!tags_match(&tags(&[("arch", "aarch64")]), &none, None));
+        let labelled = tags(&[("arch", "arm")]);
+        assert!(tags_match(
+            &tags(&[("arch", "arm")]),
+            &labelled,
+            Some("aarch64")
+        ));
+    }
 }

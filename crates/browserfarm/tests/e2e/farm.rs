@@ -28,7 +28,7 @@ impl Agent {
             // arguments win, so `extra` can override these.
             .args(["--min-browsers", "1", "--max-browsers", "2"])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,chromiumoxide=off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -88,8 +88,9 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A gateway over `agents` only (no local pool), unless `extra` says otherwise.
 async fn gateway(agents: &[&Agent], extra: &[&str]) -> McpProcess {
-    let mut args: Vec<String> = Vec::new();
+    let mut args: Vec<String> = vec!["--local-pool=false".to_owned()];
     for agent in agents {
         args.extend(["--node".to_owned(), agent.url()]);
     }
@@ -297,4 +298,199 @@ async fn full_node_answers_429_and_jobs_land_elsewhere() {
     );
     assert_eq!(jobs_ok(&full_row), 0, "{status}");
     assert_eq!(jobs_ok(&status_row(&status, &spare.name())), 10, "{status}");
+}
+
+/// The row of `name`, polled until `pred` holds (or the deadline passes).
+async fn wait_for_row(mcp: &mut McpProcess, name: &str, pred: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = mcp.ok("farm_status", json!({})).await.text();
+        if last
+            .lines()
+            .any(|l| l.starts_with(&format!("| {name} |")) && pred(l))
+        {
+            return status_row(&last, name);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} never reached the expected state:\n{last}");
+}
+
+#[tokio::test]
+async fn agents_register_themselves_and_go_offline_when_they_die() {
+    let pages = Fixtures::start().await;
+    let registry = free_port();
+    let registry_url = format!("http://127.0.0.1:{registry}");
+    let mut mcp = gateway(
+        &[],
+        &[
+            "--registry-listen",
+            &format!("127.0.0.1:{registry}"),
+            "--token",
+            "farm-secret",
+            "--health-interval-ms",
+            "300",
+        ],
+    )
+    .await;
+    // An empty farm explains itself rather than failing obscurely.
+    mcp.call("scrape", json!({"url": pages.url("/article")}))
+        .await
+        .assert_error("no nodes yet");
+
+    let agent = Agent::start(&[
+        "--register-with",
+        &registry_url,
+        "--token",
+        "farm-secret",
+        "--heartbeat-secs",
+        "1",
+        "--tags",
+        "kind=pi",
+    ])
+    .await;
+    let row = wait_for_row(&mut mcp, &agent.name(), |r| r.contains("| up |")).await;
+    assert!(row.contains("kind=pi") && row.contains("s ago"), "{row}");
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": batch_urls(&pages, 6)}))
+        .await
+        .text();
+    assert!(text.starts_with("Batch of 6 URLs: 6 ok"), "{text}");
+    assert_eq!(
+        jobs_ok(&status_row(
+            &mcp.ok("farm_status", json!({})).await.text(),
+            &agent.name()
+        )),
+        6
+    );
+
+    // Killed without a goodbye: three missed heartbeats take it offline.
+    let port = agent.port;
+    let name = agent.name();
+    agent.kill9().await;
+    wait_for_row(&mut mcp, &name, |r| r.contains("| offline |")).await;
+
+    // Back again: it re-registers and serves.
+    let again = Agent::start_on(
+        port,
+        &[
+            "--register-with",
+            &registry_url,
+            "--token",
+            "farm-secret",
+            "--heartbeat-secs",
+            "1",
+        ],
+    )
+    .await;
+    wait_for_row(&mut mcp, &again.name(), |r| r.contains("| up |")).await;
+    mcp.ok("scrape", json!({"url": pages.url("/article")}))
+        .await;
+
+    // A registration without the farm's token is refused.
+    let stranger = reqwest_post(&registry_url, "wrong").await;
+    assert_eq!(stranger, 401);
+}
+
+/// POSTs a registration with `token`; returns the HTTP status.
+async fn reqwest_post(registry: &str, token: &str) -> u16 {
+    let body = json!({"url": "http://127.0.0.1:1", "heartbeat_secs": 1}).to_string();
+    let addr = registry.trim_start_matches("http://");
+    let request = format!(
+        "POST /v1/nodes HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn node_tags_route_jobs_to_matching_nodes() {
+    let pages = Fixtures::start().await;
+    let (eu, us) = tokio::join!(Agent::start(&["--tags", "region=eu"]), Agent::start(&[]));
+    // The US node gets its tag from the farm config file instead.
+    let config = std::env::temp_dir().join(format!("farm-{}.toml", us.port));
+    std::fs::write(
+        &config,
+        format!(
+            "[[node]]\nurl = \"{}\"\ntags = {{ region = \"us\" }}\n",
+            us.url()
+        ),
+    )
+    .unwrap();
+    let mut mcp = gateway(&[&eu], &["--config", config.to_str().unwrap()]).await;
+    let text = mcp
+        .ok(
+            "batch_scrape",
+            json!({"urls": batch_urls(&pages, 6), "node_tags": {"region": "us"}, "priority": "high"}),
+        )
+        .await
+        .text();
+    assert!(text.starts_with("Batch of 6 URLs: 6 ok"), "{text}");
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    assert_eq!(jobs_ok(&status_row(&status, &us.name())), 6, "{status}");
+    assert_eq!(jobs_ok(&status_row(&status, &eu.name())), 0, "{status}");
+    assert!(
+        status_row(&status, &us.name()).contains("region=us"),
+        "{status}"
+    );
+
+    // The session lives where the tags say.
+    mcp.ok(
+        "navigate",
+        json!({"url": pages.url("/article"), "node_tags": {"region": "eu"}}),
+    )
+    .await;
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    assert!(
+        status.contains(&format!("This session's browser is on node {}.", eu.name())),
+        "{status}"
+    );
+
+    mcp.call(
+        "scrape",
+        json!({"url": pages.url("/article"), "node_tags": {"region": "mars"}}),
+    )
+    .await
+    .assert_error("no farm node carries node_tags region=mars");
+    mcp.call("scrape", json!({"node_tags": "eu"}))
+        .await
+        .assert_error("invalid node_tags");
+    mcp.call("scrape", json!({"priority": "urgent"}))
+        .await
+        .assert_error("invalid priority");
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn the_local_pool_joins_a_farm_unless_disabled() {
+    let pages = Fixtures::start().await;
+    let agent = Agent::start(&[]).await;
+    let mut mcp = gateway(
+        &[&agent],
+        &["--local-pool", "--max-browsers", "2", "--min-browsers", "1"],
+    )
+    .await;
+    let text = mcp
+        .ok(
+            "batch_scrape",
+            json!({"urls": batch_urls(&pages, 16), "concurrency": 4}),
+        )
+        .await
+        .text();
+    assert!(text.starts_with("Batch of 16 URLs: 16 ok"), "{text}");
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    let local = jobs_ok(&status_row(&status, "local"));
+    let remote = jobs_ok(&status_row(&status, &agent.name()));
+    assert_eq!(local + remote, 16, "{status}");
+    assert!(local > 0 && remote > 0, "both members work: {status}");
 }

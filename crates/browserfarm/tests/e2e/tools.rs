@@ -392,3 +392,63 @@ async fn batch_scrape_on_the_local_pool_reports_progress_and_keeps_order() {
         .await
         .assert_error("1000");
 }
+
+#[tokio::test]
+async fn rate_limit_refuses_calls_beyond_the_burst_and_paces_batches() {
+    let pages = Fixtures::start().await;
+    // One token every 2 s, two at once.
+    let mut mcp = McpProcess::spawn(&["--rate-limit", "0.5", "--rate-burst", "2"]);
+    mcp.initialize().await;
+    for _ in 0..2 {
+        mcp.ok("navigate", json!({"url": "about:blank"})).await;
+    }
+    mcp.call("navigate", json!({"url": "about:blank"}))
+        .await
+        .assert_error("rate limit reached (0.5 calls/s, burst 2)");
+    // farm_status runs no job and is never limited.
+    mcp.ok("farm_status", json!({})).await;
+
+    // A batch is paced, not refused: the call takes the next token, then each
+    // page waits for its own.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    let urls: Vec<String> = (0..2).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": urls, "priority": "low"}))
+        .await
+        .text();
+    assert!(text.starts_with("Batch of 2 URLs: 2 ok"), "{text}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(2000),
+        "the batch was not paced: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn node_tags_on_the_embedded_pool_are_matched_against_its_tags() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::spawn(&["--local-tags", "region=eu"]);
+    mcp.initialize().await;
+    mcp.ok(
+        "scrape",
+        json!({"url": pages.url("/article"), "node_tags": {"region": "eu"}}),
+    )
+    .await;
+    mcp.call(
+        "scrape",
+        json!({"url": pages.url("/article"), "node_tags": {"region": "us"}}),
+    )
+    .await
+    .assert_error("no node carries node_tags region=us");
+    let tools = mcp.request("tools/list", json!({})).await;
+    let navigate = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "navigate")
+        .unwrap();
+    let props = &navigate["inputSchema"]["properties"];
+    assert_eq!(props["priority"]["enum"], json!(["high", "normal", "low"]));
+    assert_eq!(props["node_tags"]["type"], "object");
+}

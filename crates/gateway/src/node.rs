@@ -1,0 +1,287 @@
+//! One member of the farm as the scheduler sees it: a remote agent node or the
+//! embedded local pool, with its breaker, load, health and counters.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use browserfarm_protocol::{
+    ErrorKind, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId, tags_match,
+};
+
+use crate::breaker::Breaker;
+use crate::local::LocalExecutor;
+use crate::remote::{CallError, NodeClient};
+use crate::{BreakerState, Executor};
+
+/// Where a member's jobs run.
+pub(crate) enum Backend {
+    Remote(NodeClient),
+    Local(Arc<LocalExecutor>),
+}
+
+/// A job failing on the local pool is a page or browser problem, never a
+/// connection one: it is returned (or retried elsewhere when transient).
+fn local_error(e: JobError) -> CallError {
+    match e.kind {
+        ErrorKind::Busy | ErrorKind::Unavailable => CallError::Busy(e),
+        _ => CallError::Rejected(e),
+    }
+}
+
+impl Backend {
+    async fn health(&self, tags: &NodeTags) -> Result<Health, CallError> {
+        match self {
+            Backend::Remote(client) => client.health().await,
+            Backend::Local(local) => Ok(local.health(tags.clone())),
+        }
+    }
+
+    pub(crate) async fn open_session(&self) -> Result<SessionId, CallError> {
+        match self {
+            Backend::Remote(client) => client.open_session().await,
+            Backend::Local(local) => local
+                .open_session(&NodeTags::new())
+                .await
+                .map_err(local_error),
+        }
+    }
+
+    pub(crate) async fn close_session(&self, id: &SessionId) -> Result<(), CallError> {
+        match self {
+            Backend::Remote(client) => client.close_session(id).await,
+            Backend::Local(local) => local.close_session(id).await.map_err(local_error),
+        }
+    }
+
+    pub(crate) async fn run(&self, job: &Job) -> Result<JobOutput, CallError> {
+        // The farm matched the tags already (including tags from its config that
+        // the node does not know about): the node must not match them again.
+        let mut job = job.clone();
+        job.node_tags.clear();
+        match self {
+            Backend::Remote(client) => client.run(&job).await,
+            Backend::Local(local) => local.run(job).await.map_err(local_error),
+        }
+    }
+}
+
+/// Self-registered nodes: when the last heartbeat came and how often they beat.
+pub(crate) struct Heartbeat {
+    pub(crate) last: Mutex<Instant>,
+    pub(crate) every: Duration,
+}
+
+/// Heartbeats a registered node may miss before it is taken offline.
+const MISSED_HEARTBEATS: u32 = 3;
+
+pub(crate) struct Node {
+    pub(crate) name: String,
+    pub(crate) backend: Backend,
+    weight: Mutex<f64>,
+    pub(crate) breaker: Breaker,
+    in_flight: AtomicUsize,
+    /// Tags from configuration; they override what the node reports.
+    config_tags: NodeTags,
+    /// None until the first health check answered or failed.
+    up: Mutex<Option<bool>>,
+    health: Mutex<Option<Health>>,
+    last_error: Mutex<Option<String>>,
+    jobs_ok: AtomicU64,
+    jobs_failed: AtomicU64,
+    pub(crate) heartbeat: Option<Heartbeat>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Node {
+    pub(crate) fn new(
+        name: String,
+        backend: Backend,
+        weight: f64,
+        tags: NodeTags,
+        breaker: Breaker,
+        heartbeat: Option<Heartbeat>,
+    ) -> Node {
+        Node {
+            name,
+            backend,
+            weight: Mutex::new(positive(weight)),
+            breaker,
+            in_flight: AtomicUsize::new(0),
+            config_tags: tags,
+            up: Mutex::new(None),
+            health: Mutex::new(None),
+            last_error: Mutex::new(None),
+            jobs_ok: AtomicU64::new(0),
+            jobs_failed: AtomicU64::new(0),
+            heartbeat,
+        }
+    }
+
+    pub(crate) fn set_weight(&self, weight: f64) {
+        *lock(&self.weight) = positive(weight);
+    }
+
+    /// Up, breaker not open, and carrying every required tag.
+    pub(crate) fn usable_for(&self, required: &NodeTags) -> bool {
+        self.is_up() && self.breaker.state() != BreakerState::Open && self.matches(required)
+    }
+
+    pub(crate) fn matches(&self, required: &NodeTags) -> bool {
+        if required.is_empty() {
+            return true;
+        }
+        let health = lock(&self.health);
+        let arch = health.as_ref().map(|h| h.arch.as_str());
+        tags_match(required, &self.tags_with(health.as_ref()), arch)
+    }
+
+    fn tags_with(&self, health: Option<&Health>) -> NodeTags {
+        let mut tags: BTreeMap<String, String> = health.map(|h| h.tags.clone()).unwrap_or_default();
+        tags.extend(self.config_tags.clone());
+        tags
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        lock(&self.up).unwrap_or(false) && !self.missed_heartbeats()
+    }
+
+    /// Capacity reported by the last health check (0 while unknown or down).
+    pub(crate) fn capacity(&self) -> usize {
+        if !self.is_up() {
+            return 0;
+        }
+        lock(&self.health).as_ref().map_or(0, |h| h.capacity)
+    }
+
+    fn missed_heartbeats(&self) -> bool {
+        self.heartbeat
+            .as_ref()
+            .is_some_and(|h| lock(&h.last).elapsed() > h.every * MISSED_HEARTBEATS)
+    }
+
+    pub(crate) fn beat(&self) {
+        if let Some(h) = &self.heartbeat {
+            *lock(&h.last) = Instant::now();
+        }
+    }
+
+    pub(crate) fn load(&self) -> f64 {
+        let capacity = lock(&self.health).as_ref().map_or(1, |h| h.capacity.max(1));
+        (self.in_flight.load(Ordering::Relaxed) as f64 + 1.0)
+            / (capacity as f64 * *lock(&self.weight))
+    }
+
+    fn note_error(&self, message: &str) {
+        *lock(&self.last_error) = Some(message.to_owned());
+    }
+
+    pub(crate) async fn check_health(&self) {
+        if self.missed_heartbeats() {
+            let was = lock(&self.up).replace(false);
+            if was != Some(false) {
+                tracing::warn!(node = %self.name, "node missed {MISSED_HEARTBEATS} heartbeats; offline");
+            }
+            self.note_error(&format!("missed {MISSED_HEARTBEATS} heartbeats"));
+            return;
+        }
+        let Some(permit) = self.breaker.acquire() else {
+            *lock(&self.up) = Some(false);
+            return;
+        };
+        match self.backend.health(&self.config_tags).await {
+            Ok(health) => {
+                permit.success();
+                let was = lock(&self.up).replace(health.status == "ok");
+                if was != Some(true) && health.status == "ok" {
+                    tracing::info!(node = %self.name, capacity = health.capacity, "node up");
+                }
+                *lock(&self.health) = Some(health);
+            }
+            Err(e) => {
+                if matches!(e, CallError::Failed(_)) {
+                    permit.failure();
+                }
+                let was = lock(&self.up).replace(false);
+                if was != Some(false) {
+                    tracing::warn!(node = %self.name, error = e.message(), "node down");
+                }
+                self.note_error(e.message());
+            }
+        }
+    }
+
+    /// Runs one call through the breaker, keeping counts and the in-flight gauge.
+    pub(crate) async fn call<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        let Some(permit) = self.breaker.acquire() else {
+            return Err(CallError::Busy(JobError::new(
+                ErrorKind::NodeFailed,
+                format!("node {} is cut off by its circuit breaker", self.name),
+            )));
+        };
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let result = work.await;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        match &result {
+            Ok(_) | Err(CallError::Rejected(_)) => {
+                permit.success();
+                self.jobs_ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(CallError::Failed(message)) => {
+                permit.failure();
+                self.jobs_failed.fetch_add(1, Ordering::Relaxed);
+                self.note_error(message);
+            }
+            Err(CallError::Busy(_)) => drop(permit),
+            Err(CallError::Unauthorized(e)) => {
+                drop(permit);
+                self.note_error(&e.message);
+            }
+        }
+        result
+    }
+
+    pub(crate) fn status(&self) -> NodeStatus {
+        let health = lock(&self.health).clone();
+        let state = if self.missed_heartbeats() {
+            "offline"
+        } else {
+            match *lock(&self.up) {
+                Some(true) => "up",
+                Some(false) => "down",
+                None => "unknown",
+            }
+        };
+        NodeStatus {
+            name: self.name.clone(),
+            state: state.to_owned(),
+            breaker: self.breaker.state().as_str().to_owned(),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+            capacity: health.as_ref().map_or(0, |h| h.capacity),
+            arch: health.as_ref().map(|h| h.arch.clone()),
+            tags: self.tags_with(health.as_ref()),
+            jobs_ok: self.jobs_ok.load(Ordering::Relaxed),
+            jobs_failed: self.jobs_failed.load(Ordering::Relaxed),
+            last_error: lock(&self.last_error).clone(),
+            last_heartbeat_secs: self
+                .heartbeat
+                .as_ref()
+                .map(|h| lock(&h.last).elapsed().as_secs()),
+        }
+    }
+}
+
+fn positive(weight: f64) -> f64 {
+    if weight.is_finite() && weight > 0.0 {
+        weight
+    } else {
+        1.0
+    }
+}
