@@ -72,6 +72,10 @@ fn init_logging() {
         .init();
 }
 
+/// How long a freshly started gateway with a registry lets its first jobs wait
+/// for agents to register: two default heartbeat periods.
+const REGISTRATION_GRACE: Duration = Duration::from_secs(10);
+
 async fn mcp(args: McpArgs) -> anyhow::Result<()> {
     let file = args.config.as_deref().map(FarmFile::load).transpose()?;
     let mut nodes: Vec<NodeSpec> = args
@@ -135,6 +139,11 @@ async fn mcp(args: McpArgs) -> anyhow::Result<()> {
             },
             health_interval: Duration::from_millis(args.health_interval_ms),
             token: args.token.clone(),
+            registration_grace: if args.registry_listen.is_some() {
+                REGISTRATION_GRACE
+            } else {
+                Duration::ZERO
+            },
             ..FarmConfig::default()
         };
         let member = local.map(|executor| LocalMember {

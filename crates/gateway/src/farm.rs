@@ -55,6 +55,10 @@ pub struct FarmConfig {
     pub attempts: usize,
     /// Token the gateway presents to self-registered nodes.
     pub token: Option<String>,
+    /// After start, how long a job waits for a first usable node to register
+    /// before failing (zero without a registry: configured nodes are checked
+    /// before `start` returns).
+    pub registration_grace: Duration,
 }
 
 impl Default for FarmConfig {
@@ -66,6 +70,7 @@ impl Default for FarmConfig {
             job_timeout: Duration::from_secs(150),
             attempts: 3,
             token: None,
+            registration_grace: Duration::ZERO,
         }
     }
 }
@@ -84,6 +89,7 @@ pub struct FarmExecutor {
     next_id: AtomicU64,
     health_task: Mutex<Option<tokio::task::AbortHandle>>,
     stopped: AtomicBool,
+    started: Instant,
 }
 
 impl FarmExecutor {
@@ -118,6 +124,7 @@ impl FarmExecutor {
             next_id: AtomicU64::new(1),
             health_task: Mutex::new(None),
             stopped: AtomicBool::new(false),
+            started: Instant::now(),
         })
     }
 
@@ -282,12 +289,23 @@ impl FarmExecutor {
         )
     }
 
+    /// Right after start, agents may not have registered yet (they beat every few
+    /// seconds): give them until the grace period ends rather than fail the first
+    /// calls of a freshly started gateway.
+    async fn await_first_node(&self, tags: &NodeTags) {
+        let until = self.started + self.config.registration_grace;
+        while Instant::now() < until && self.pick(&[], tags).is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Opens a session on some node carrying `tags`, other than those in `exclude`.
     async fn place_session(
         &self,
         exclude: &[String],
         tags: &NodeTags,
     ) -> Result<Placement, JobError> {
+        self.await_first_node(tags).await;
         let mut tried = exclude.to_vec();
         let mut last = None;
         for _ in 0..self.nodes().len() {
@@ -308,6 +326,7 @@ impl FarmExecutor {
 
     async fn run_stateless(&self, job: Job) -> Result<JobOutput, JobError> {
         let mut tried: Vec<String> = Vec::new();
+        self.await_first_node(&job.node_tags).await;
         let mut last: Option<CallError> = None;
         let mut attempt = 0;
         while attempt < self.config.attempts.max(1) {
