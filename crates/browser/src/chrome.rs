@@ -220,6 +220,23 @@ impl ChromeProcess {
     }
 }
 
+impl Drop for ChromeProcess {
+    /// Last resort for a process dropped without [`Closing::close`] (e.g. a lease
+    /// still held when the runtime stops): chromiumoxide would only schedule a
+    /// kill on a runtime that may be gone, so kill it now.
+    fn drop(&mut self) {
+        if self.browser.is_some()
+            && let Some(pid) = self.pid
+            && let Ok(pid) = i32::try_from(pid)
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 /// A process on its way out; see [`Closing::close`].
 pub(crate) struct Closing {
     browser: Browser,

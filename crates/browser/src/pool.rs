@@ -216,8 +216,6 @@ impl Pool {
         }
     }
 
-    /// Closes every idle process and waits (bounded) until they are gone. Leases
-    /// still held are closed when they are dropped. Idempotent.
     /// Runs clean-up work that holds a lease; shutdown waits for it (bounded).
     pub(crate) fn spawn_tracked(
         &self,
@@ -226,13 +224,26 @@ impl Pool {
         self.inner.closing.spawn(work);
     }
 
+    /// Closes every process and waits (bounded) until they are gone, including
+    /// those still leased when shutdown starts (a session closing, a scratch tab
+    /// being wiped): they are closed as they come back. Idempotent.
     pub async fn shutdown(&self) {
         const GRACE: Duration = Duration::from_secs(10);
+        const RETURN_WAIT: Duration = Duration::from_secs(5);
         for task in &self.inner.background {
             task.abort();
         }
-        self.inner.pool.retain(|_, _| false);
         self.inner.pool.close();
+        // A closed deadpool still takes returned objects back (without detaching
+        // them), so sweep until every lease is back and closed.
+        let until = tokio::time::Instant::now() + RETURN_WAIT;
+        loop {
+            self.inner.pool.retain(|_, _| false);
+            if self.inner.pool.status().size == 0 || tokio::time::Instant::now() >= until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.inner.closing.close();
         if tokio::time::timeout(GRACE, self.inner.closing.wait())
             .await

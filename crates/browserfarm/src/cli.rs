@@ -28,7 +28,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP over stdio (stdin/stdout) with an embedded Chromium pool.
+    /// Serve MCP over stdio (stdin/stdout), or over HTTP with --http, with an
+    /// embedded Chromium pool and/or farm nodes.
     Mcp(McpArgs),
     /// Check that Chromium can be found, started and can load a page; prints timings.
     Doctor(BrowserArgs),
@@ -170,7 +171,28 @@ pub struct McpArgs {
           value_parser = clap::value_parser!(u64).range(100..))]
     pub health_interval_ms: u64,
 
-    /// Largest accepted JSON-RPC message on stdin, in bytes.
+    /// Serve MCP over HTTP on this address instead of stdio: streamable HTTP at
+    /// /mcp, legacy SSE at /sse + /message, health at /health. Beyond loopback
+    /// requires --token.
+    #[arg(long, env = "BROWSERFARM_HTTP", value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// Host names (besides localhost/127.0.0.1/::1) accepted in the Host and
+    /// Origin headers in HTTP mode, e.g. farm.example.org.
+    #[arg(long, env = "BROWSERFARM_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Browser origins accepted in HTTP mode besides those of allowed hosts,
+    /// e.g. https://app.example.org.
+    #[arg(long, env = "BROWSERFARM_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// HTTP mode: an MCP session idle this long is closed with its browser.
+    #[arg(long, env = "BROWSERFARM_SESSION_IDLE_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_idle_secs: u64,
+
+    /// Largest accepted JSON-RPC message (stdin line or HTTP body), in bytes.
     #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_message_bytes: usize,
 }

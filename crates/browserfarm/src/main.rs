@@ -17,7 +17,7 @@ use browserfarm_gateway::{
     BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeSpec,
     QueueConfig, Queued, RateLimit, registry_router,
 };
-use browserfarm_mcp::StdioOptions;
+use browserfarm_mcp::{HttpOptions, StdioOptions};
 use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -112,6 +112,24 @@ async fn mcp(args: McpArgs) -> anyhow::Result<()> {
              127.0.0.1"
         );
     }
+    if let Some(addr) = args.http
+        && !addr.ip().is_loopback()
+        && args.token.as_deref().is_none_or(str::is_empty)
+    {
+        anyhow::bail!(
+            "refusing to serve MCP on {addr} without a token: anyone who can reach it could \
+             drive your browsers. Pass --token (or BROWSERFARM_TOKEN), or listen on 127.0.0.1"
+        );
+    }
+    // Bind before starting browsers, so a taken port fails fast.
+    let http_listener = match args.http {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
     let local = if local_pool {
         let pool =
             Pool::start(args.browser.pool_config()).context("cannot start the browser pool")?;
@@ -170,7 +188,7 @@ async fn mcp(args: McpArgs) -> anyhow::Result<()> {
         }
         tracing::info!(
             nodes = farm.status().await.nodes.len(),
-            "browserfarm {} serving MCP on stdio, farm mode",
+            "browserfarm {} serving MCP, farm mode",
             env!("CARGO_PKG_VERSION")
         );
         let capacity = farm.clone();
@@ -179,27 +197,45 @@ async fn mcp(args: McpArgs) -> anyhow::Result<()> {
         let local = local.expect("checked above: no farm means a local pool");
         let capacity = local.pool().config().max_browsers;
         tracing::info!(
-            "browserfarm {} serving MCP on stdio, embedded pool",
+            "browserfarm {} serving MCP, embedded pool",
             env!("CARGO_PKG_VERSION")
         );
         Arc::new(Queued::new(local, queue, move || capacity))
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let options = StdioOptions {
-        max_message_bytes: args.max_message_bytes,
-        rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
-            per_sec: args.rate_limit,
-            burst: args.rate_burst,
-        }),
+    let rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
+        per_sec: args.rate_limit,
+        burst: args.rate_burst,
+    });
+    let served = match http_listener {
+        Some(listener) => {
+            tracing::info!(listen = %listener.local_addr()?, auth = args.token.is_some(),
+                "serving MCP over HTTP: streamable HTTP at /mcp, legacy SSE at /sse");
+            let options = HttpOptions {
+                allowed_hosts: args.allowed_hosts.clone(),
+                allowed_origins: args.allowed_origins.clone(),
+                token: args.token.clone(),
+                session_idle: Duration::from_secs(args.session_idle_secs),
+                rate_limit,
+                max_body_bytes: args.max_message_bytes,
+            };
+            browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
+        }
+        None => {
+            let options = StdioOptions {
+                max_message_bytes: args.max_message_bytes,
+                rate_limit,
+            };
+            browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
+        }
     };
-    let served = browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await;
     if let Some(registry) = registry {
         registry.abort();
     }
     executor.shutdown().await;
     tracing::info!("browserfarm stopped; all browsers closed");
-    served.context("stdio transport failed")
+    served.context("MCP transport failed")
 }
 
 async fn agent(args: AgentArgs) -> anyhow::Result<()> {

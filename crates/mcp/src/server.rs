@@ -50,11 +50,35 @@ tokio::task_local! {
 /// Tools that run no job and take no placement arguments.
 const NO_JOB_TOOLS: &[&str] = &["farm_status"];
 
+/// The connection's executor session, closed when the last clone of the server
+/// goes away: transports that drop the handler when an MCP session ends (HTTP
+/// session expiry, SSE disconnect) release the browser without a hook of their own.
+struct SessionSlot {
+    executor: Arc<dyn Executor>,
+    id: Mutex<Option<SessionId>>,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let Some(id) = self.id.get_mut().take() else {
+            return;
+        };
+        let executor = self.executor.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = executor.close_session(&id).await {
+                    tracing::debug!(session = %id, error = %e, "closing session");
+                }
+            });
+        }
+    }
+}
+
 /// One MCP connection. Cheap to clone; clones share the connection's session.
 #[derive(Clone)]
 pub struct BrowserfarmServer {
     executor: Arc<dyn Executor>,
-    session: Arc<Mutex<Option<SessionId>>>,
+    session: Arc<SessionSlot>,
     tool_router: ToolRouter<Self>,
     /// This client's calls (`--rate-limit`); `None` when unlimited.
     bucket: Option<Arc<std::sync::Mutex<TokenBucket>>>,
@@ -71,8 +95,11 @@ impl BrowserfarmServer {
             }
         }
         BrowserfarmServer {
+            session: Arc::new(SessionSlot {
+                executor: executor.clone(),
+                id: Mutex::new(None),
+            }),
             executor,
-            session: Arc::new(Mutex::new(None)),
             tool_router,
             bucket: None,
         }
@@ -105,7 +132,7 @@ impl BrowserfarmServer {
 
     /// Closes this connection's browser session, if one was opened.
     pub async fn close_session(&self) {
-        let mut slot = self.session.lock().await;
+        let mut slot = self.session.id.lock().await;
         if let Some(id) = slot.take()
             && let Err(e) = self.executor.close_session(&id).await
         {
@@ -116,7 +143,7 @@ impl BrowserfarmServer {
     /// The session id, opening the session on first use (on a node carrying
     /// `node_tags`).
     async fn session_id(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
-        let mut slot = self.session.lock().await;
+        let mut slot = self.session.id.lock().await;
         if let Some(id) = slot.as_ref() {
             return Ok(id.clone());
         }
@@ -328,7 +355,7 @@ impl BrowserfarmServer {
         Parameters(_args): Parameters<FarmStatusArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let status = self.executor.status().await;
-        let session_node = match self.session.lock().await.as_ref() {
+        let session_node = match self.session.id.lock().await.as_ref() {
             Some(id) => self.executor.session_node(id).await,
             None => None,
         };

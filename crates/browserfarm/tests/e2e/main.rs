@@ -1,8 +1,9 @@
-//! End-to-end tests: the real `browserfarm mcp` binary, driven over stdio, with
-//! real headless Chromium loading pages served by the test on 127.0.0.1.
+//! End-to-end tests: the real `browserfarm mcp` binary, driven over stdio and
+//! HTTP, with real headless Chromium loading pages served by the test on 127.0.0.1.
 
 mod client;
 mod farm;
+mod http;
 mod lifecycle;
 mod protocol;
 mod tools;

@@ -1,0 +1,385 @@
+//! MCP over HTTP: `browserfarm mcp --http` with streamable HTTP at /mcp and the
+//! legacy SSE transport, driven by a plain HTTP client.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use browserfarm_testkit::Fixtures;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const PROTOCOL: &str = "2025-11-25";
+
+/// A running `browserfarm mcp --http`; SIGTERM on drop.
+struct HttpServer {
+    child: Child,
+    base: String,
+}
+
+impl HttpServer {
+    async fn start(extra: &[&str]) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
+            .args(["mcp", "--min-browsers", "0", "--http"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn browserfarm");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return HttpServer {
+                    child,
+                    base: format!("http://127.0.0.1:{port}"),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("HTTP server did not start");
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// The JSON-RPC messages in a reply that is either JSON or an SSE stream.
+fn messages(content_type: &str, body: &str) -> Vec<Value> {
+    if content_type.starts_with("application/json") {
+        return vec![serde_json::from_str(body).expect("JSON body")];
+    }
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
+/// One streamable-HTTP MCP session.
+struct StreamableSession {
+    http: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    id: Option<String>,
+    next: u64,
+}
+
+impl StreamableSession {
+    fn new(server: &HttpServer, token: Option<&str>) -> StreamableSession {
+        StreamableSession {
+            http: reqwest::Client::new(),
+            url: format!("{}/mcp", server.base),
+            token: token.map(str::to_owned),
+            id: None,
+            next: 1,
+        }
+    }
+
+    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .header("MCP-Protocol-Version", PROTOCOL)
+            .timeout(Duration::from_secs(120))
+            .body(body.to_string());
+        if let Some(id) = &self.id {
+            req = req.header("Mcp-Session-Id", id);
+        }
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let response = self.post(&body).send().await.expect("POST /mcp");
+        assert!(
+            response.status().is_success(),
+            "{method}: HTTP {}",
+            response.status()
+        );
+        if let Some(session) = response.headers().get("mcp-session-id") {
+            self.id = Some(session.to_str().unwrap().to_owned());
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = response.text().await.unwrap();
+        messages(&content_type, &text)
+            .into_iter()
+            .find(|m| m["id"] == json!(id))
+            .unwrap_or_else(|| panic!("no reply to {method} in {text}"))
+    }
+
+    async fn initialize(&mut self) {
+        let reply = self
+            .request(
+                "initialize",
+                json!({"protocolVersion": PROTOCOL, "capabilities": {},
+                       "clientInfo": {"name": "e2e", "version": "1"}}),
+            )
+            .await;
+        assert_eq!(reply["result"]["serverInfo"]["name"], "browserfarm");
+        assert!(self.id.is_some(), "the server assigns a session id");
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let status = self.post(&note).send().await.unwrap().status();
+        assert_eq!(status, 202);
+    }
+
+    async fn tool_text(&mut self, name: &str, arguments: Value) -> String {
+        let reply = self
+            .request("tools/call", json!({"name": name, "arguments": arguments}))
+            .await;
+        assert_eq!(reply["result"]["isError"], false, "{reply}");
+        reply["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn delete(&self) -> u16 {
+        let mut req = self
+            .http
+            .delete(&self.url)
+            .header("Mcp-Session-Id", self.id.as_deref().unwrap())
+            .header("MCP-Protocol-Version", PROTOCOL);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap().status().as_u16()
+    }
+}
+
+#[tokio::test]
+async fn streamable_http_sessions_keep_state_apart_until_deleted() {
+    let pages = Fixtures::start().await;
+    let server = HttpServer::start(&[]).await;
+    let mut a = StreamableSession::new(&server, None);
+    let mut b = StreamableSession::new(&server, None);
+    a.initialize().await;
+    b.initialize().await;
+
+    a.tool_text("navigate", json!({"url": pages.url("/cookie/set?v=alpha")}))
+        .await;
+    let seen_a = a
+        .tool_text(
+            "scrape",
+            json!({"url": pages.url("/cookie/show"), "format": "text"}),
+        )
+        .await;
+    assert!(seen_a.contains("farm=alpha"), "{seen_a}");
+    let seen_b = b
+        .tool_text(
+            "scrape",
+            json!({"url": pages.url("/cookie/show"), "format": "text"}),
+        )
+        .await;
+    assert!(seen_b.contains("cookies: none"), "{seen_b}");
+
+    assert!(
+        (200..300).contains(&a.delete().await),
+        "DELETE ends the session"
+    );
+    let gone = a
+        .post(&json!({"jsonrpc": "2.0", "id": 99, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(gone, 404, "a deleted session is gone");
+
+    let health: Value = reqwest::get(format!("{}/health", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+}
+
+#[tokio::test]
+async fn the_http_gate_checks_host_origin_and_token() {
+    let server = HttpServer::start(&["--token", "s3cret", "--allowed-hosts", "farm.test"]).await;
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": PROTOCOL, "capabilities": {},
+                   "clientInfo": {"name": "e2e", "version": "1"}}});
+    let post = |headers: &[(&str, &str)]| {
+        let mut req = http
+            .post(format!("{}/mcp", server.base))
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .body(init.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    let bearer = ("Authorization", "Bearer s3cret");
+
+    let no_token = post(&[]).await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    assert!(no_token.text().await.unwrap().contains("bearer token"));
+    assert_eq!(
+        post(&[("Authorization", "Bearer wrong")])
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let rebinding = post(&[bearer, ("Host", "evil.test")]).await.unwrap();
+    assert_eq!(rebinding.status(), 403);
+    assert!(rebinding.text().await.unwrap().contains("--allowed-hosts"));
+    let foreign = post(&[bearer, ("Origin", "https://evil.test")])
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+
+    assert!(post(&[bearer]).await.unwrap().status().is_success());
+    assert!(
+        post(&[bearer, ("Origin", "http://localhost:6274")])
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    assert!(
+        post(&[bearer, ("Host", "farm.test:8931")])
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    // Load balancers probe without credentials.
+    let health = http
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+/// Reads SSE events from a streaming response until one satisfies `want`.
+async fn next_event(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    want: impl Fn(&str, &str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let name = event
+                .lines()
+                .find_map(|l| l.strip_prefix("event:"))
+                .unwrap_or("message")
+                .trim()
+                .to_owned();
+            let data = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join("\n");
+            if want(&name, &data) {
+                return data;
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("SSE event in time")
+            .expect("SSE stream")
+            .expect("SSE stream still open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn legacy_sse_transport_serves_tools() {
+    let pages = Fixtures::start().await;
+    let server = HttpServer::start(&[]).await;
+    let http = reqwest::Client::new();
+    let mut events = http
+        .get(format!("{}/sse", server.base))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut events, &mut buffer, |name, _| name == "endpoint").await;
+    assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");
+    let post = |body: String| {
+        http.post(format!("{}{endpoint}", server.base))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let reply_to = |id: u64| move |_: &str, data: &str| data.contains(&format!("\"id\":{id}"));
+
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": PROTOCOL, "capabilities": {},
+                   "clientInfo": {"name": "e2e", "version": "1"}}});
+    assert_eq!(post(init.to_string()).await.unwrap().status(), 202);
+    let reply = next_event(&mut events, &mut buffer, reply_to(1)).await;
+    assert!(reply.contains("\"name\":\"browserfarm\""), "{reply}");
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(note.to_string()).await.unwrap().status(), 202);
+
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "scrape", "arguments": {"url": pages.url("/article")}}});
+    assert_eq!(post(call.to_string()).await.unwrap().status(), 202);
+    let reply = next_event(&mut events, &mut buffer, reply_to(2)).await;
+    assert!(reply.contains("Growing Browsers"), "{reply}");
+
+    let junk = post("{not json".into()).await.unwrap();
+    assert_eq!(junk.status(), 400);
+    assert!(junk.text().await.unwrap().contains("-32700"));
+    let unknown = http
+        .post(format!("{}/message?sessionId=nope", server.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn http_beyond_loopback_needs_a_token() {
+    let output = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
+        .args(["mcp", "--http", "0.0.0.0:1"])
+        .env_remove("BROWSERFARM_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("without a token"), "{stderr}");
+}

@@ -1,0 +1,384 @@
+//! MCP over the network: streamable HTTP at `/mcp` (rmcp's service), the legacy
+//! HTTP+SSE transport for older clients (`GET /sse` opens the event stream and
+//! announces the `endpoint`; `POST /message?sessionId=…` carries requests), and
+//! `GET /health` for load balancers.
+//!
+//! Every route but `/health` passes the same gate, following the MCP transport
+//! security guidance: the `Host` header must name an allowed host and a present
+//! `Origin` must be an allowed one (both stop DNS rebinding from a web page), and
+//! the bearer token must match when one is set. Each MCP session, on either
+//! transport, gets its own [`BrowserfarmServer`] and so its own browser session,
+//! released when the MCP session ends (DELETE on `/mcp`, idle expiry, SSE
+//! disconnect).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use browserfarm_gateway::{Executor, RateLimit, bearer_matches};
+use futures::{Stream, StreamExt};
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::BrowserfarmServer;
+
+/// Host names always accepted in `Host` (and as `Origin` hosts).
+const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1", "[::1]"];
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Extra host names (without port) accepted in `Host` and `Origin`, for a
+    /// server reached by name (`--allowed-hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// Extra browser origins accepted, e.g. `https://app.example.com`
+    /// (`--allowed-origins`).
+    pub allowed_origins: Vec<String>,
+    /// Bearer token every request must carry (`--token`).
+    pub token: Option<String>,
+    /// An MCP session idle this long is closed with its browser session.
+    pub session_idle: Duration,
+    pub rate_limit: Option<RateLimit>,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            token: None,
+            session_idle: Duration::from_secs(300),
+            rate_limit: None,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    executor: Arc<dyn Executor>,
+    options: Arc<HttpOptions>,
+    shutdown: CancellationToken,
+    /// Legacy SSE sessions: id → the inbox of that session's server.
+    sse: Arc<Mutex<HashMap<String, mpsc::Sender<Bytes>>>>,
+}
+
+impl Shared {
+    fn server(&self) -> BrowserfarmServer {
+        BrowserfarmServer::new(self.executor.clone()).with_rate_limit(self.options.rate_limit)
+    }
+}
+
+/// Serves until `shutdown` is cancelled.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    executor: Arc<dyn Executor>,
+    options: HttpOptions,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = router(executor, options, shutdown.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+pub fn router(
+    executor: Arc<dyn Executor>,
+    options: HttpOptions,
+    shutdown: CancellationToken,
+) -> Router {
+    let shared = Shared {
+        executor,
+        options: Arc::new(options),
+        shutdown,
+        sse: Default::default(),
+    };
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(shared.options.session_idle);
+    // The gate below checks Host and Origin for every route. rmcp's Host check
+    // gets the same list; its Origin check stays off (an empty list), since it
+    // would refuse the loopback origins the gate accepts.
+    let mut config =
+        StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts(&shared.options));
+    config.cancellation_token = shared.shutdown.child_token();
+    config.max_request_body_bytes = shared.options.max_body_bytes;
+    let factory = shared.clone();
+    let streamable =
+        StreamableHttpService::new(move || Ok(factory.server()), Arc::new(sessions), config);
+    let gated = Router::new()
+        .nest_service("/mcp", streamable)
+        .route("/sse", get(open_sse))
+        .route("/message", post(post_message))
+        .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        .layer(DefaultBodyLimit::max(shared.options.max_body_bytes));
+    Router::new()
+        .route("/health", get(health))
+        .merge(gated)
+        .with_state(shared)
+}
+
+fn allowed_hosts(options: &HttpOptions) -> Vec<String> {
+    LOOPBACK_HOSTS
+        .iter()
+        .filter(|h| !h.starts_with('['))
+        .map(|h| h.to_string())
+        .chain(options.allowed_hosts.iter().cloned())
+        .collect()
+}
+
+async fn health(State(shared): State<Shared>) -> Response {
+    let status = shared.executor.status().await;
+    let up = status.nodes.iter().filter(|n| n.state == "up").count();
+    let code = if up > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        axum::Json(json!({
+            "status": if up > 0 { "ok" } else { "no_nodes" },
+            "version": env!("CARGO_PKG_VERSION"),
+            "nodes_up": up,
+            "nodes": status.nodes.len(),
+        })),
+    )
+        .into_response()
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// The host part of a `Host` header or origin authority: `[::1]:80` → `::1`.
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+fn host_allowed(options: &HttpOptions, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    LOOPBACK_HOSTS.contains(&host.as_str())
+        || options
+            .allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&host))
+}
+
+fn origin_allowed(options: &HttpOptions, origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if options
+        .allowed_origins
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    match origin.split_once("://") {
+        Some(("http" | "https", authority)) => host_allowed(options, host_of(authority)),
+        _ => false,
+    }
+}
+
+async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !host_allowed(&shared.options, host_of(host)) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "Host '{host}' is not allowed; start the server with --allowed-hosts to \
+                 accept it"
+            ),
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(&shared.options, origin) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "Origin '{origin}' is not allowed; start the server with \
+                     --allowed-origins to accept it"
+                ),
+            );
+        }
+    }
+    if let Some(token) = &shared.options.token
+        && !bearer_matches(headers, token)
+    {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token: send `Authorization: Bearer <token>` with the \
+             server's --token",
+        );
+    }
+    next.run(request).await
+}
+
+fn session_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Removes a legacy SSE session and stops its server when the client goes away
+/// (the event stream, which owns this, is dropped).
+struct SseGuard {
+    id: String,
+    sessions: Arc<Mutex<HashMap<String, mpsc::Sender<Bytes>>>>,
+    stop: CancellationToken,
+}
+
+impl Drop for SseGuard {
+    fn drop(&mut self) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+        self.stop.cancel();
+        tracing::debug!(session = %self.id, "SSE client disconnected");
+    }
+}
+
+async fn open_sse(
+    State(shared): State<Shared>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    const PIPE: usize = 256 * 1024;
+    let id = session_id();
+    let (mut to_rmcp, rmcp_in) = tokio::io::duplex(PIPE);
+    let (rmcp_out, from_rmcp) = tokio::io::duplex(PIPE);
+    let (inbox_tx, mut inbox) = mpsc::channel::<Bytes>(64);
+    let stop = shared.shutdown.child_token();
+
+    let server = shared.server();
+    let serving = stop.clone();
+    tokio::spawn(async move {
+        match server.serve_with_ct((rmcp_in, rmcp_out), serving).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(e) => tracing::debug!(error = %e, "SSE session ended before initialization"),
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(message) = inbox.recv().await {
+            if to_rmcp.write_all(&message).await.is_err() || to_rmcp.write_all(b"\n").await.is_err()
+            {
+                break;
+            }
+        }
+    });
+    shared
+        .sse
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone(), inbox_tx);
+    tracing::debug!(session = %id, "SSE client connected");
+
+    let guard = SseGuard {
+        id: id.clone(),
+        sessions: shared.sse.clone(),
+        stop,
+    };
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("/message?sessionId={id}"));
+    let lines = BufReader::new(from_rmcp).lines();
+    let messages = futures::stream::unfold((lines, guard), |(mut lines, guard)| async move {
+        match lines.next_line().await {
+            Ok(Some(line)) => Some((
+                Ok(Event::default().event("message").data(line)),
+                (lines, guard),
+            )),
+            _ => None,
+        }
+    });
+    Sse::new(futures::stream::once(async { Ok(endpoint) }).chain(messages))
+        .keep_alive(KeepAlive::default())
+}
+
+#[derive(serde::Deserialize)]
+struct MessageQuery {
+    #[serde(rename = "sessionId")]
+    session_id: String,
+}
+
+async fn post_message(
+    State(shared): State<Shared>,
+    Query(query): Query<MessageQuery>,
+    body: Bytes,
+) -> Response {
+    let inbox = shared
+        .sse
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&query.session_id)
+        .cloned();
+    let Some(inbox) = inbox else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "unknown or closed SSE session; open a new one with GET /sse",
+        );
+    };
+    // rmcp reads one message per line: re-encode compactly (no raw newlines).
+    let Ok(message) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        let error = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32700, "message": "parse error: the body is not valid JSON" }
+        });
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    };
+    match inbox.send(Bytes::from(message.to_string())).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(_) => refuse(StatusCode::GONE, "the SSE session has ended"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_origins() {
+        let options = HttpOptions {
+            allowed_hosts: vec!["farm.example".into()],
+            allowed_origins: vec!["https://app.example.com".into()],
+            ..HttpOptions::default()
+        };
+        assert!(host_allowed(&options, host_of("127.0.0.1:8931")));
+        assert!(host_allowed(&options, host_of("[::1]:8931")));
+        assert!(host_allowed(&options, host_of("LOCALHOST")));
+        assert!(host_allowed(&options, host_of("farm.example:80")));
+        assert!(!host_allowed(&options, host_of("evil.example:8931")));
+        assert!(!host_allowed(&options, host_of("")));
+
+        assert!(origin_allowed(&options, "http://localhost:3000"));
+        assert!(origin_allowed(&options, "https://app.example.com"));
+        assert!(origin_allowed(&options, "https://farm.example"));
+        assert!(!origin_allowed(&options, "https://evil.example"));
+        assert!(!origin_allowed(&options, "null"));
+        assert!(!origin_allowed(&options, "file://"));
+    }
+}
