@@ -233,15 +233,13 @@ impl Pool {
         for task in &self.inner.background {
             task.abort();
         }
+        // Detach (and so close) the idle ones first: closing the pool would drop
+        // them without a goodbye. Once closed (max size 0), leases coming back are
+        // detached too; wait for them, so their closing is waited for below.
+        self.inner.pool.retain(|_, _| false);
         self.inner.pool.close();
-        // A closed deadpool still takes returned objects back (without detaching
-        // them), so sweep until every lease is back and closed.
         let until = tokio::time::Instant::now() + RETURN_WAIT;
-        loop {
-            self.inner.pool.retain(|_, _| false);
-            if self.inner.pool.status().size == 0 || tokio::time::Instant::now() >= until {
-                break;
-            }
+        while self.inner.pool.status().size > 0 && tokio::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.inner.closing.close();
