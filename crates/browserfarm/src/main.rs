@@ -76,7 +76,10 @@ fn init_logging() {
 /// for agents to register: two default heartbeat periods.
 const REGISTRATION_GRACE: Duration = Duration::from_secs(10);
 
-async fn mcp(args: McpArgs) -> anyhow::Result<()> {
+async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
+    // Empty values (e.g. an unset placeholder in a client's env block) mean unset.
+    args.token = args.token.filter(|t| !t.is_empty());
+    args.nodes.retain(|n| !n.trim().is_empty());
     let file = args.config.as_deref().map(FarmFile::load).transpose()?;
     let mut nodes: Vec<NodeSpec> = args
         .nodes
@@ -238,7 +241,8 @@ async fn mcp(args: McpArgs) -> anyhow::Result<()> {
     served.context("MCP transport failed")
 }
 
-async fn agent(args: AgentArgs) -> anyhow::Result<()> {
+async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
+    args.token = args.token.filter(|t| !t.is_empty());
     if !args.listen.ip().is_loopback() && args.token.as_deref().is_none_or(str::is_empty) {
         anyhow::bail!(
             "refusing to listen on {} without a token: anyone who can reach it could drive \

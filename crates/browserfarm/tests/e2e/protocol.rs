@@ -108,3 +108,48 @@ async fn protocol_mistakes_get_json_rpc_errors() {
     // Still serving.
     assert!(mcp.request("ping", json!({})).await.get("result").is_some());
 }
+
+/// `mcp-manifest.json` describes the tools the server really lists, at the
+/// version it really is, so the two cannot drift apart.
+#[tokio::test]
+async fn the_manifest_matches_the_server() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../mcp-manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("mcp-manifest.json"))
+            .expect("mcp-manifest.json is JSON");
+    assert_eq!(manifest["name"], "browserfarm");
+    assert_eq!(manifest["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(manifest["server"]["type"], "binary");
+    assert_eq!(manifest["server"]["mcp_config"]["args"], json!(["mcp"]));
+
+    let (mut mcp, _) = McpProcess::start().await;
+    let list = mcp.request("tools/list", json!({})).await;
+    let mut served: Vec<(String, String)> = list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["description"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut declared: Vec<(String, String)> = manifest["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["description"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    served.sort();
+    declared.sort();
+    assert_eq!(
+        declared, served,
+        "mcp-manifest.json tools differ from tools/list"
+    );
+}
