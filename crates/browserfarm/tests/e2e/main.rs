@@ -5,5 +5,6 @@ mod client;
 mod farm;
 mod http;
 mod lifecycle;
+mod npm;
 mod protocol;
 mod tools;
