@@ -122,6 +122,7 @@ pub fn router(
         StreamableHttpService::new(move || Ok(factory.server()), Arc::new(sessions), config);
     let gated = Router::new()
         .nest_service("/mcp", streamable)
+        .layer(middleware::from_fn(session_closed_is_ok))
         .route("/sse", get(open_sse))
         .route("/message", post(post_message))
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
@@ -130,6 +131,17 @@ pub fn router(
         .route("/health", get(health))
         .merge(gated)
         .with_state(shared)
+}
+
+/// rmcp answers a session DELETE with 202 Accepted; clients such as the Python SDK
+/// expect 200 for a session that was terminated, and warn otherwise.
+async fn session_closed_is_ok(request: Request, next: Next) -> Response {
+    let delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 fn allowed_hosts(options: &HttpOptions) -> Vec<String> {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs examples/python_client.py (official Python MCP SDK, pinned in
+# examples/requirements.txt) against `browserfarm mcp --http` and a page served on
+# 127.0.0.1, and checks what it printed and saved. Usage:
+#   scripts/python-example.sh [path/to/browserfarm]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/browserfarm}
+[ -x "$BIN" ] || cargo build --locked -p browserfarm
+WORK=$(mktemp -d)
+VENV=${BROWSERFARM_PY_VENV:-${TMPDIR:-/tmp}/browserfarm-example-venv}
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r examples/requirements.txt
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PAGE_PORT=$(free_port)
+MCP_PORT=$(free_port)
+mkdir -p "$WORK/site"
+cat > "$WORK/site/article.html" <<'HTML'
+<!doctype html><title>Example article</title>
+<nav>Home | About</nav>
+<article><h1>Browsers on small farms</h1>
+<p>A Raspberry Pi can run a headless Chromium and serve pages to an agent.</p></article>
+HTML
+python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$WORK/site" >/dev/null 2>&1 &
+PAGES=$!
+"$BIN" mcp --http "127.0.0.1:$MCP_PORT" --min-browsers 0 2>"$WORK/server.log" &
+SERVER=$!
+trap 'kill $PAGES 2>/dev/null; kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+for port in "$PAGE_PORT" "$MCP_PORT"; do
+    for _ in $(seq 100); do
+        if (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+done
+
+OUT=$(cd "$WORK" && "$VENV/bin/python" "$OLDPWD/examples/python_client.py" \
+    "http://127.0.0.1:$MCP_PORT/mcp" "http://127.0.0.1:$PAGE_PORT/article.html" 2>&1)
+echo "$OUT"
+grep -q "saved screenshot.png" <<<"$OUT"
+grep -q "# Browsers on small farms" <<<"$OUT"
+if grep -qi "failed" <<<"$OUT"; then echo "python example: a call failed" >&2; exit 1; fi
+head -c 8 "$WORK/screenshot.png" | od -An -tx1 | grep -q "89 50 4e 47" || {
+    echo "python example: screenshot.png is not a PNG" >&2
+    exit 1
+}
+echo "python example: ok"
