@@ -491,6 +491,7 @@ impl Executor for FarmExecutor {
     async fn status(&self) -> FarmStatus {
         FarmStatus {
             nodes: self.nodes().iter().map(|n| n.status()).collect(),
+            sessions: lock(&self.sessions).len(),
         }
     }
 

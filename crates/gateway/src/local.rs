@@ -162,6 +162,7 @@ impl Executor for LocalExecutor {
     async fn status(&self) -> FarmStatus {
         let pool = self.pool.status();
         FarmStatus {
+            sessions: self.sessions.lock().expect("session map poisoned").len(),
             nodes: vec![NodeStatus {
                 name: LOCAL_NODE.to_owned(),
                 state: "up".to_owned(),

@@ -168,6 +168,7 @@ async fn health(State(shared): State<Shared>) -> Response {
             "version": env!("CARGO_PKG_VERSION"),
             "nodes_up": up,
             "nodes": status.nodes.len(),
+            "sessions": status.sessions,
         })),
     )
         .into_response()

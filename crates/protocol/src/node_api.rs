@@ -74,6 +74,9 @@ pub struct NodeStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FarmStatus {
     pub nodes: Vec<NodeStatus>,
+    /// Sessions (browser contexts held for MCP sessions) open at the gateway.
+    #[serde(default)]
+    pub sessions: usize,
 }
 
 /// `POST /v1/nodes` on the gateway's registry: an agent announcing itself. Sent

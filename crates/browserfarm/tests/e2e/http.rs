@@ -176,6 +176,24 @@ impl StreamableSession {
     }
 }
 
+/// `GET /health`, polled until its open session count is `want`.
+async fn wait_for_sessions(server: &HttpServer, want: u64) {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = reqwest::get(format!("{}/health", server.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["sessions"] == json!(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected {want} open sessions: {last}");
+}
+
 #[tokio::test]
 async fn streamable_http_sessions_keep_state_apart_until_deleted() {
     let pages = Fixtures::start().await;
@@ -184,6 +202,17 @@ async fn streamable_http_sessions_keep_state_apart_until_deleted() {
     let mut b = StreamableSession::new(&server, None);
     a.initialize().await;
     b.initialize().await;
+    let tools = a.request("tools/list", json!({})).await;
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 8);
+    let shot = a
+        .request(
+            "tools/call",
+            json!({"name": "screenshot", "arguments": {"url": pages.url("/article")}}),
+        )
+        .await;
+    let image = &shot["result"]["content"][0];
+    assert_eq!(image["type"], "image", "{shot}");
+    assert_eq!(image["mimeType"], "image/png");
 
     a.tool_text("navigate", json!({"url": pages.url("/cookie/set?v=alpha")}))
         .await;
@@ -355,6 +384,20 @@ async fn legacy_sse_transport_serves_tools() {
     let reply = next_event(&mut events, &mut buffer, reply_to(2)).await;
     assert!(reply.contains("Growing Browsers"), "{reply}");
 
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    assert_eq!(post(list.to_string()).await.unwrap().status(), 202);
+    let reply: Value =
+        serde_json::from_str(&next_event(&mut events, &mut buffer, reply_to(3)).await).unwrap();
+    assert_eq!(reply["result"]["tools"].as_array().unwrap().len(), 8);
+
+    let shot = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "screenshot", "arguments": {"max_width": 400}}});
+    assert_eq!(post(shot.to_string()).await.unwrap().status(), 202);
+    let reply: Value =
+        serde_json::from_str(&next_event(&mut events, &mut buffer, reply_to(4)).await).unwrap();
+    assert_eq!(reply["result"]["content"][0]["type"], "image", "{reply}");
+    wait_for_sessions(&server, 1).await;
+
     let junk = post("{not json".into()).await.unwrap();
     assert_eq!(junk.status(), 400);
     assert!(junk.text().await.unwrap().contains("-32700"));
@@ -365,6 +408,10 @@ async fn legacy_sse_transport_serves_tools() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+
+    // Dropping the event stream ends the session and releases its browser.
+    drop(events);
+    wait_for_sessions(&server, 0).await;
 }
 
 #[tokio::test]
