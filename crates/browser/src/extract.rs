@@ -63,7 +63,7 @@ pub(crate) fn render(source: &Source, format: ScrapeFormat, main_content: bool) 
         }
         SourceBody::Markup(html) => {
             let article = if main_content {
-                readable(html, &source.url)
+                readable(html, &source.url).filter(|a| holds_most_of_the_page(a, html))
             } else {
                 None
             };
@@ -90,6 +90,17 @@ pub(crate) fn render(source: &Source, format: ScrapeFormat, main_content: bool) 
             }
         }
     }
+}
+
+/// Articles at least this long are taken as they are.
+const LONG_ARTICLE_CHARS: usize = 2_000;
+
+/// Readability is built for articles: on a product listing or a table it may keep
+/// one short block and drop the rest. A short extraction that holds under a
+/// quarter of the page's text (without its chrome) is not the page's content.
+fn holds_most_of_the_page(article: &dom_smoothie::Article, html: &str) -> bool {
+    let kept = article.text_content.trim().len();
+    kept >= LONG_ARTICLE_CHARS || markdown(html, true).trim().len() <= kept * 4
 }
 
 fn readable(html: &str, url: &str) -> Option<dom_smoothie::Article> {
@@ -193,6 +204,33 @@ mod tests {
         assert!(!md.contains("Home nav link"), "{md}");
         assert!(!md.contains("Footer junk"), "{md}");
         assert!(!md.contains("junk = 1"), "{md}");
+    }
+
+    #[test]
+    fn a_listing_is_not_cut_down_to_one_block() {
+        let items: String = (0..200)
+            .map(|i| {
+                format!(
+                    "<li class=product><a href=/item/{i}><img alt='Product {i}' src=/i/{i}.png>\
+                     <span class=name>Product number {i}</span></a><span class=price>€{i}.99\
+                     </span><button>Add to cart</button></li>"
+                )
+            })
+            .collect();
+        let html = format!(
+            "<!doctype html><html><head><meta charset=utf-8><title>All products</title>\
+             <style>body{{font-family:sans-serif}}</style></head><body><header><nav>\
+             <a href=/>Home</a> <a href=/news>News</a> <a href=/shop>Shop</a></nav></header>\
+             <aside><h3>Trending</h3><ul><li><a href=/t/1>Ten tricks</a></li><li>\
+             <a href=/t/2>You will not believe</a></li></ul></aside><main><h1>All products\
+             </h1><ul class=products>{items}</ul></main><footer><p>© 2026 Footer junk. \
+             <a href=/privacy>Privacy</a> <a href=/terms>Terms</a></p></footer><script>\
+             window.analytics=[];</script></body></html>"
+        );
+        let md = render(&page(&html), ScrapeFormat::Markdown, true);
+        assert!(md.contains("Product number 0"), "{md}");
+        assert!(md.contains("Product number 199"), "{md}");
+        assert!(!md.contains("Footer junk"), "{md}");
     }
 
     #[test]
