@@ -394,23 +394,15 @@ async fn agents_register_themselves_and_go_offline_when_they_die() {
 
 /// POSTs a registration with `token`; returns the HTTP status.
 async fn reqwest_post(registry: &str, token: &str) -> u16 {
-    let body = json!({"url": "http://127.0.0.1:1", "heartbeat_secs": 1}).to_string();
-    let addr = registry.trim_start_matches("http://");
-    let request = format!(
-        "POST /v1/nodes HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await.unwrap();
-    reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    reqwest::Client::new()
+        .post(format!("{registry}/v1/nodes"))
+        .bearer_auth(token)
+        .json(&json!({"url": "http://127.0.0.1:1", "heartbeat_secs": 1}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]

@@ -124,32 +124,26 @@ async fn the_manifest_matches_the_server() {
 
     let (mut mcp, _) = McpProcess::start().await;
     let list = mcp.request("tools/list", json!({})).await;
-    let mut served: Vec<(String, String)> = list["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_owned(),
-                t["description"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let mut declared: Vec<(String, String)> = manifest["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_owned(),
-                t["description"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    served.sort();
-    declared.sort();
     assert_eq!(
-        declared, served,
+        names_and_descriptions(&manifest["tools"]),
+        names_and_descriptions(&list["result"]["tools"]),
         "mcp-manifest.json tools differ from tools/list"
     );
+}
+
+/// Sorted (name, description) pairs of a JSON array of tools.
+fn names_and_descriptions(tools: &serde_json::Value) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = tools
+        .as_array()
+        .expect("a tool array")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["description"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
 }
