@@ -36,6 +36,29 @@ pub enum Command {
     /// Run a farm node: an HTTP API (/v1) around a local Chromium pool, for a
     /// gateway (`browserfarm mcp --node URL`) to send jobs to.
     Agent(AgentArgs),
+    /// Show a running gateway's nodes and totals (from its GET /v1/farm). Exits 0
+    /// when at least one node is up, 1 when none is, 2 when the gateway cannot be
+    /// asked.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The gateway: its --http address, or its --registry-listen address.
+    #[arg(
+        long,
+        env = "BROWSERFARM_GATEWAY",
+        default_value = "http://127.0.0.1:8931"
+    )]
+    pub gateway: String,
+
+    /// Bearer token, when the gateway has one.
+    #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Print the raw JSON status instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod cli;
 mod doctor;
 mod farm_file;
+mod status;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -43,13 +44,15 @@ fn main() -> ExitCode {
             Command::Mcp(args) => mcp(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Agent(args) => agent(args).await,
+            Command::Status(args) => return Ok(status::run(args).await),
         }
+        .map(|()| ExitCode::SUCCESS)
     });
     // Blocking stdin reads may still be parked in the runtime's thread pool; they
     // must not keep the process alive once the work is done.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -1,7 +1,8 @@
 //! MCP over the network: streamable HTTP at `/mcp` (rmcp's service), the legacy
 //! HTTP+SSE transport for older clients (`GET /sse` opens the event stream and
 //! announces the `endpoint`; `POST /message?sessionId=…` carries requests), and
-//! `GET /health` for load balancers.
+//! `GET /health` for load balancers, and `GET /v1/farm` (the farm's JSON status,
+//! for `browserfarm status`).
 //!
 //! Every route but `/health` passes the same gate, following the MCP transport
 //! security guidance: the `Host` header must name an allowed host and a present
@@ -123,6 +124,7 @@ pub fn router(
     let gated = Router::new()
         .nest_service("/mcp", streamable)
         .layer(middleware::from_fn(session_closed_is_ok))
+        .route("/v1/farm", get(farm_status))
         .route("/sse", get(open_sse))
         .route("/message", post(post_message))
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
@@ -172,6 +174,11 @@ async fn health(State(shared): State<Shared>) -> Response {
         })),
     )
         .into_response()
+}
+
+/// The farm's JSON status (`browserfarm status` reads it); behind the gate.
+async fn farm_status(State(shared): State<Shared>) -> Response {
+    axum::Json(shared.executor.status().await).into_response()
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {

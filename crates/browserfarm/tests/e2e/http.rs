@@ -427,3 +427,56 @@ async fn http_beyond_loopback_needs_a_token() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("without a token"), "{stderr}");
 }
+
+/// `browserfarm status` against a gateway; returns (exit code, stdout, stderr).
+async fn status(gateway: &str, extra: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
+        .args(["status", "--gateway", gateway])
+        .args(extra)
+        .env_remove("BROWSERFARM_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn status_cli_reports_nodes_and_exits_by_health() {
+    let server = HttpServer::start(&["--token", "t0k"]).await;
+    let (code, out, _) = status(&server.base, &["--token", "t0k"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("local") && out.contains("1 of 1 nodes up"),
+        "{out}"
+    );
+    let (code, out, _) = status(&server.base, &["--token", "t0k", "--json"]).await;
+    assert_eq!(code, 0);
+    let json: Value = serde_json::from_str(&out).expect("--json prints JSON");
+    assert_eq!(json["nodes"][0]["state"], "up");
+    let (code, _, err) = status(&server.base, &[]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("401"), "{err}");
+
+    // A farm whose agents have not registered: nothing is up.
+    let registry = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let empty = HttpServer::start(&[
+        "--local-pool=false",
+        "--registry-listen",
+        &registry.to_string(),
+    ])
+    .await;
+    let (code, out, _) = status(&empty.base, &[]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("0 of 0 nodes up"), "{out}");
+
+    let (code, _, err) = status("http://127.0.0.1:9", &[]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot reach the gateway"), "{err}");
+}
