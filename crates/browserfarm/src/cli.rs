@@ -215,6 +215,16 @@ pub struct McpArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub session_idle_secs: u64,
 
+    /// Audit log, one JSON line per tool call: `stderr`, `off`, or a file path
+    /// (appended to). Never holds page content or typed text.
+    #[arg(
+        long,
+        env = "BROWSERFARM_AUDIT_LOG",
+        default_value = "stderr",
+        value_name = "stderr|off|PATH"
+    )]
+    pub audit_log: String,
+
     /// Largest accepted JSON-RPC message (stdin line or HTTP body), in bytes.
     #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_message_bytes: usize,

@@ -18,7 +18,7 @@ use browserfarm_gateway::{
     BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeSpec,
     QueueConfig, Queued, RateLimit, registry_router,
 };
-use browserfarm_mcp::{HttpOptions, StdioOptions};
+use browserfarm_mcp::{AuditLog, HttpOptions, StdioOptions};
 use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -136,6 +136,14 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let audit = match args.audit_log.as_str() {
+        "off" | "" => None,
+        "stderr" | "-" => Some(Arc::new(AuditLog::stderr())),
+        path => Some(Arc::new(
+            AuditLog::file(std::path::Path::new(path))
+                .with_context(|| format!("cannot open the audit log {path}"))?,
+        )),
+    };
     let local = if local_pool {
         let pool =
             Pool::start(args.browser.pool_config()).context("cannot start the browser pool")?;
@@ -224,6 +232,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 token: args.token.clone(),
                 session_idle: Duration::from_secs(args.session_idle_secs),
                 rate_limit,
+                audit,
                 max_body_bytes: args.max_message_bytes,
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
@@ -232,6 +241,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             let options = StdioOptions {
                 max_message_bytes: args.max_message_bytes,
                 rate_limit,
+                audit,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }

@@ -53,6 +53,8 @@ pub struct HttpOptions {
     /// An MCP session idle this long is closed with its browser session.
     pub session_idle: Duration,
     pub rate_limit: Option<RateLimit>,
+    /// Where each tool call is recorded (`--audit-log`).
+    pub audit: Option<Arc<crate::AuditLog>>,
     /// Largest request body.
     pub max_body_bytes: usize,
 }
@@ -65,6 +67,7 @@ impl Default for HttpOptions {
             token: None,
             session_idle: Duration::from_secs(300),
             rate_limit: None,
+            audit: None,
             max_body_bytes: 4 * 1024 * 1024,
         }
     }
@@ -81,7 +84,9 @@ struct Shared {
 
 impl Shared {
     fn server(&self) -> BrowserfarmServer {
-        BrowserfarmServer::new(self.executor.clone()).with_rate_limit(self.options.rate_limit)
+        BrowserfarmServer::new(self.executor.clone())
+            .with_rate_limit(self.options.rate_limit)
+            .with_audit(self.options.audit.clone())
     }
 }
 

@@ -8,11 +8,13 @@
 //! executor session, opened lazily on the first tool call and closed when the
 //! connection ends.
 
+mod audit;
 mod http;
 mod render;
 mod server;
 mod stdio;
 
+pub use audit::AuditLog;
 pub use http::{HttpOptions, router as http_router, serve_http};
 pub use server::{BrowserfarmServer, INSTRUCTIONS};
 pub use stdio::{StdioOptions, serve_stdio};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use browserfarm_gateway::{Executor, RateLimit, TokenBucket};
 use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, ErrorKind, EvaluateArgs, FarmStatusArgs,
-    Job, JobError, NavigateArgs, NodeTags, Operation, Priority, ScrapeArgs, ScreenshotArgs,
-    SessionId, TypeArgs,
+    Job, JobError, JobOutput, NavigateArgs, NodeTags, Operation, Priority, ScrapeArgs,
+    ScreenshotArgs, SessionId, TypeArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
@@ -19,6 +19,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 use tokio::sync::Mutex;
 
+use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
 use crate::render::{self, Action};
 
 /// Sent to clients at initialize; agents read it to pick tools.
@@ -39,6 +40,8 @@ be opened. Errors say what went wrong and what to try next.";
 struct Placement {
     node_tags: NodeTags,
     priority: Priority,
+    /// The client's name from its initialize request (for the audit log).
+    client: Option<String>,
 }
 
 tokio::task_local! {
@@ -82,6 +85,7 @@ pub struct BrowserfarmServer {
     tool_router: ToolRouter<Self>,
     /// This client's calls (`--rate-limit`); `None` when unlimited.
     bucket: Option<Arc<std::sync::Mutex<TokenBucket>>>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl BrowserfarmServer {
@@ -102,7 +106,41 @@ impl BrowserfarmServer {
             executor,
             tool_router,
             bucket: None,
+            audit: None,
         }
+    }
+
+    /// Writes one line per tool call to `audit`.
+    pub fn with_audit(mut self, audit: Option<Arc<AuditLog>>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Records a finished call in the audit log, if there is one.
+    async fn audit(&self, tool: &str, started: std::time::Instant, outcome: Audited<'_>) {
+        let Some(log) = &self.audit else { return };
+        let session = self.session.id.lock().await.clone();
+        let node = match &session {
+            Some(id) => self.executor.session_node(id).await,
+            None => None,
+        };
+        log.record(&AuditEntry {
+            time: now_rfc3339(),
+            session: session.map(|s| s.0),
+            client: Self::placement().client,
+            tool: tool.to_owned(),
+            host: outcome.url.and_then(host_of),
+            node,
+            status: if outcome.error.is_none() {
+                "ok"
+            } else {
+                "error"
+            },
+            duration_ms: started.elapsed().as_millis() as u64,
+            error_kind: outcome.error,
+            text_chars: outcome.text_chars,
+            urls: outcome.urls,
+        });
     }
 
     /// Limits this connection's tool calls (and batch_scrape's pages) to a token
@@ -156,6 +194,7 @@ impl BrowserfarmServer {
         let tool = operation.name();
         let started = std::time::Instant::now();
         let placement = Self::placement();
+        let requested = operation.url().map(str::to_owned);
         let result = match self.session_id(&placement.node_tags).await {
             Ok(id) => {
                 let job = Job::new(Some(id), operation)
@@ -164,6 +203,18 @@ impl BrowserfarmServer {
             }
             Err(e) => Err(e),
         };
+        let text_chars = match action {
+            Action::Type { chars, .. } => Some(chars),
+            _ => None,
+        };
+        let page_url = result.as_ref().ok().and_then(page_url).map(str::to_owned);
+        let outcome = Audited {
+            url: requested.as_deref().or(page_url.as_deref()),
+            error: result.as_ref().err().map(|e| e.kind),
+            text_chars,
+            urls: None,
+        };
+        self.audit(tool, started, outcome).await;
         match result {
             Ok(output) => {
                 tracing::info!(tool, elapsed = ?started.elapsed(), "tool call ok");
@@ -174,6 +225,26 @@ impl BrowserfarmServer {
                 render::failure(&e)
             }
         }
+    }
+}
+
+/// What the audit log records of a call besides tool, session and timing.
+struct Audited<'a> {
+    url: Option<&'a str>,
+    error: Option<ErrorKind>,
+    text_chars: Option<usize>,
+    urls: Option<usize>,
+}
+
+/// The page a job ended on, when its output names one.
+fn page_url(output: &JobOutput) -> Option<&str> {
+    match output {
+        JobOutput::Navigated { page }
+        | JobOutput::Screenshot { page, .. }
+        | JobOutput::Clicked { page }
+        | JobOutput::Typed { page } => Some(&page.url),
+        JobOutput::Scraped(s) => Some(&s.page.url),
+        JobOutput::Evaluated { .. } => None,
     }
 }
 
@@ -341,6 +412,13 @@ impl BrowserfarmServer {
             }
         }
         tracing::info!(urls = total, elapsed = ?started.elapsed(), "batch_scrape done");
+        let outcome = Audited {
+            url: None,
+            error: None,
+            text_chars: None,
+            urls: Some(total),
+        };
+        self.audit("batch_scrape", started, outcome).await;
         Ok(render::batch(&args.urls, outcomes, started.elapsed()))
     }
 
@@ -418,6 +496,11 @@ impl ServerHandler for BrowserfarmServer {
             );
             return Ok(render::failure(&error).into());
         }
+        let mut placement = placement;
+        placement.client = context
+            .peer
+            .peer_info()
+            .map(|info| info.client_info.name.clone());
         let call = ToolCallContext::new(self, request, context);
         PLACEMENT
             .scope(placement, self.tool_router.call(call))

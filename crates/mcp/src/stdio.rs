@@ -25,6 +25,8 @@ pub struct StdioOptions {
     pub max_message_bytes: usize,
     /// Per-connection tool call limit (`--rate-limit`).
     pub rate_limit: Option<browserfarm_gateway::RateLimit>,
+    /// Where each tool call is recorded (`--audit-log`).
+    pub audit: Option<Arc<crate::AuditLog>>,
 }
 
 impl Default for StdioOptions {
@@ -32,6 +34,7 @@ impl Default for StdioOptions {
         StdioOptions {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             rate_limit: None,
+            audit: None,
         }
     }
 }
@@ -82,7 +85,9 @@ where
     });
     let forward = tokio::spawn(forward_lines(BufReader::new(from_rmcp), lines_tx));
 
-    let server = BrowserfarmServer::new(executor).with_rate_limit(options.rate_limit);
+    let server = BrowserfarmServer::new(executor)
+        .with_rate_limit(options.rate_limit)
+        .with_audit(options.audit.clone());
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

@@ -459,3 +459,46 @@ async fn node_tags_on_the_embedded_pool_are_matched_against_its_tags() {
     assert_eq!(props["priority"]["enum"], json!(["high", "normal", "low"]));
     assert_eq!(props["node_tags"]["type"], "object");
 }
+
+#[tokio::test]
+async fn the_audit_log_has_one_line_per_call_and_never_the_typed_text() {
+    let pages = Fixtures::start().await;
+    let log = std::env::temp_dir().join(format!("browserfarm-audit-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let mut mcp = McpProcess::spawn(&["--audit-log", log.to_str().unwrap()]);
+    mcp.initialize().await;
+    mcp.ok("navigate", json!({"url": pages.url("/form")})).await;
+    mcp.ok("type", json!({"selector": "#q", "text": "hunter2-secret"}))
+        .await;
+    mcp.call("click", json!({"selector": "#missing"})).await;
+    mcp.ok(
+        "batch_scrape",
+        json!({"urls": [pages.url("/p/1"), pages.url("/p/2")]}),
+    )
+    .await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("hunter2"), "typed text leaked: {text}");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let host = pages
+        .url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert_eq!(lines[0]["tool"], "navigate");
+    assert_eq!(lines[0]["status"], "ok");
+    assert_eq!(lines[0]["host"], host.as_str());
+    assert_eq!(lines[0]["client"], "browserfarm-tests");
+    assert_eq!(lines[0]["node"], "local");
+    assert!(lines[0]["session"].is_string() && lines[0]["duration_ms"].is_u64());
+    assert_eq!(lines[1]["tool"], "type");
+    assert_eq!(lines[1]["text_chars"], 14);
+    assert_eq!(lines[2]["status"], "error");
+    assert_eq!(lines[2]["error_kind"], "element_not_found");
+    assert_eq!(lines[3]["tool"], "batch_scrape");
+    assert_eq!(lines[3]["urls"], 2);
+    let _ = std::fs::remove_file(&log);
+}
