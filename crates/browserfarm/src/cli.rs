@@ -56,6 +56,16 @@ pub struct StatusArgs {
     #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
+    /// Read the bearer token from this file instead (first line, trimmed), so it
+    /// stays out of the process list and the environment.
+    #[arg(
+        long,
+        env = "BROWSERFARM_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
+
     /// Print the raw JSON status instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -73,6 +83,16 @@ pub struct AgentArgs {
     /// Bearer token callers must present (required when not bound to loopback).
     #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Read the bearer token from this file instead (first line, trimmed), so it
+    /// stays out of the process list and the environment.
+    #[arg(
+        long,
+        env = "BROWSERFARM_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
 
     /// Labels for job placement, e.g. region=eu,kind=pi.
     #[arg(long, env = "BROWSERFARM_TAGS", value_delimiter = ',', value_parser = parse_tag)]
@@ -111,6 +131,39 @@ pub struct AgentArgs {
     pub weight: Option<f64>,
 }
 
+/// The token from `--token`, or from `--token-file`; empty means none.
+pub fn resolve_token(
+    token: Option<String>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, String> {
+    let token = match file {
+        None => token,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+            let first = text.lines().next().unwrap_or("").trim().to_owned();
+            if first.is_empty() {
+                return Err(format!("the token file {} is empty", path.display()));
+            }
+            warn_if_readable_by_others(path);
+            Some(first)
+        }
+    };
+    Ok(token.filter(|t| !t.is_empty()))
+}
+
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "the token file is readable by other users; chmod 600 it"
+        );
+    }
+}
+
 fn parse_tag(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
@@ -145,6 +198,16 @@ pub struct McpArgs {
     /// register with --registry-listen.
     #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Read the bearer token from this file instead (first line, trimmed), so it
+    /// stays out of the process list and the environment.
+    #[arg(
+        long,
+        env = "BROWSERFARM_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
 
     /// Also run jobs on this machine's embedded pool when farm nodes exist
     /// (`--local-pool=false` to send everything to the nodes). Default: true.
@@ -325,6 +388,32 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn tokens_come_from_the_flag_or_the_file() {
+        let dir = std::env::temp_dir().join(format!("bf-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "  s3cret  \nignored\n").unwrap();
+        assert_eq!(resolve_token(None, Some(&file)), Ok(Some("s3cret".into())));
+        assert_eq!(
+            resolve_token(Some("flag".into()), None),
+            Ok(Some("flag".into()))
+        );
+        assert_eq!(resolve_token(Some(String::new()), None), Ok(None));
+        std::fs::write(&file, "\n").unwrap();
+        assert!(
+            resolve_token(None, Some(&file))
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(
+            resolve_token(None, Some(&dir.join("missing")))
+                .unwrap_err()
+                .contains("cannot read")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{AgentArgs, Cli, Command, McpArgs};
+use crate::cli::{AgentArgs, Cli, Command, McpArgs, resolve_token};
 use crate::farm_file::FarmFile;
 
 fn main() -> ExitCode {
@@ -81,7 +81,8 @@ const REGISTRATION_GRACE: Duration = Duration::from_secs(10);
 
 async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
     // Empty values (e.g. an unset placeholder in a client's env block) mean unset.
-    args.token = args.token.filter(|t| !t.is_empty());
+    args.token =
+        resolve_token(args.token.take(), args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
     args.nodes.retain(|n| !n.trim().is_empty());
     let file = args.config.as_deref().map(FarmFile::load).transpose()?;
     let mut nodes: Vec<NodeSpec> = args
@@ -255,7 +256,8 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
 }
 
 async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
-    args.token = args.token.filter(|t| !t.is_empty());
+    args.token =
+        resolve_token(args.token.take(), args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
     if !args.listen.ip().is_loopback() && args.token.as_deref().is_none_or(str::is_empty) {
         anyhow::bail!(
             "refusing to listen on {} without a token: anyone who can reach it could drive \

@@ -8,7 +8,14 @@ use browserfarm_protocol::FarmStatus;
 
 use crate::cli::StatusArgs;
 
-pub async fn run(args: StatusArgs) -> ExitCode {
+pub async fn run(mut args: StatusArgs) -> ExitCode {
+    args.token = match crate::cli::resolve_token(args.token.take(), args.token_file.as_deref()) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let status = match fetch(&args).await {
         Ok(status) => status,
         Err(e) => {
@@ -39,7 +46,7 @@ async fn fetch(args: &StatusArgs) -> Result<FarmStatus, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let mut request = http.get(&url);
-    if let Some(token) = args.token.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(token) = &args.token {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.map_err(|e| {

@@ -261,13 +261,16 @@ async fn wrong_token_is_refused_with_a_clear_error() {
         "{status}"
     );
 
-    let good = gateway(&[&agent], &["--token", "right-token"]).await;
-    let mut good = good;
+    // The right token, read from a file (kept out of argv and the environment).
+    let token_file = std::env::temp_dir().join(format!("bf-token-{}", agent.port));
+    std::fs::write(&token_file, "right-token\n").unwrap();
+    let mut good = gateway(&[&agent], &["--token-file", token_file.to_str().unwrap()]).await;
     let text = good
         .ok("scrape", json!({"url": pages.url("/article")}))
         .await
         .text();
     assert!(text.contains("Growing Browsers"), "{text}");
+    let _ = std::fs::remove_file(token_file);
 }
 
 #[tokio::test]
