@@ -55,7 +55,7 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn article() -> String {
+pub fn article() -> String {
     let mut body = String::from(
         "<article><h1>How small browser farms scale</h1><p class=byline>By A. Writer</p>",
     );
@@ -73,7 +73,7 @@ fn article() -> String {
     page("How small browser farms scale", &body)
 }
 
-fn listing() -> String {
+pub fn listing() -> String {
     let mut body = String::from("<h1>All products</h1><ul class=products>");
     for i in 0..200 {
         let _ = write!(
@@ -89,7 +89,7 @@ fn listing() -> String {
     page("All products", &body)
 }
 
-fn table() -> String {
+pub fn table() -> String {
     let mut body = String::from(
         "<h1>Measurements</h1><table><thead><tr><th>#</th><th>Node</th><th>Latency ms\
          </th><th>Status</th></tr></thead><tbody>",

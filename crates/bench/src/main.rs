@@ -6,6 +6,7 @@
 
 mod corpus;
 mod mcp;
+mod micro;
 mod raw;
 mod rss;
 
@@ -48,6 +49,9 @@ struct Args {
     /// Concurrency levels for throughput.
     #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
     concurrency: Vec<usize>,
+    /// Run only the micro-benchmarks (HTML → markdown, breaker, queue): no browser.
+    #[arg(long)]
+    micro: bool,
 }
 
 #[derive(Default)]
@@ -79,6 +83,10 @@ fn pct(samples: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.micro {
+        micro::run().await;
+        return Ok(());
+    }
     let corpus = Corpus::start().await?;
     let browserfarm = args.browserfarm.clone().unwrap_or_else(|| {
         std::env::current_exe()

@@ -28,6 +28,23 @@ pub use chrome::{CHROME_CANDIDATES, find_chrome};
 pub use pool::{Lease, Pool, PoolConfig, PoolStatus};
 pub use session::Session;
 
+/// Converts a page's HTML the way `scrape` does (Readability for the main content,
+/// then markdown, text or HTML), for callers that already hold the HTML, such as
+/// benchmarks.
+pub fn convert_html(
+    html: &str,
+    url: &str,
+    format: browserfarm_protocol::ScrapeFormat,
+    main_content: bool,
+) -> String {
+    let source = extract::Source {
+        url: url.to_owned(),
+        title: String::new(),
+        source: extract::SourceBody::Markup(html.to_owned()),
+    };
+    extract::render(&source, format, main_content)
+}
+
 /// Why Chromium could not be found or started.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
