@@ -4,7 +4,8 @@
 //! cost of reading a small page, so a batch of one-off reads would spend most of
 //! its time there. Instead each Chromium process keeps one *scratch* context and
 //! tab for one-off jobs. A job leases a process and runs in its scratch tab; after
-//! the result is returned, the tab goes to `about:blank` and the context is wiped
+//! the result is returned, the page is frozen (its scripts disabled; leaving it for
+//! `about:blank` would cost the next job a fresh renderer) and the context wiped
 //! (every cookie, and all storage of the origins the job opened) before the
 //! process is returned to the pool. A scratch context is disposed after
 //! [`SCRATCH_USES`] jobs, which bounds what a wipe cannot reach (storage of
@@ -75,16 +76,13 @@ pub(crate) async fn wipe(live: Live, requested: String, deadline: Duration) {
     }
     // The page's own URL first: after redirects it may be another origin.
     let current = live.page.url().await.ok().flatten();
-    let origins: Vec<String> = [current, Some(requested)]
+    let mut origins: Vec<String> = [current, Some(requested)]
         .into_iter()
         .flatten()
         .filter_map(|u| origin_of(&u))
-        .fold(Vec::new(), |mut seen, o| {
-            if !seen.contains(&o) {
-                seen.push(o);
-            }
-            seen
-        });
+        .collect();
+    // Two at most, so neighbours are all there is to compare.
+    origins.dedup();
     match clear(&live, &origins, deadline).await {
         Ok(()) => {
             let Live {
@@ -111,7 +109,6 @@ async fn clear(live: &Live, origins: &[String], deadline: Duration) -> Result<()
         page: &live.page,
         cdp_timeout: deadline,
     };
-    // Leave the page first, so none of its scripts can write after the wipe.
     // Freeze the page first, so none of its scripts writes after the wipe. The
     // page itself stays: leaving it for about:blank would cost the next job a
     // fresh renderer, several times the price of the job itself.

@@ -109,24 +109,11 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
              or --registry-listen for agents to register"
         );
     }
-    if let Some(addr) = args.registry_listen
-        && !addr.ip().is_loopback()
-        && args.token.as_deref().is_none_or(str::is_empty)
-    {
-        anyhow::bail!(
-            "refusing to accept node registrations on {addr} without a token: anyone who can \
-             reach it could add nodes. Pass --token (or BROWSERFARM_TOKEN), or listen on \
-             127.0.0.1"
-        );
+    if let Some(addr) = args.registry_listen {
+        require_token_beyond_loopback(addr, &args.token, "accept node registrations", "add nodes")?;
     }
-    if let Some(addr) = args.http
-        && !addr.ip().is_loopback()
-        && args.token.as_deref().is_none_or(str::is_empty)
-    {
-        anyhow::bail!(
-            "refusing to serve MCP on {addr} without a token: anyone who can reach it could \
-             drive your browsers. Pass --token (or BROWSERFARM_TOKEN), or listen on 127.0.0.1"
-        );
+    if let Some(addr) = args.http {
+        require_token_beyond_loopback(addr, &args.token, "serve MCP", "drive your browsers")?;
     }
     // Bind before starting browsers, so a taken port fails fast.
     let http_listener = match args.http {
@@ -258,13 +245,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
 async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     args.token =
         resolve_token(args.token.take(), args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
-    if !args.listen.ip().is_loopback() && args.token.as_deref().is_none_or(str::is_empty) {
-        anyhow::bail!(
-            "refusing to listen on {} without a token: anyone who can reach it could drive \
-             your browsers. Pass --token (or BROWSERFARM_TOKEN), or listen on 127.0.0.1",
-            args.listen
-        );
-    }
+    require_token_beyond_loopback(args.listen, &args.token, "listen", "drive your browsers")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -303,6 +284,23 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     browserfarm_agent::serve(listener, executor, config, shutdown).await?;
     tracing::info!("agent stopped; all browsers closed");
     Ok(())
+}
+
+/// Refuses to `what` on a non-loopback address without a token (tokens are
+/// resolved first, so an empty one is already `None`).
+fn require_token_beyond_loopback(
+    addr: std::net::SocketAddr,
+    token: &Option<String>,
+    what: &str,
+    risk: &str,
+) -> anyhow::Result<()> {
+    if addr.ip().is_loopback() || token.is_some() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to {what} on {addr} without a token: anyone who can reach it could {risk}. \
+         Pass --token or --token-file (or BROWSERFARM_TOKEN), or listen on 127.0.0.1"
+    )
 }
 
 /// The URL a gateway reaches this agent at: `--advertise`, or the bound address

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use browserfarm_protocol::FarmStatus;
+use browserfarm_protocol::{FarmStatus, format_tags};
 
 use crate::cli::StatusArgs;
 
@@ -79,8 +79,7 @@ fn table(status: &FarmStatus) -> String {
         "NODE                      STATE    BREAKER    LOAD    ARCH     JOBS OK  FAILED  HEARTBEAT  TAGS / LAST ERROR\n",
     );
     for n in &status.nodes {
-        let tags: Vec<String> = n.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut detail = tags.join(",");
+        let mut detail = format_tags(&n.tags);
         if let Some(e) = &n.last_error {
             if !detail.is_empty() {
                 detail.push_str("  ");

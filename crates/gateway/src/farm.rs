@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use browserfarm_protocol::{
-    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Registration, SessionId,
+    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Registration, SessionId, format_tags,
 };
 use rand::Rng;
 
@@ -158,10 +158,7 @@ impl FarmExecutor {
     pub async fn register(&self, registration: &Registration) -> Result<bool, String> {
         let url = registration.url.trim_end_matches('/');
         let every = Duration::from_secs(registration.heartbeat_secs.clamp(1, 3600));
-        let known = self
-            .nodes()
-            .into_iter()
-            .find(|n| matches!(&n.backend, Backend::Remote(c) if c.base() == url));
+        let known = self.nodes().into_iter().find(|n| n.is_at(url));
         if let Some(node) = known {
             let was_offline = !node.is_up();
             node.beat();
@@ -201,9 +198,7 @@ impl FarmExecutor {
         let url = url.trim_end_matches('/');
         let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
         let before = nodes.len();
-        nodes.retain(|n| {
-            !(n.heartbeat.is_some() && matches!(&n.backend, Backend::Remote(c) if c.base() == url))
-        });
+        nodes.retain(|n| !(n.heartbeat.is_some() && n.is_at(url)));
         let removed = nodes.len() < before;
         if removed {
             tracing::info!(node = url, "node deregistered");
@@ -265,12 +260,11 @@ impl FarmExecutor {
             .map(|e| format!("; last error: {}", e.message()))
             .unwrap_or_default();
         if !tags.is_empty() && !nodes.iter().any(|n| n.matches(tags)) {
-            let wanted: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             return JobError::new(
                 ErrorKind::Unavailable,
                 format!(
                     "no farm node carries node_tags {} (nodes: {})",
-                    wanted.join(","),
+                    format_tags(tags),
                     summary.join(", ")
                 ),
             );

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use browserfarm_browser::{Pool, Session};
 use browserfarm_protocol::{
     ErrorKind, FarmStatus, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId,
-    tags_match,
+    format_tags, tags_match,
 };
 use tokio::sync::Mutex;
 
@@ -74,16 +74,14 @@ impl LocalExecutor {
         if tags_match(required, &self.tags, Some(std::env::consts::ARCH)) {
             return Ok(());
         }
-        let wanted: Vec<String> = required.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let have: Vec<String> = self.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let have = format_tags(&self.tags);
         Err(JobError::new(
             ErrorKind::Unavailable,
             format!(
-                "no node carries node_tags {}: only the embedded pool runs here (arch={}{}{})",
-                wanted.join(","),
+                "no node carries node_tags {}: only the embedded pool runs here (arch={}{}{have})",
+                format_tags(required),
                 std::env::consts::ARCH,
                 if have.is_empty() { "" } else { ", " },
-                have.join(",")
             ),
         ))
     }

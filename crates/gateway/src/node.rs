@@ -122,6 +122,11 @@ impl Node {
         }
     }
 
+    /// Whether this is the remote node at `url` (a base URL without trailing slash).
+    pub(crate) fn is_at(&self, url: &str) -> bool {
+        matches!(&self.backend, Backend::Remote(c) if c.base() == url)
+    }
+
     pub(crate) fn set_weight(&self, weight: f64) {
         *lock(&self.weight) = positive(weight);
     }

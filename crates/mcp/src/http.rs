@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::BrowserfarmServer;
 
 /// Host names always accepted in `Host` (and as `Origin` hosts).
-const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1", "[::1]"];
+const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -116,11 +116,9 @@ pub fn router(
     };
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(shared.options.session_idle);
-    // The gate below checks Host and Origin for every route. rmcp's Host check
-    // gets the same list; its Origin check stays off (an empty list), since it
-    // would refuse the loopback origins the gate accepts.
-    let mut config =
-        StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts(&shared.options));
+    // The gate below checks Host and Origin for every route, so rmcp's own
+    // checks stay off rather than run a second time on the same headers.
+    let mut config = StreamableHttpServerConfig::default().disable_allowed_hosts();
     config.cancellation_token = shared.shutdown.child_token();
     config.max_request_body_bytes = shared.options.max_body_bytes;
     let factory = shared.clone();
@@ -149,15 +147,6 @@ async fn session_closed_is_ok(request: Request, next: Next) -> Response {
         *response.status_mut() = StatusCode::OK;
     }
     response
-}
-
-fn allowed_hosts(options: &HttpOptions) -> Vec<String> {
-    LOOPBACK_HOSTS
-        .iter()
-        .filter(|h| !h.starts_with('['))
-        .map(|h| h.to_string())
-        .chain(options.allowed_hosts.iter().cloned())
-        .collect()
 }
 
 async fn health(State(shared): State<Shared>) -> Response {

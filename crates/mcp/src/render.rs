@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{FarmStatus, JobError, JobOutput, PageInfo, cut_chars};
+use browserfarm_protocol::{FarmStatus, JobError, JobOutput, PageInfo, cut_chars, format_tags};
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// Longest `evaluate` result returned, in characters.
@@ -131,7 +131,6 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
          |---|---|---|---:|---:|---|---|---:|---:|---|---|\n",
     );
     for n in &status.nodes {
-        let tags: Vec<String> = n.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             n.name,
@@ -140,7 +139,7 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
             n.in_flight,
             n.capacity,
             n.arch.as_deref().unwrap_or("?"),
-            tags.join(","),
+            format_tags(&n.tags),
             n.jobs_ok,
             n.jobs_failed,
             n.last_error.as_deref().unwrap_or("").replace('|', "/"),

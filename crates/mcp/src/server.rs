@@ -119,11 +119,7 @@ impl BrowserfarmServer {
     /// Records a finished call in the audit log, if there is one.
     async fn audit(&self, tool: &str, started: std::time::Instant, outcome: Audited<'_>) {
         let Some(log) = &self.audit else { return };
-        let session = self.session.id.lock().await.clone();
-        let node = match &session {
-            Some(id) => self.executor.session_node(id).await,
-            None => None,
-        };
+        let (session, node) = self.session_and_node().await;
         log.record(&AuditEntry {
             time: now_rfc3339(),
             session: session.map(|s| s.0),
@@ -143,6 +139,16 @@ impl BrowserfarmServer {
         });
     }
 
+    /// This connection's session, if opened, and the node serving it.
+    async fn session_and_node(&self) -> (Option<SessionId>, Option<String>) {
+        let session = self.session.id.lock().await.clone();
+        let node = match &session {
+            Some(id) => self.executor.session_node(id).await,
+            None => None,
+        };
+        (session, node)
+    }
+
     /// Limits this connection's tool calls (and batch_scrape's pages) to a token
     /// bucket.
     pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
@@ -150,16 +156,20 @@ impl BrowserfarmServer {
         self
     }
 
-    fn take_token(&self) -> Result<(), std::time::Duration> {
+    /// Takes a token, or says how long until one is due and what the limit is.
+    fn take_token(&self) -> Result<(), (std::time::Duration, RateLimit)> {
         match &self.bucket {
-            Some(bucket) => bucket.lock().unwrap_or_else(|e| e.into_inner()).try_take(),
+            Some(bucket) => {
+                let mut bucket = bucket.lock().unwrap_or_else(|e| e.into_inner());
+                bucket.try_take().map_err(|wait| (wait, bucket.limit()))
+            }
             None => Ok(()),
         }
     }
 
     /// Waits for a token: batch pages are paced rather than refused.
     async fn pace(&self) {
-        while let Err(wait) = self.take_token() {
+        while let Err((wait, _)) = self.take_token() {
             tokio::time::sleep(wait).await;
         }
     }
@@ -207,9 +217,10 @@ impl BrowserfarmServer {
             Action::Type { chars, .. } => Some(chars),
             _ => None,
         };
-        let page_url = result.as_ref().ok().and_then(page_url).map(str::to_owned);
         let outcome = Audited {
-            url: requested.as_deref().or(page_url.as_deref()),
+            url: requested
+                .as_deref()
+                .or_else(|| result.as_ref().ok().and_then(page_url)),
             error: result.as_ref().err().map(|e| e.kind),
             text_chars,
             urls: None,
@@ -433,10 +444,7 @@ impl BrowserfarmServer {
         Parameters(_args): Parameters<FarmStatusArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let status = self.executor.status().await;
-        let session_node = match self.session.id.lock().await.as_ref() {
-            Some(id) => self.executor.session_node(id).await,
-            None => None,
-        };
+        let (_, session_node) = self.session_and_node().await;
         Ok(render::farm_status(&status, session_node.as_deref()))
     }
 }
@@ -447,7 +455,7 @@ impl ServerHandler for BrowserfarmServer {
     /// the ones that exist so the agent can correct itself.
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.tool_router.has_route(request.name.as_ref()) {
@@ -466,37 +474,30 @@ impl ServerHandler for BrowserfarmServer {
                 None,
             ));
         }
-        let mut request = request;
-        let placement = if NO_JOB_TOOLS.contains(&request.name.as_ref()) {
-            Placement::default()
-        } else {
+        let is_job = !NO_JOB_TOOLS.contains(&request.name.as_ref());
+        let mut placement = if is_job {
             match take_placement(request.arguments.as_mut()) {
                 Ok(p) => p,
                 Err(message) => return Ok(render::failure_text(message).into()),
             }
+        } else {
+            Placement::default()
         };
         if let Err(message) = check_arguments(request.name.as_ref(), request.arguments.as_ref()) {
             return Ok(render::failure_text(message).into());
         }
-        if !NO_JOB_TOOLS.contains(&request.name.as_ref())
-            && let Err(wait) = self.take_token()
-        {
-            let limit = self
-                .bucket
-                .as_ref()
-                .map(|b| b.lock().unwrap_or_else(|e| e.into_inner()).limit());
+        if is_job && let Err((wait, limit)) = self.take_token() {
             let error = JobError::new(
                 ErrorKind::Busy,
                 format!(
                     "rate limit reached ({} calls/s, burst {}); retry in {} ms",
-                    limit.map_or(0.0, |l| l.per_sec),
-                    limit.map_or(0, |l| l.burst),
+                    limit.per_sec,
+                    limit.burst,
                     wait.as_millis().max(1)
                 ),
             );
             return Ok(render::failure(&error).into());
         }
-        let mut placement = placement;
         placement.client = context
             .peer
             .peer_info()

@@ -19,7 +19,9 @@ mod url_policy;
 
 pub use error::{ErrorKind, JobError};
 pub use job::{Job, NodeTags, Priority, SessionId};
-pub use node_api::{FarmStatus, Health, NodeStatus, Registration, SessionOpened, tags_match};
+pub use node_api::{
+    FarmStatus, Health, NodeStatus, Registration, SessionOpened, format_tags, tags_match,
+};
 pub use operation::{
     BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS,
     EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS,

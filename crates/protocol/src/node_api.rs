@@ -98,6 +98,12 @@ fn default_heartbeat_secs() -> u64 {
     5
 }
 
+/// Tags as `k=v,k=v`, the way they are written on the command line.
+pub fn format_tags(tags: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
 /// Whether a node with `tags` (and CPU `arch`) satisfies a job's `required` tags:
 /// every required key must be present with the same value. The key `arch` also
 /// matches the node's architecture unless the node sets an `arch` tag itself.
