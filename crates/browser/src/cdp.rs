@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use browserfarm_protocol::{ErrorKind, JobError};
+use chromiumoxide::Page;
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, TimeDelta};
 use chromiumoxide::error::CdpError;
-use chromiumoxide::{Page, types::Command};
+use chromiumoxide::types::{Command, Method, MethodId};
 use serde::de::DeserializeOwned;
 
 /// Something Chromium did wrong while serving a command.
@@ -63,9 +64,53 @@ fn classify(e: CdpError) -> Fault {
 pub(crate) struct Tab<'a> {
     pub page: &'a Page,
     pub cdp_timeout: Duration,
+    /// What the tab's event watcher collected (dialogs, console, network).
+    pub watch: &'a crate::watch::PageWatch,
+    /// The refs `snapshot` handed out for this tab.
+    pub refs: &'a std::sync::Mutex<crate::snapshot::RefMap>,
+}
+
+/// A CDP command sent as plain JSON with a JSON answer. For replies whose typed
+/// form in chromiumoxide would break on fields newer Chromium adds (the
+/// accessibility tree's property enums), and for calls it has no type for.
+#[derive(Debug)]
+pub(crate) struct Raw {
+    pub method: &'static str,
+    pub params: serde_json::Value,
+}
+
+impl serde::Serialize for Raw {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.params.serialize(s)
+    }
+}
+
+impl Method for Raw {
+    fn identifier(&self) -> MethodId {
+        self.method.into()
+    }
+}
+
+impl Command for Raw {
+    type Response = serde_json::Value;
+}
+
+/// Builds a [`Raw`] command.
+pub(crate) fn raw(method: &'static str, params: serde_json::Value) -> Raw {
+    Raw { method, params }
 }
 
 impl<'a> Tab<'a> {
+    /// Runs a [`Raw`] command under the command deadline.
+    pub async fn raw(
+        &self,
+        during: &'static str,
+        method: &'static str,
+        params: serde_json::Value,
+    ) -> OpResult<serde_json::Value> {
+        self.exec(during, raw(method, params)).await
+    }
+
     /// Runs one CDP command under the command deadline.
     pub async fn exec<C: Command>(&self, during: &'static str, cmd: C) -> OpResult<C::Response> {
         self.exec_within(during, self.cdp_timeout, cmd).await

@@ -13,19 +13,27 @@
 
 mod cdp;
 mod chrome;
+mod emulate;
 mod extract;
 mod interact;
+mod jobs;
 mod navigate;
+mod pdf;
 mod pool;
 mod reap;
 mod screenshot;
 mod session;
+mod snapshot;
 mod stateless;
+mod storage;
+mod tab;
+mod wait;
+mod watch;
 
 use std::path::PathBuf;
 
 pub use chrome::{CHROME_CANDIDATES, find_chrome};
-pub use pool::{Lease, Pool, PoolConfig, PoolStatus};
+pub use pool::{DEFAULT_SCREENSHOT_MAX_BYTES, Lease, Pool, PoolConfig, PoolStatus};
 pub use session::Session;
 
 /// Converts a page's HTML the way `scrape` does (Readability for the main content,

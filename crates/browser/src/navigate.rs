@@ -33,7 +33,12 @@ struct UrlTitle {
 /// Reads the tab's URL and title (one round trip).
 pub(crate) async fn page_info(tab: Tab<'_>, status: Option<u16>) -> OpResult<PageInfo> {
     let UrlTitle { url, title } = tab.eval("reading the page title", PAGE_INFO_JS).await?;
-    Ok(PageInfo { url, status, title })
+    Ok(PageInfo {
+        url,
+        status,
+        title,
+        notes: tab.watch.take_notes(),
+    })
 }
 
 pub(crate) async fn listen<T: IntoEventKind + Unpin>(tab: Tab<'_>) -> OpResult<EventStream<T>> {
@@ -197,7 +202,7 @@ fn navigation_failed(url: &str, error: &str) -> JobError {
 }
 
 /// Chromium's answers when a command meets a document that is being replaced.
-fn is_navigation_race(message: &str) -> bool {
+pub(crate) fn is_navigation_race(message: &str) -> bool {
     [
         "Inspected target navigated or closed",
         "Execution context was destroyed",
@@ -278,4 +283,38 @@ impl NavigationWatch {
             }
         }
     }
+}
+
+/// Goes back or forward in the tab's history (`offset` -1 or 1), or reloads
+/// (`offset` 0), and waits for the resulting load. Pages restored from the
+/// back/forward cache fire no load; they are simply there.
+pub(crate) async fn history(tab: Tab<'_>, offset: i64, timeout: Duration) -> OpResult<()> {
+    use chromiumoxide::cdp::browser_protocol::page::{
+        GetNavigationHistoryParams, NavigateToHistoryEntryParams, ReloadParams,
+    };
+    let watch = NavigationWatch::start(tab).await?;
+    if offset == 0 {
+        tab.exec("reloading", ReloadParams::default()).await?;
+    } else {
+        let history = tab
+            .exec("reading the tab's history", GetNavigationHistoryParams {})
+            .await?;
+        let index = history.current_index + offset;
+        let Some(entry) = usize::try_from(index)
+            .ok()
+            .and_then(|i| history.entries.get(i))
+        else {
+            let which = if offset < 0 { "previous" } else { "next" };
+            return Err(JobError::invalid_argument(format!(
+                "there is no {which} page in this tab's history"
+            ))
+            .into());
+        };
+        tab.exec(
+            "moving through history",
+            NavigateToHistoryEntryParams::new(entry.id),
+        )
+        .await?;
+    }
+    watch.settle(tab, timeout).await.map(drop)
 }

@@ -20,6 +20,11 @@ use crate::LaunchError;
 use crate::chrome::{ChromeProcess, LaunchOptions, find_chrome};
 use crate::reap::{owner_dir_name, reap_stale};
 
+/// Default screenshot budget: about 1 MB, which a 1280×720 PNG of an ordinary
+/// page stays well under, and which keeps a full-page capture from flooding an
+/// agent's context.
+pub const DEFAULT_SCREENSHOT_MAX_BYTES: usize = 1_000_000;
+
 /// Pool settings. Every field is a documented CLI flag / env var in the binary.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -47,6 +52,11 @@ pub struct PoolConfig {
     pub viewport: (u32, u32),
     /// Run Chromium without its sandbox even when not root.
     pub no_sandbox: bool,
+    /// Directory `upload_file` may take files from; `None` turns uploads off.
+    pub upload_dir: Option<PathBuf>,
+    /// Largest screenshot returned, in bytes; larger captures are re-encoded as
+    /// JPEG and scaled down until they fit.
+    pub screenshot_max_bytes: usize,
 }
 
 impl Default for PoolConfig {
@@ -64,6 +74,8 @@ impl Default for PoolConfig {
             script_timeout: Duration::from_secs(10),
             viewport: (1280, 720),
             no_sandbox: false,
+            upload_dir: None,
+            screenshot_max_bytes: DEFAULT_SCREENSHOT_MAX_BYTES,
         }
     }
 }

@@ -42,7 +42,15 @@ fn region_js(args: &ScreenshotArgs) -> String {
     }
 }
 
-pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> OpResult<Image> {
+/// Captures what `args` asks for; when the image is larger than `budget` bytes,
+/// captures it again as JPEG and then smaller until it fits, and says so in the
+/// returned note.
+pub(crate) async fn capture(
+    tab: Tab<'_>,
+    args: &ScreenshotArgs,
+    url: &str,
+    budget: usize,
+) -> OpResult<(Image, Option<String>)> {
     let (x, y, w, mut h) = match tab
         .eval::<Region>("measuring the page", &region_js(args))
         .await?
@@ -69,18 +77,68 @@ pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> O
         .into());
     }
     h = h.min(MAX_FULL_PAGE_HEIGHT);
-    let scale = match args.max_width {
+    let mut scale = match args.max_width {
         Some(max) if w > f64::from(max) => f64::from(max) / w,
         _ => 1.0,
     };
-    let format = args.format.unwrap_or_default();
+    let mut format = args.format.unwrap_or_default();
+    let mut quality = args.quality.unwrap_or(DEFAULT_JPEG_QUALITY);
+    let mut data_base64 = shoot(tab, args, (x, y, w, h), scale, format, quality).await?;
+    let mut note = None;
+    // A few tries at most: JPEG first (text stays legible), then smaller images.
+    for _ in 0..4 {
+        let bytes = data_base64.len() / 4 * 3;
+        if bytes <= budget {
+            break;
+        }
+        if format == ImageFormat::Png {
+            format = ImageFormat::Jpeg;
+        } else {
+            scale *= ((budget as f64 / bytes as f64).sqrt() * 0.9).clamp(0.2, 0.9);
+            quality = quality.min(70);
+        }
+        data_base64 = shoot(tab, args, (x, y, w, h), scale, format, quality).await?;
+        note = Some(format!(
+            "the image was over the {budget}-byte screenshot budget, so it is a JPEG              (quality {quality}) at {:.0}×{:.0}; pass max_width or a selector for a smaller              area, or raise the server's --screenshot-max-bytes",
+            w * scale,
+            h * scale
+        ));
+    }
+    if data_base64.len() / 4 * 3 > budget {
+        return Err(JobError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "the screenshot stays over the {budget}-byte budget even scaled down; capture                  the viewport or one element instead of the full page"
+            ),
+        )
+        .into());
+    }
+    Ok((
+        Image {
+            mime_type: format.mime_type().to_owned(),
+            data_base64,
+            width: (w * scale).round() as u32,
+            height: (h * scale).round() as u32,
+        },
+        note,
+    ))
+}
+
+/// One capture of the region `(x, y, w, h)` (page coordinates).
+async fn shoot(
+    tab: Tab<'_>,
+    args: &ScreenshotArgs,
+    (x, y, w, h): (f64, f64, f64, f64),
+    scale: f64,
+    format: ImageFormat,
+    quality: u8,
+) -> OpResult<String> {
     let params = CaptureScreenshotParams {
         format: Some(match format {
             ImageFormat::Png => CaptureScreenshotFormat::Png,
             ImageFormat::Jpeg => CaptureScreenshotFormat::Jpeg,
         }),
-        quality: (format == ImageFormat::Jpeg)
-            .then(|| i64::from(args.quality.unwrap_or(DEFAULT_JPEG_QUALITY))),
+        quality: (format == ImageFormat::Jpeg).then(|| i64::from(quality)),
         clip: Some(Viewport {
             x,
             y,
@@ -100,10 +158,5 @@ pub(crate) async fn capture(tab: Tab<'_>, args: &ScreenshotArgs, url: &str) -> O
         )
         .into());
     }
-    Ok(Image {
-        mime_type: format.mime_type().to_owned(),
-        data_base64,
-        width: (w * scale).round() as u32,
-        height: (h * scale).round() as u32,
-    })
+    Ok(data_base64)
 }

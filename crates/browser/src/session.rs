@@ -9,21 +9,16 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{
-    DEFAULT_MAX_CHARS, ErrorKind, JobError, JobOutput, Operation, PageInfo, Scraped, WaitUntil,
-};
-use chromiumoxide::Page;
+use browserfarm_protocol::{EmulateArgs, ErrorKind, JobError, JobOutput, Operation};
 use chromiumoxide::cdp::browser_protocol::browser::{BrowserContextId, GetVersionParams};
-use chromiumoxide::cdp::browser_protocol::target::{
-    CreateBrowserContextParams, CreateTargetParams,
-};
+use chromiumoxide::cdp::browser_protocol::target::CreateBrowserContextParams;
 
-use crate::cdp::{Fault, OpError, OpResult, Tab};
+use crate::cdp::{Fault, OpError, Tab};
 use crate::pool::{Lease, Pool};
-use crate::{extract, interact, navigate, screenshot};
+use crate::tab::TabHandle;
+use crate::{emulate, jobs};
 
-/// What `evaluate` is doing, as named in fault messages.
-const EVALUATING: &str = "evaluating the expression";
+use crate::jobs::EVALUATING;
 
 /// Deadline for the probes that tell a hung tab from a hung browser.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,13 +31,19 @@ pub struct Session {
     closed: bool,
 }
 
-/// A session's hold on Chromium: the leased process, its context and tab.
+/// A session's hold on Chromium: the leased process, its context and tabs.
 pub(crate) struct Live {
     pub(crate) lease: Lease,
     pub(crate) context: BrowserContextId,
-    pub(crate) page: Page,
+    /// Never empty; `tabs[current]` is the tab jobs act on.
+    pub(crate) tabs: Vec<TabHandle>,
+    pub(crate) current: usize,
     /// Jobs run in this context (counts toward retiring a scratch context).
     pub(crate) uses: u32,
+    /// What `emulate` set, applied to every tab including later ones.
+    pub(crate) emulation: EmulateArgs,
+    /// The pool's viewport, what `emulate` returns to on reset.
+    pub(crate) viewport: (u32, u32),
 }
 
 impl Session {
@@ -126,14 +127,10 @@ impl Session {
                  and cookies were lost. Navigate again, then retry this call.",
             ));
         }
-        let live = self.live.as_ref().expect("opened above");
+        let live = self.live.as_mut().expect("opened above");
         let limits = self.pool.config();
-        let tab = Tab {
-            page: &live.page,
-            cdp_timeout: limits.cdp_timeout,
-        };
         let started = std::time::Instant::now();
-        let result = execute(tab, op, limits).await;
+        let result = jobs::execute(live, op, limits).await;
         if let Some(live) = self.live.as_mut() {
             live.uses += 1;
         }
@@ -189,10 +186,7 @@ impl Session {
                 true
             }
             Fault::Timeout => {
-                let tab = Tab {
-                    page: &live.page,
-                    cdp_timeout: PROBE_TIMEOUT,
-                };
+                let tab: Tab<'_> = live.tab().tab(PROBE_TIMEOUT);
                 if tab
                     .eval::<serde_json::Value>("probing the tab", "1")
                     .await
@@ -262,18 +256,21 @@ impl Live {
         for _ in 0..2 {
             let mut lease = pool.lease().await?;
             if scratch && let Some(warm) = lease.take_scratch() {
-                match warm.resume(lease, deadline).await {
+                match warm.resume(lease, deadline, pool.config().viewport).await {
                     Ok(live) => return Ok(live),
                     Err(back) => lease = back,
                 }
             }
             match open_context(&lease, deadline).await {
-                Ok((context, page)) => {
+                Ok((context, tab)) => {
                     return Ok(Live {
                         lease,
                         context,
-                        page,
+                        tabs: vec![tab],
+                        current: 0,
                         uses: 0,
+                        emulation: EmulateArgs::default(),
+                        viewport: pool.config().viewport,
                     });
                 }
                 Err(e) => {
@@ -291,10 +288,30 @@ impl Live {
         ))
     }
 
+    /// The tab jobs act on.
+    pub(crate) fn tab(&self) -> &TabHandle {
+        &self.tabs[self.current]
+    }
+
+    /// Opens a tab in this context with the session's emulation applied.
+    pub(crate) async fn open_tab(&self, deadline: Duration) -> Result<TabHandle, String> {
+        let tab = TabHandle::open(&self.lease, self.context.clone(), deadline).await?;
+        if self.emulation != EmulateArgs::default()
+            && emulate::apply(tab.tab(deadline), &self.emulation, self.viewport)
+                .await
+                .is_err()
+        {
+            tab.close(deadline).await;
+            return Err("could not apply the session's emulation to a new tab".into());
+        }
+        Ok(tab)
+    }
+
+    /// Replaces the current tab with a blank one (same context, cookies kept).
     pub(crate) async fn replace_tab(&mut self, deadline: Duration) -> Result<(), String> {
-        let page = new_tab(&self.lease, self.context.clone(), deadline).await?;
-        let old = std::mem::replace(&mut self.page, page);
-        let _ = tokio::time::timeout(deadline, old.close()).await;
+        let tab = self.open_tab(deadline).await?;
+        let old = std::mem::replace(&mut self.tabs[self.current], tab);
+        old.close(deadline).await;
         Ok(())
     }
 
@@ -318,7 +335,7 @@ impl Live {
 async fn open_context(
     lease: &Lease,
     deadline: Duration,
-) -> Result<(BrowserContextId, Page), String> {
+) -> Result<(BrowserContextId, TabHandle), String> {
     let browser = lease.browser();
     lease
         .contexts_opened
@@ -333,159 +350,6 @@ async fn open_context(
         Ok(Err(e)) => return Err(e.to_string()),
         Err(_) => return Err("Chromium did not create a context in time".into()),
     };
-    let page = new_tab(lease, context.clone(), deadline).await?;
-    Ok((context, page))
-}
-
-async fn new_tab(
-    lease: &Lease,
-    context: BrowserContextId,
-    deadline: Duration,
-) -> Result<Page, String> {
-    let mut params = CreateTargetParams::new("about:blank");
-    params.browser_context_id = Some(context);
-    match tokio::time::timeout(deadline, lease.browser().new_page(params)).await {
-        Ok(Ok(page)) => Ok(page),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("Chromium did not open a tab in time".into()),
-    }
-}
-
-/// The tab's current URL for messages, without a CDP round trip (chromiumoxide
-/// tracks it from frame events).
-async fn current_url(tab: Tab<'_>) -> String {
-    match tokio::time::timeout(PROBE_TIMEOUT, tab.page.url()).await {
-        Ok(Ok(Some(url))) => url,
-        _ => "the current page".to_owned(),
-    }
-}
-
-fn timeout_or(ms: Option<u64>, default: Duration) -> Duration {
-    ms.map(Duration::from_millis).unwrap_or(default)
-}
-
-async fn execute(tab: Tab<'_>, op: &Operation, limits: &crate::PoolConfig) -> OpResult<JobOutput> {
-    let nav_timeout = limits.navigation_timeout;
-    match op {
-        Operation::Navigate(a) => {
-            let wait = a.wait_until.unwrap_or_default();
-            let status =
-                navigate::navigate(tab, &a.url, wait, timeout_or(a.timeout_ms, nav_timeout))
-                    .await?;
-            Ok(JobOutput::Navigated {
-                page: navigate::page_info(tab, status).await?,
-            })
-        }
-        Operation::Screenshot(a) => {
-            let status = match &a.url {
-                Some(url) => navigate::navigate(tab, url, WaitUntil::Load, nav_timeout).await?,
-                None => None,
-            };
-            let page = navigate::page_info(tab, status).await?;
-            let image = screenshot::capture(tab, a, &page.url).await?;
-            Ok(JobOutput::Screenshot { page, image })
-        }
-        Operation::Scrape(a) => {
-            let status = match &a.url {
-                Some(url) => navigate::navigate(tab, url, WaitUntil::Load, nav_timeout).await?,
-                None => None,
-            };
-            let format = a.format.unwrap_or_default();
-            let main_content = a.main_content.unwrap_or(true);
-            let source: extract::Source = tab
-                .eval(
-                    "reading the page",
-                    &extract::source_js(format, main_content),
-                )
-                .await?;
-            let max_chars = a.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
-            let (page, content, truncated_chars) = tokio::task::spawn_blocking(move || {
-                let rendered = extract::render(&source, format, main_content);
-                let (content, dropped) = extract::truncate(rendered, max_chars);
-                (
-                    PageInfo {
-                        url: source.url,
-                        status,
-                        title: source.title,
-                    },
-                    content,
-                    dropped,
-                )
-            })
-            .await
-            .map_err(|e| JobError::internal(format!("content extraction failed: {e}")))?;
-            Ok(JobOutput::Scraped(Scraped {
-                page,
-                format,
-                content,
-                truncated_chars,
-            }))
-        }
-        Operation::Click(a) => {
-            let url = current_url(tab).await;
-            interact::click(tab, &a.selector, &url, nav_timeout).await?;
-            Ok(JobOutput::Clicked {
-                page: navigate::page_info(tab, None).await?,
-            })
-        }
-        Operation::Type(a) => {
-            let url = current_url(tab).await;
-            let submit = a.submit.unwrap_or(false);
-            interact::type_text(tab, &a.selector, &a.text, submit, &url, nav_timeout).await?;
-            Ok(JobOutput::Typed {
-                page: navigate::page_info(tab, None).await?,
-            })
-        }
-        Operation::Evaluate(a) => {
-            let started = std::time::Instant::now();
-            let result = tab
-                .eval_value(EVALUATING, &a.expression, Some(limits.script_timeout))
-                .await;
-            // V8 reports a script stopped by the CDP timeout as a bare internal error.
-            let overran = started.elapsed() >= limits.script_timeout;
-            match result {
-                Err(OpError::Fault {
-                    fault: Fault::Protocol(_),
-                    ..
-                }) if overran => Err(script_timed_out(limits.script_timeout).into()),
-                Ok(value) => Ok(JobOutput::Evaluated { value }),
-                Err(OpError::Job(e)) if e.kind == ErrorKind::Script => {
-                    Err(script_error(e, limits.script_timeout).into())
-                }
-                Err(OpError::Fault {
-                    fault: Fault::Protocol(msg),
-                    ..
-                }) => Err(JobError::new(
-                    ErrorKind::Script,
-                    format!(
-                        "the result could not be returned ({msg}); return plain JSON data, \
-                         e.g. wrap it in JSON.parse(JSON.stringify(...)) or pick fields"
-                    ),
-                )
-                .into()),
-                Err(other) => Err(other),
-            }
-        }
-    }
-}
-
-fn script_timed_out(script_timeout: Duration) -> JobError {
-    JobError::new(
-        ErrorKind::Timeout,
-        format!(
-            "the script ran longer than {} ms and was stopped; the page is still usable",
-            script_timeout.as_millis()
-        ),
-    )
-}
-
-fn script_error(e: JobError, script_timeout: Duration) -> JobError {
-    if e.message.contains("Execution was terminated") {
-        script_timed_out(script_timeout)
-    } else {
-        JobError::new(
-            ErrorKind::Script,
-            format!("JavaScript error: {}", e.message),
-        )
-    }
+    let tab = TabHandle::open(lease, context.clone(), deadline).await?;
+    Ok((context, tab))
 }

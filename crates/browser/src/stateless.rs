@@ -14,14 +14,13 @@
 
 use std::time::Duration;
 
-use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::emulation::SetScriptExecutionDisabledParams;
 use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
 
-use crate::cdp::Tab;
 use crate::pool::Lease;
 use crate::session::Live;
+use crate::tab::TabHandle;
 
 /// Jobs a scratch context serves before it is disposed and a fresh one made.
 pub(crate) const SCRATCH_USES: u32 = 50;
@@ -33,31 +32,41 @@ const STORAGE_TYPES: &str =
 /// A process's warm context for one-off jobs, parked in the process between jobs.
 pub(crate) struct Scratch {
     context: BrowserContextId,
-    page: Page,
+    tab: TabHandle,
     uses: u32,
 }
 
 impl Scratch {
     /// Thaws the parked tab for the next job; gives the lease back when the tab no
     /// longer answers (the caller opens a fresh context instead).
-    pub(crate) async fn resume(self, lease: Lease, deadline: Duration) -> Result<Live, Lease> {
-        let tab = Tab {
-            page: &self.page,
-            cdp_timeout: deadline,
-        };
-        match tab
+    pub(crate) async fn resume(
+        self,
+        lease: Lease,
+        deadline: Duration,
+        viewport: (u32, u32),
+    ) -> Result<Live, Lease> {
+        let thawed = self
+            .tab
+            .tab(deadline)
             .exec(
                 "thawing the page",
                 SetScriptExecutionDisabledParams::new(false),
             )
-            .await
-        {
-            Ok(_) => Ok(Live {
-                lease,
-                context: self.context,
-                page: self.page,
-                uses: self.uses,
-            }),
+            .await;
+        match thawed {
+            Ok(_) => {
+                // Notes and logs of the previous job are not this job's.
+                self.tab.watch.reset();
+                Ok(Live {
+                    lease,
+                    context: self.context,
+                    tabs: vec![self.tab],
+                    current: 0,
+                    uses: self.uses,
+                    emulation: Default::default(),
+                    viewport,
+                })
+            }
             Err(_) => Err(lease),
         }
     }
@@ -75,7 +84,7 @@ pub(crate) async fn wipe(live: Live, requested: String, deadline: Duration) {
         return;
     }
     // The page's own URL first: after redirects it may be another origin.
-    let current = live.page.url().await.ok().flatten();
+    let current = live.tab().page.url().await.ok().flatten();
     let mut origins: Vec<String> = [current, Some(requested)]
         .into_iter()
         .flatten()
@@ -83,19 +92,23 @@ pub(crate) async fn wipe(live: Live, requested: String, deadline: Duration) {
         .collect();
     // Two at most, so neighbours are all there is to compare.
     origins.dedup();
+    // A one-off job acts on one tab; one that ended with more (a popup) is not
+    // worth parking.
+    if live.tabs.len() != 1 {
+        live.close(deadline).await;
+        return;
+    }
     match clear(&live, &origins, deadline).await {
         Ok(()) => {
             let Live {
                 mut lease,
                 context,
-                page,
+                mut tabs,
                 uses,
+                ..
             } = live;
-            lease.keep_scratch(Scratch {
-                context,
-                page,
-                uses,
-            });
+            let tab = tabs.pop().expect("one tab");
+            lease.keep_scratch(Scratch { context, tab, uses });
         }
         Err(during) => {
             tracing::debug!(during, "could not wipe a scratch context; disposing it");
@@ -105,10 +118,7 @@ pub(crate) async fn wipe(live: Live, requested: String, deadline: Duration) {
 }
 
 async fn clear(live: &Live, origins: &[String], deadline: Duration) -> Result<(), &'static str> {
-    let tab = Tab {
-        page: &live.page,
-        cdp_timeout: deadline,
-    };
+    let tab = live.tab().tab(deadline);
     // Freeze the page first, so none of its scripts writes after the wipe. The
     // page itself stays: leaving it for about:blank would cost the next job a
     // fresh renderer, several times the price of the job itself.

@@ -20,9 +20,8 @@ fn pool(tweak: impl FnOnce(&mut PoolConfig)) -> Pool {
 
 fn navigate(url: String) -> Operation {
     Operation::Navigate(NavigateArgs {
-        url,
-        wait_until: None,
-        timeout_ms: None,
+        url: Some(url),
+        ..Default::default()
     })
 }
 

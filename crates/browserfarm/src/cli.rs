@@ -347,6 +347,18 @@ pub struct BrowserArgs {
     /// requires it). Needed in some containers.
     #[arg(long, env = "BROWSERFARM_NO_SANDBOX")]
     pub no_sandbox: bool,
+
+    /// Directory the upload_file tool may take files from (by name, nothing
+    /// outside it). Without it, uploads are off.
+    #[arg(long, env = "BROWSERFARM_UPLOAD_DIR", value_name = "DIR")]
+    pub upload_dir: Option<PathBuf>,
+
+    /// Largest screenshot returned, in bytes. Larger captures are re-encoded as
+    /// JPEG and scaled down until they fit, and the result says so.
+    #[arg(long, env = "BROWSERFARM_SCREENSHOT_MAX_BYTES",
+          default_value_t = browserfarm_browser::DEFAULT_SCREENSHOT_MAX_BYTES,
+          value_parser = clap::value_parser!(u64).range(10_000..=50_000_000).map(|v| v as usize))]
+    pub screenshot_max_bytes: usize,
 }
 
 fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
@@ -376,6 +388,8 @@ impl BrowserArgs {
             script_timeout: Duration::from_millis(self.script_timeout_ms),
             viewport: self.viewport,
             no_sandbox: self.no_sandbox,
+            upload_dir: self.upload_dir.clone(),
+            screenshot_max_bytes: self.screenshot_max_bytes,
         }
     }
 }

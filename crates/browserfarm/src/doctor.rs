@@ -54,9 +54,9 @@ async fn checks(pool: &Pool) -> Result<()> {
     row("version", session.browser_version().await?);
 
     let navigate = Operation::Navigate(NavigateArgs {
-        url: url.clone(),
-        wait_until: None,
+        url: Some(url.clone()),
         timeout_ms: Some(10_000),
+        ..Default::default()
     });
     for label in ["navigate", "navigate (warm)"] {
         let started = Instant::now();

@@ -40,6 +40,7 @@ async fn stub_node() -> String {
                 url: "http://stub/".into(),
                 status: Some(200),
                 title: "stub".into(),
+                notes: vec![],
             },
             format: ScrapeFormat::Markdown,
             content: "stub content ".repeat(100),

@@ -54,6 +54,7 @@ async fn job(State(stub): State<Arc<Stub>>, Json(_job): Json<Job>) -> Response {
                 url: "http://stub/".into(),
                 status: Some(200),
                 title: "ok".into(),
+                notes: vec![],
             },
             format: ScrapeFormat::Markdown,
             content: "stub".into(),

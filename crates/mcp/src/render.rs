@@ -3,11 +3,29 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{FarmStatus, JobError, JobOutput, PageInfo, cut_chars, format_tags};
-use rmcp::model::{CallToolResult, ContentBlock};
+use browserfarm_protocol::{
+    ConsoleEntry, ConsoleLevel, FarmStatus, JobError, JobOutput, PageInfo, RequestEntry, cut_chars,
+    format_tags,
+};
+use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 
 /// Longest `evaluate` result returned, in characters.
 pub const MAX_EVALUATE_CHARS: usize = 50_000;
+/// Longest cookie list returned, in characters.
+pub const MAX_COOKIE_CHARS: usize = 50_000;
+/// Longest exported storage state returned, in characters. Cutting it would make
+/// it useless for import, so a larger one is refused instead.
+pub const MAX_STORAGE_STATE_CHARS: usize = 1_000_000;
+
+/// The page line plus the notes the page left for the agent.
+fn page_block(page: &PageInfo) -> String {
+    let mut out = page_line(page);
+    for note in &page.notes {
+        out.push_str("\nNote: ");
+        out.push_str(note);
+    }
+    out
+}
 
 fn page_line(page: &PageInfo) -> String {
     let status = page
@@ -23,26 +41,26 @@ fn page_line(page: &PageInfo) -> String {
 }
 
 /// What the caller did, for the one-line summary of interaction results.
-pub enum Action<'a> {
+pub enum Action {
     Other,
     Click {
-        selector: &'a str,
+        target: String,
     },
     Type {
-        selector: &'a str,
+        target: String,
         chars: usize,
         submitted: bool,
     },
 }
 
-pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
+pub fn success(output: JobOutput, action: Action) -> CallToolResult {
     let text = |s: String| CallToolResult::success(vec![ContentBlock::text(s)]);
     match output {
-        JobOutput::Navigated { page } => text(format!("Navigated to {}", page_line(&page))),
+        JobOutput::Navigated { page } => text(format!("Navigated to {}", page_block(&page))),
         JobOutput::Screenshot { page, image } => {
             let caption = format!(
                 "Screenshot of {} ({}×{} {})",
-                page_line(&page),
+                page_block(&page),
                 image.width,
                 image.height,
                 image.mime_type
@@ -52,21 +70,110 @@ pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
                 ContentBlock::text(caption),
             ])
         }
-        JobOutput::Scraped(s) => text(format!("{}\n\n{}", page_line(&s.page), s.content)),
+        JobOutput::Scraped(s) => text(format!("{}\n\n{}", page_block(&s.page), s.content)),
         JobOutput::Clicked { page } | JobOutput::Typed { page } => {
             let what = match action {
-                Action::Click { selector } => format!("Clicked '{selector}'"),
+                Action::Click { target } => format!("Clicked {target}"),
                 Action::Type {
-                    selector,
+                    target,
                     chars,
                     submitted,
                 } => format!(
-                    "Typed {chars} characters into '{selector}'{}",
+                    "Typed {chars} characters into {target}{}",
                     if submitted { " and pressed Enter" } else { "" }
                 ),
                 Action::Other => "Done".to_owned(),
             };
-            text(format!("{what}. Now at {}", page_line(&page)))
+            text(format!("{what}. Now at {}", page_block(&page)))
+        }
+        JobOutput::Snapshot {
+            page,
+            text: outline,
+            part,
+            parts,
+        } => {
+            let mut out = format!("{}\n\n", page_block(&page));
+            if parts > 1 {
+                out.push_str(&format!("[snapshot page {part}/{parts}]\n"));
+            }
+            out.push_str(&outline);
+            if part < parts {
+                out.push_str(&format!(
+                    "[page {part}/{parts}; call snapshot {{\"page\": {}}} for the next part, or \
+                     pass selector to snapshot one region]",
+                    part + 1
+                ));
+            }
+            text(out)
+        }
+        JobOutput::Done { page, message } => {
+            text(format!("{message}. Now at {}", page_block(&page)))
+        }
+        JobOutput::Tabs { tabs, message } => {
+            let mut out = format!("{message}:\n");
+            for t in &tabs {
+                let title = if t.title.is_empty() {
+                    "(no title)"
+                } else {
+                    &t.title
+                };
+                out.push_str(&format!(
+                    "- [{}]{} {} — {}\n",
+                    t.index,
+                    if t.current { " (current)" } else { "" },
+                    t.url,
+                    title
+                ));
+            }
+            text(out)
+        }
+        JobOutput::Cookies { cookies } => {
+            if cookies.is_empty() {
+                return text("No cookies.".into());
+            }
+            let json = serde_json::to_string(&cookies).unwrap_or_default();
+            let (json, dropped) = cut_chars(json, MAX_COOKIE_CHARS);
+            let mut out = format!("{} cookie(s):\n{json}", cookies.len());
+            if dropped > 0 {
+                out.push_str(&format!(
+                    "\n…[truncated, {dropped} more chars; pass domain to list fewer]"
+                ));
+            }
+            text(out)
+        }
+        JobOutput::StorageState { state } => {
+            let json = serde_json::to_string(&state).unwrap_or_default();
+            if json.chars().count() > MAX_STORAGE_STATE_CHARS {
+                return failure_text(format!(
+                    "the storage state is larger than {MAX_STORAGE_STATE_CHARS} characters; \
+                     close tabs of origins you do not need, or clear cookies of other domains"
+                ));
+            }
+            text(format!(
+                "Storage state ({} cookie(s), {} origin(s)); pass this object as state to \
+                 storage_state with action=\"import\":\n{json}",
+                state.cookies.len(),
+                state.origins.len()
+            ))
+        }
+        JobOutput::Console { entries, omitted } => text(console(&entries, omitted)),
+        JobOutput::Requests { entries, omitted } => text(requests(&entries, omitted)),
+        JobOutput::Pdf {
+            page,
+            data_base64,
+            bytes,
+        } => {
+            let uri = format!("browserfarm://pdf/{}.pdf", pdf_name(&page.url));
+            CallToolResult::success(vec![
+                ContentBlock::resource(
+                    ResourceContents::blob(data_base64, uri.clone())
+                        .with_mime_type("application/pdf"),
+                ),
+                ContentBlock::text(format!(
+                    "PDF of {} ({bytes} bytes) as resource {uri}",
+                    page_block(&page)
+                )),
+            ])
         }
         JobOutput::Evaluated { value } => {
             let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
@@ -81,6 +188,85 @@ pub fn success(output: JobOutput, action: Action<'_>) -> CallToolResult {
             }
         }
     }
+}
+
+/// A file-name-safe stem for a page's PDF.
+fn pdf_name(url: &str) -> String {
+    let stem: String = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    if stem.is_empty() { "page".into() } else { stem }
+}
+
+fn more(omitted: usize, what: &str) -> String {
+    if omitted == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({omitted} older {what} not shown; raise max_entries or narrow with since/filter)"
+        )
+    }
+}
+
+fn console(entries: &[ConsoleEntry], omitted: usize) -> String {
+    if entries.is_empty() {
+        return "No console messages match. (Messages are collected from the moment the tab \
+                opened; pass since to see only new ones.)"
+            .into();
+    }
+    let mut out = format!(
+        "{} message(s){}:\n",
+        entries.len(),
+        more(omitted, "messages")
+    );
+    for e in entries {
+        let level = match e.level {
+            ConsoleLevel::Debug => "debug",
+            ConsoleLevel::Info => "info",
+            ConsoleLevel::Warning => "warning",
+            ConsoleLevel::Error => "error",
+        };
+        out.push_str(&format!("#{} [{level}] {}", e.id, e.text));
+        if let Some(src) = &e.source {
+            out.push_str(&format!(" ({src})"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn requests(entries: &[RequestEntry], omitted: usize) -> String {
+    if entries.is_empty() {
+        return "No network requests match.".into();
+    }
+    let mut out = format!(
+        "{} request(s){}:\n",
+        entries.len(),
+        more(omitted, "requests")
+    );
+    for e in entries {
+        let outcome = match (&e.failure, e.status) {
+            (Some(f), _) => format!("FAILED {f}"),
+            (None, Some(s)) => s.to_string(),
+            (None, None) => "pending".into(),
+        };
+        out.push_str(&format!(
+            "#{} {} {outcome} {} {}\n",
+            e.id, e.method, e.resource, e.url
+        ));
+    }
+    out
 }
 
 pub fn failure(error: &JobError) -> CallToolResult {
@@ -111,7 +297,7 @@ pub fn batch(
                 out.push_str(&format!(
                     "\n## {}. {}\n\n{}\n",
                     i + 1,
-                    page_line(&s.page),
+                    page_block(&s.page),
                     s.content
                 ));
             }

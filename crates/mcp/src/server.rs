@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use browserfarm_gateway::{Executor, RateLimit, TokenBucket};
 use browserfarm_protocol::{
-    BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, ErrorKind, EvaluateArgs, FarmStatusArgs,
-    Job, JobError, JobOutput, NavigateArgs, NodeTags, Operation, Priority, ScrapeArgs,
-    ScreenshotArgs, SessionId, TypeArgs,
+    BatchScrapeArgs, ClickArgs, ConsoleMessagesArgs, CookiesArgs, DEFAULT_BATCH_MAX_CHARS,
+    ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs, FarmStatusArgs, FillFormArgs,
+    HandleDialogArgs, HoverArgs, Job, JobError, JobOutput, NavigateArgs, NetworkRequestsArgs,
+    NodeTags, Operation, PdfArgs, PressKeyArgs, Priority, ScrapeArgs, ScreenshotArgs, ScrollArgs,
+    SelectOptionArgs, SessionId, SnapshotArgs, StorageStateArgs, TabsArgs, TypeArgs,
+    UploadFileArgs, WaitForArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
@@ -24,15 +27,19 @@ use crate::render::{self, Action};
 
 /// Sent to clients at initialize; agents read it to pick tools.
 pub const INSTRUCTIONS: &str = "browserfarm drives real headless Chromium browsers. \
-This connection has its own isolated browser session (cookies, storage and one tab) that \
-persists between calls and is discarded when the connection ends. Typical flow: `navigate` \
-to a URL, then `scrape` to read it (markdown of the main content: the cheapest way to read \
-a page), `screenshot` only when the visual layout matters, `click` and `type` to interact \
-(CSS selectors; `scrape` with format=\"links\" or \"html\" helps find them), and \
-`evaluate` for anything else. `scrape` and `screenshot` accept a `url` to load and read in \
-one call; `batch_scrape` reads many URLs in parallel across the farm without touching \
-this session's tab; `farm_status` shows the browsers' nodes. Only http and https URLs can \
-be opened. Errors say what went wrong and what to try next.";
+This connection has its own isolated browser session (cookies, storage and tabs) that \
+persists between calls and is discarded when the connection ends. To read, `navigate` then \
+`scrape` (markdown of the main content: the cheapest way to read a page; `scrape` accepts a \
+`url` to load and read in one call). To act, call `snapshot` (a compact outline of the page \
+in which every control has a ref such as e12), then `click`, `type`, `fill_form`, \
+`select_option`, `hover` or `press_key` with that ref (or a CSS selector); `wait_for` waits \
+for text or an element. `screenshot` only when the visual layout matters. Also: `tabs`, \
+`cookies`, `storage_state` (export a login, import it in another session), `emulate`, \
+`handle_dialog` (dialogs are otherwise dismissed automatically, with a note), \
+`console_messages`, `network_requests`, `pdf`, `evaluate`. `batch_scrape` reads many URLs \
+in parallel across the farm without touching this session's tabs; `farm_status` shows the \
+nodes. Only http and https URLs can be opened. Every result is bounded and says how to get \
+more; errors say what went wrong and what to try next.";
 
 /// Where and how urgently a call's jobs run: the `node_tags` and `priority`
 /// arguments every job tool accepts besides its own.
@@ -200,7 +207,7 @@ impl BrowserfarmServer {
         Ok(id)
     }
 
-    async fn call(&self, operation: Operation, action: Action<'_>) -> CallToolResult {
+    async fn call(&self, operation: Operation, action: Action) -> CallToolResult {
         let tool = operation.name();
         let started = std::time::Instant::now();
         let placement = Self::placement();
@@ -213,8 +220,8 @@ impl BrowserfarmServer {
             }
             Err(e) => Err(e),
         };
-        let text_chars = match action {
-            Action::Type { chars, .. } => Some(chars),
+        let text_chars = match &action {
+            Action::Type { chars, .. } => Some(*chars),
             _ => None,
         };
         let outcome = Audited {
@@ -253,10 +260,25 @@ fn page_url(output: &JobOutput) -> Option<&str> {
         JobOutput::Navigated { page }
         | JobOutput::Screenshot { page, .. }
         | JobOutput::Clicked { page }
-        | JobOutput::Typed { page } => Some(&page.url),
+        | JobOutput::Typed { page }
+        | JobOutput::Snapshot { page, .. }
+        | JobOutput::Done { page, .. }
+        | JobOutput::Pdf { page, .. } => Some(&page.url),
         JobOutput::Scraped(s) => Some(&s.page.url),
-        JobOutput::Evaluated { .. } => None,
+        JobOutput::Evaluated { .. }
+        | JobOutput::Tabs { .. }
+        | JobOutput::Cookies { .. }
+        | JobOutput::StorageState { .. }
+        | JobOutput::Console { .. }
+        | JobOutput::Requests { .. } => None,
     }
+}
+
+/// How results name the element a call addressed.
+fn describe_target(element: &Option<String>, selector: &Option<String>) -> String {
+    ElementTarget::from_args(element.as_deref(), selector.as_deref())
+        .map(|t| t.describe())
+        .unwrap_or_default()
 }
 
 #[tool_router]
@@ -308,9 +330,10 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Click the first element matching a CSS selector, with a real mouse \
-        click at its centre (scrolled into view first). If the click opens a new page, waits \
-        for it to load. Returns the resulting URL and title.",
+        description = "Click an element, given its ref from snapshot (e.g. \"e12\") or a \
+        CSS selector (first match), with a real mouse click at its centre (scrolled into view \
+        first); double=true double-clicks. If the click loads a new page, waits for it; if it \
+        opens a new tab, says so. Returns the resulting URL and title.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -321,22 +344,18 @@ impl BrowserfarmServer {
         &self,
         Parameters(args): Parameters<ClickArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let selector = args.selector.clone();
+        let target = describe_target(&args.element, &args.selector);
         Ok(self
-            .call(
-                Operation::Click(args),
-                Action::Click {
-                    selector: &selector,
-                },
-            )
+            .call(Operation::Click(args), Action::Click { target })
             .await)
     }
 
     #[tool(
         name = "type",
-        description = "Type text into the first input, textarea or contenteditable element \
-        matching a CSS selector (focused first; text is appended). submit=true presses Enter \
-        afterwards, which submits most forms, and waits for the resulting page to load.",
+        description = "Type text into an input, textarea or contenteditable element, given \
+        its ref from snapshot or a CSS selector (focused first; text is appended; use \
+        fill_form to replace a field's content). submit=true presses Enter afterwards, which \
+        submits most forms, and waits for the resulting page to load.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -347,11 +366,11 @@ impl BrowserfarmServer {
         &self,
         Parameters(args): Parameters<TypeArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let selector = args.selector.clone();
+        let target = describe_target(&args.element, &args.selector);
         let chars = args.text.chars().count();
         let submitted = args.submit.unwrap_or(false);
         let action = Action::Type {
-            selector: &selector,
+            target,
             chars,
             submitted,
         };
@@ -374,6 +393,282 @@ impl BrowserfarmServer {
         Parameters(args): Parameters<EvaluateArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self.call(Operation::Evaluate(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "A compact outline of the current page for acting on it: headings, \
+        text, and every link, button and form control with a ref (e.g. [ref=e12]) that \
+        click, type, fill_form, select_option, hover, scroll and upload_file accept. Refs \
+        stay valid until the page changes. Output is split into pages of max_chars (default \
+        8000); the result says how to get the next page. `selector` limits it to one part \
+        of the page. Prefer scrape for reading, snapshot for acting.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn snapshot(
+        &self,
+        Parameters(args): Parameters<SnapshotArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Snapshot(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Move the mouse over an element (ref from snapshot or CSS selector), \
+        e.g. to open a hover menu or show a tooltip.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn hover(
+        &self,
+        Parameters(args): Parameters<HoverArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Hover(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Choose options in a <select> (ref from snapshot or CSS selector) by \
+        value or visible label; fires input and change events. An unknown value is refused \
+        with the list of options.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn select_option(
+        &self,
+        Parameters(args): Parameters<SelectOptionArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .call(Operation::SelectOption(args), Action::Other)
+            .await)
+    }
+
+    #[tool(
+        description = "Press a key or combination on the focused element: \"Enter\", \
+        \"Tab\", \"Escape\", \"ArrowDown\", \"Backspace\", \"Control+a\", \"Shift+Tab\"… \
+        Waits for a page load the key starts.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn press_key(
+        &self,
+        Parameters(args): Parameters<PressKeyArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::PressKey(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Scroll the page with the mouse wheel (direction down/up/left/right, \
+        amount in pixels, default 80 % of the viewport), or bring an element (ref or selector) \
+        into view. Returns the new scroll position; useful for pages that load more on scroll.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn scroll(
+        &self,
+        Parameters(args): Parameters<ScrollArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Scroll(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Fill several form fields in one call: each field by ref (from \
+        snapshot) or selector with a value. Text fields are replaced (typed, so the page's \
+        input handlers run), selects take an option value or label, checkboxes and radios \
+        take \"true\" or \"false\". Does not submit: click the submit button or press_key \
+        Enter afterwards.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn fill_form(
+        &self,
+        Parameters(args): Parameters<FillFormArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let chars = args.fields.iter().map(|f| f.value.chars().count()).sum();
+        let action = Action::Type {
+            target: String::new(),
+            chars,
+            submitted: false,
+        };
+        Ok(self.call(Operation::FillForm(args), action).await)
+    }
+
+    #[tool(
+        description = "Put files into a file input (ref or selector). Paths are file names \
+        inside the server's upload directory (--upload-dir); uploads are off without it.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn upload_file(
+        &self,
+        Parameters(args): Parameters<UploadFileArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::UploadFile(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Wait until an element matching a CSS selector is visible, a text \
+        appears, or a text disappears (exactly one), up to timeout_ms (default 10000). For \
+        pages that update after load.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn wait_for(
+        &self,
+        Parameters(args): Parameters<WaitForArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::WaitFor(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "This session's tabs: list them (default), open a new one (optionally \
+        at url) which becomes current, select one by index, or close one. Tabs the page opened \
+        itself (popups, target=_blank links) appear in the list. Every other tool acts on the \
+        current tab.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn tabs(
+        &self,
+        Parameters(args): Parameters<TabsArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Tabs(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Read (default), set or clear this session's cookies. get and clear \
+        take an optional domain; set takes cookies: [{name, value, domain or url, path?, \
+        expires?, http_only?, secure?, same_site?}].",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn cookies(
+        &self,
+        Parameters(args): Parameters<CookiesArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Cookies(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Export this session's login state (cookies plus the localStorage of \
+        its tabs' origins) as JSON, or import one exported earlier (action=\"import\", \
+        state=the exported object) so a new session starts logged in.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn storage_state(
+        &self,
+        Parameters(args): Parameters<StorageStateArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .call(Operation::StorageState(args), Action::Other)
+            .await)
+    }
+
+    #[tool(
+        description = "Emulate a device (\"iphone-15\", \"pixel-7\", \"ipad\", \
+        \"desktop\"), viewport, user agent, colour scheme or locale in every tab of this \
+        session; settings add up across calls, reset=true starts over. Reload or navigate \
+        for the page to see a new user agent or locale.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn emulate(
+        &self,
+        Parameters(args): Parameters<EmulateArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Emulate(args), Action::Other).await)
+    }
+
+    #[tool(
+        description = "Decide how the current tab's next JavaScript dialog (alert, confirm, \
+        prompt) is answered: accept or dismiss, with prompt_text for prompt(). Call it before \
+        the action that opens the dialog. Without it dialogs are dismissed automatically and \
+        the next result says so.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn handle_dialog(
+        &self,
+        Parameters(args): Parameters<HandleDialogArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .call(Operation::HandleDialog(args), Action::Other)
+            .await)
+    }
+
+    #[tool(
+        description = "What the current tab logged to its console, and its uncaught errors, \
+        oldest first (the last 500 are kept). Filter by level (\"warning\" = warnings and \
+        errors), since=an id from a previous call for only newer ones; max_entries (default \
+        50) keeps the newest.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn console_messages(
+        &self,
+        Parameters(args): Parameters<ConsoleMessagesArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .call(Operation::ConsoleMessages(args), Action::Other)
+            .await)
+    }
+
+    #[tool(
+        description = "The current tab's network requests, oldest first (the last 500 are \
+        kept): method, status or failure, resource type, URL. filter=text in the URL, \
+        failed_only=true for failures and HTTP errors, since=an id from a previous call; \
+        max_entries (default 50) keeps the newest.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn network_requests(
+        &self,
+        Parameters(args): Parameters<NetworkRequestsArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .call(Operation::NetworkRequests(args), Action::Other)
+            .await)
+    }
+
+    #[tool(
+        description = "Print the current page (or url, loaded first) to PDF (A4 by default, \
+        letter or legal; landscape optional). Returned as an embedded application/pdf \
+        resource, at most 20 MB.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn pdf(
+        &self,
+        Parameters(args): Parameters<PdfArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Pdf(args), Action::Other).await)
     }
 
     #[tool(
@@ -595,6 +890,22 @@ fn check_arguments(tool: &str, arguments: Option<&JsonObject>) -> Result<(), Str
         "click" => parse::<ClickArgs>(tool, args),
         "type" => parse::<TypeArgs>(tool, args),
         "evaluate" => parse::<EvaluateArgs>(tool, args),
+        "snapshot" => parse::<SnapshotArgs>(tool, args),
+        "hover" => parse::<HoverArgs>(tool, args),
+        "select_option" => parse::<SelectOptionArgs>(tool, args),
+        "press_key" => parse::<PressKeyArgs>(tool, args),
+        "scroll" => parse::<ScrollArgs>(tool, args),
+        "fill_form" => parse::<FillFormArgs>(tool, args),
+        "upload_file" => parse::<UploadFileArgs>(tool, args),
+        "wait_for" => parse::<WaitForArgs>(tool, args),
+        "tabs" => parse::<TabsArgs>(tool, args),
+        "cookies" => parse::<CookiesArgs>(tool, args),
+        "storage_state" => parse::<StorageStateArgs>(tool, args),
+        "emulate" => parse::<EmulateArgs>(tool, args),
+        "handle_dialog" => parse::<HandleDialogArgs>(tool, args),
+        "console_messages" => parse::<ConsoleMessagesArgs>(tool, args),
+        "network_requests" => parse::<NetworkRequestsArgs>(tool, args),
+        "pdf" => parse::<PdfArgs>(tool, args),
         "batch_scrape" => parse::<BatchScrapeArgs>(tool, args),
         "farm_status" => parse::<FarmStatusArgs>(tool, args),
         _ => Ok(()),

@@ -9,14 +9,21 @@
 //! **Architecture invariant:** this crate does no IO and knows nothing of tokio,
 //! rmcp, HTTP or chromiumoxide. It is serde + schemars types and pure validation.
 
+mod acting;
 mod error;
 mod job;
 mod node_api;
 mod operation;
 mod output;
+mod state;
 mod text;
 mod url_policy;
 
+pub use acting::{
+    DEFAULT_SNAPSHOT_CHARS, DEFAULT_WAIT_MS, ElementTarget, FillFormArgs, FormField, HoverArgs,
+    MAX_FORM_FIELDS, MAX_SNAPSHOT_CHARS, Modifier, PressKeyArgs, ScrollArgs, ScrollDirection,
+    SelectOptionArgs, SnapshotArgs, UploadFileArgs, WaitCondition, WaitForArgs, parse_key_combo,
+};
 pub use error::{ErrorKind, JobError};
 pub use job::{Job, NodeTags, Priority, SessionId};
 pub use node_api::{
@@ -25,9 +32,16 @@ pub use node_api::{
 pub use operation::{
     BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS,
     EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS,
-    MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
+    MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
     ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{Image, JobOutput, PageInfo, Scraped};
+pub use state::{
+    ColorScheme, ConsoleEntry, ConsoleLevel, ConsoleMessagesArgs, Cookie, CookieAction,
+    CookiesArgs, DEFAULT_LOG_ENTRIES, Device, EmulateArgs, HandleDialogArgs, MAX_LOG_ENTRIES,
+    MAX_TABS, NetworkRequestsArgs, OriginStorage, PaperFormat, PdfArgs, RequestEntry,
+    StorageAction, StorageState, StorageStateArgs, TabAction, TabInfo, TabsArgs, Viewport,
+    cookie_domain_matches,
+};
 pub use text::cut_chars;
 pub use url_policy::check_navigation_url;

@@ -4,7 +4,14 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{JobError, check_navigation_url};
+use crate::acting::{check_optional_selector, check_wait};
+use crate::state::check_max_entries;
+use crate::{
+    ConsoleMessagesArgs, CookiesArgs, ElementTarget, EmulateArgs, FillFormArgs, HandleDialogArgs,
+    HoverArgs, JobError, MAX_FORM_FIELDS, NetworkRequestsArgs, PdfArgs, PressKeyArgs, ScrollArgs,
+    SelectOptionArgs, SnapshotArgs, StorageStateArgs, TabsArgs, UploadFileArgs, WaitForArgs,
+    check_navigation_url, parse_key_combo,
+};
 
 /// Longest page-load deadline a caller may ask for.
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
@@ -25,6 +32,22 @@ pub enum Operation {
     Click(ClickArgs),
     Type(TypeArgs),
     Evaluate(EvaluateArgs),
+    Snapshot(SnapshotArgs),
+    Hover(HoverArgs),
+    SelectOption(SelectOptionArgs),
+    PressKey(PressKeyArgs),
+    Scroll(ScrollArgs),
+    FillForm(FillFormArgs),
+    UploadFile(UploadFileArgs),
+    WaitFor(WaitForArgs),
+    Tabs(TabsArgs),
+    Cookies(CookiesArgs),
+    StorageState(StorageStateArgs),
+    Emulate(EmulateArgs),
+    HandleDialog(HandleDialogArgs),
+    ConsoleMessages(ConsoleMessagesArgs),
+    NetworkRequests(NetworkRequestsArgs),
+    Pdf(PdfArgs),
 }
 
 impl Operation {
@@ -37,16 +60,33 @@ impl Operation {
             Operation::Click(_) => "click",
             Operation::Type(_) => "type",
             Operation::Evaluate(_) => "evaluate",
+            Operation::Snapshot(_) => "snapshot",
+            Operation::Hover(_) => "hover",
+            Operation::SelectOption(_) => "select_option",
+            Operation::PressKey(_) => "press_key",
+            Operation::Scroll(_) => "scroll",
+            Operation::FillForm(_) => "fill_form",
+            Operation::UploadFile(_) => "upload_file",
+            Operation::WaitFor(_) => "wait_for",
+            Operation::Tabs(_) => "tabs",
+            Operation::Cookies(_) => "cookies",
+            Operation::StorageState(_) => "storage_state",
+            Operation::Emulate(_) => "emulate",
+            Operation::HandleDialog(_) => "handle_dialog",
+            Operation::ConsoleMessages(_) => "console_messages",
+            Operation::NetworkRequests(_) => "network_requests",
+            Operation::Pdf(_) => "pdf",
         }
     }
 
     /// The URL this operation loads before acting, if any.
     pub fn url(&self) -> Option<&str> {
         match self {
-            Operation::Navigate(a) => Some(&a.url),
+            Operation::Navigate(a) => a.url.as_deref(),
             Operation::Screenshot(a) => a.url.as_deref(),
             Operation::Scrape(a) => a.url.as_deref(),
-            Operation::Click(_) | Operation::Type(_) | Operation::Evaluate(_) => None,
+            Operation::Pdf(a) => a.url.as_deref(),
+            _ => None,
         }
     }
 
@@ -57,7 +97,22 @@ impl Operation {
             check_navigation_url(url)?;
         }
         match self {
-            Operation::Navigate(a) => check_timeout(a.timeout_ms),
+            Operation::Navigate(a) => {
+                match (a.action.unwrap_or_default(), &a.url) {
+                    (NavAction::Goto, None) => {
+                        return Err(JobError::invalid_argument(
+                            "url is required (or pass action \"back\", \"forward\" or \"reload\")",
+                        ));
+                    }
+                    (NavAction::Goto, Some(_)) | (_, None) => {}
+                    (_, Some(_)) => {
+                        return Err(JobError::invalid_argument(
+                            "url applies to action=\"goto\" only",
+                        ));
+                    }
+                }
+                check_timeout(a.timeout_ms)
+            }
             Operation::Screenshot(a) => {
                 if let Some(q) = a.quality {
                     if !(1..=100).contains(&q) {
@@ -83,7 +138,7 @@ impl Operation {
                         "full_page and selector cannot be combined: pick one",
                     ));
                 }
-                check_selector(a.selector.as_deref())
+                check_optional_selector(a.selector.as_deref())
             }
             Operation::Scrape(a) => match a.max_chars {
                 Some(0) => Err(JobError::invalid_argument("max_chars must be at least 1")),
@@ -92,8 +147,63 @@ impl Operation {
                 ))),
                 _ => Ok(()),
             },
-            Operation::Click(a) => check_selector(Some(&a.selector)),
-            Operation::Type(a) => check_selector(Some(&a.selector)),
+            Operation::Click(a) => a.target().map(drop),
+            Operation::Type(a) => a.target().map(drop),
+            Operation::Hover(a) => target(&a.element, &a.selector).map(drop),
+            Operation::SelectOption(a) => {
+                target(&a.element, &a.selector)?;
+                if a.values.is_empty() {
+                    return Err(JobError::invalid_argument(
+                        "values is empty: pass the option values or labels to select",
+                    ));
+                }
+                Ok(())
+            }
+            Operation::PressKey(a) => parse_key_combo(&a.key).map(drop),
+            Operation::Scroll(a) => match (&a.element, &a.selector) {
+                (None, None) => match a.amount {
+                    Some(0) => Err(JobError::invalid_argument("amount must be at least 1")),
+                    Some(n) if n > 100_000 => Err(JobError::invalid_argument(format!(
+                        "amount must be at most 100000 pixels, got {n}"
+                    ))),
+                    _ => Ok(()),
+                },
+                _ => target(&a.element, &a.selector).map(drop),
+            },
+            Operation::FillForm(a) => {
+                if a.fields.is_empty() {
+                    return Err(JobError::invalid_argument("fields is empty"));
+                }
+                if a.fields.len() > MAX_FORM_FIELDS {
+                    return Err(JobError::invalid_argument(format!(
+                        "at most {MAX_FORM_FIELDS} fields per call, got {}",
+                        a.fields.len()
+                    )));
+                }
+                a.fields
+                    .iter()
+                    .try_for_each(|f| target(&f.element, &f.selector).map(drop))
+            }
+            Operation::UploadFile(a) => {
+                target(&a.element, &a.selector)?;
+                if a.paths.is_empty() {
+                    return Err(JobError::invalid_argument("paths is empty"));
+                }
+                Ok(())
+            }
+            Operation::WaitFor(a) => {
+                a.condition()?;
+                check_wait(a.timeout_ms)
+            }
+            Operation::Snapshot(a) => a.validate(),
+            Operation::Tabs(a) => a.validate(),
+            Operation::Cookies(a) => a.validate(),
+            Operation::StorageState(a) => a.validate(),
+            Operation::Emulate(a) => a.validate(),
+            Operation::HandleDialog(_) => Ok(()),
+            Operation::ConsoleMessages(a) => check_max_entries(a.max_entries),
+            Operation::NetworkRequests(a) => check_max_entries(a.max_entries),
+            Operation::Pdf(_) => Ok(()),
             Operation::Evaluate(a) => {
                 if a.expression.trim().is_empty() {
                     Err(JobError::invalid_argument("expression is empty"))
@@ -115,11 +225,23 @@ fn check_timeout(timeout_ms: Option<u64>) -> Result<(), JobError> {
     }
 }
 
-fn check_selector(selector: Option<&str>) -> Result<(), JobError> {
-    match selector {
-        Some(s) if s.trim().is_empty() => Err(JobError::invalid_argument("selector is empty")),
-        _ => Ok(()),
-    }
+fn target(element: &Option<String>, selector: &Option<String>) -> Result<ElementTarget, JobError> {
+    ElementTarget::from_args(element.as_deref(), selector.as_deref())
+}
+
+/// Which way `navigate` moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NavAction {
+    /// Open `url` (default).
+    #[default]
+    Goto,
+    /// Go back one page in the tab's history.
+    Back,
+    /// Go forward one page in the tab's history.
+    Forward,
+    /// Reload the current page.
+    Reload,
 }
 
 /// Which page-load milestone `navigate` waits for.
@@ -139,12 +261,19 @@ pub enum WaitUntil {
 // (`schemars(with)`): absent means "use the default", and a single `type` keeps the
 // schema portable to clients that reject `["integer", "null"]`.
 
-/// Open a URL in the session's tab.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Open a URL in the session's tab, or go back, forward or reload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NavigateArgs {
-    /// Absolute http:// or https:// URL to open.
-    pub url: String,
+    /// Absolute http:// or https:// URL to open (required unless action is back,
+    /// forward or reload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub url: Option<String>,
+    /// "goto" (default: open url), "back", "forward" or "reload".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "NavAction")]
+    pub action: Option<NavAction>,
     /// Load milestone to wait for: "load" (default), "domcontentloaded" (faster) or
     /// "networkidle" (for pages that render with JavaScript after load).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,19 +377,48 @@ pub struct ScrapeArgs {
 }
 
 /// Click an element.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickArgs {
-    /// CSS selector of the element to click (the first match is used).
-    pub selector: String,
+    /// Element ref from the latest snapshot, e.g. "e12".
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub element: Option<String>,
+    /// CSS selector of the element to click (first match); instead of ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub selector: Option<String>,
+    /// Double-click instead of a single click. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub double: Option<bool>,
+}
+
+impl ClickArgs {
+    pub fn target(&self) -> Result<ElementTarget, JobError> {
+        target(&self.element, &self.selector)
+    }
+}
+
+impl TypeArgs {
+    pub fn target(&self) -> Result<ElementTarget, JobError> {
+        target(&self.element, &self.selector)
+    }
 }
 
 /// Type text into an input, textarea or contenteditable element.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypeArgs {
-    /// CSS selector of the field (the first match is used). It is focused first.
-    pub selector: String,
+    /// Element ref of the field from the latest snapshot, e.g. "e12". It is
+    /// focused first.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub element: Option<String>,
+    /// CSS selector of the field (first match); instead of ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub selector: Option<String>,
     /// Text to type; it is appended to what the field already holds.
     pub text: String,
     /// Press Enter afterwards (submits most forms). Default false.
@@ -348,9 +506,9 @@ mod tests {
     #[test]
     fn operation_round_trips_as_tagged_json() {
         let op = Operation::Navigate(NavigateArgs {
-            url: "http://127.0.0.1/".into(),
+            url: Some("http://127.0.0.1/".into()),
             wait_until: Some(WaitUntil::Networkidle),
-            timeout_ms: None,
+            ..Default::default()
         });
         let json = serde_json::to_value(&op).unwrap();
         assert_eq!(json["op"], "navigate");
@@ -397,9 +555,9 @@ mod tests {
         assert!(shot(|a| a.url = Some("file:///etc/passwd".into())).is_err());
         let nav = |t| {
             Operation::Navigate(NavigateArgs {
-                url: "http://a/".into(),
-                wait_until: None,
+                url: Some("http://a/".into()),
                 timeout_ms: Some(t),
+                ..Default::default()
             })
             .validate()
         };

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ScrapeFormat;
+use crate::{ConsoleEntry, Cookie, RequestEntry, ScrapeFormat, StorageState, TabInfo};
 
 /// Where the tab is after an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -15,6 +15,10 @@ pub struct PageInfo {
     pub status: Option<u16>,
     /// Document title.
     pub title: String,
+    /// Things that happened on the page since the last call and that the agent
+    /// did not ask about (a dialog answered automatically, a tab opened).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// An encoded image.
@@ -42,10 +46,60 @@ pub struct Scraped {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobOutput {
-    Navigated { page: PageInfo },
-    Screenshot { page: PageInfo, image: Image },
+    Navigated {
+        page: PageInfo,
+    },
+    Screenshot {
+        page: PageInfo,
+        image: Image,
+    },
     Scraped(Scraped),
-    Clicked { page: PageInfo },
-    Typed { page: PageInfo },
-    Evaluated { value: serde_json::Value },
+    Clicked {
+        page: PageInfo,
+    },
+    Typed {
+        page: PageInfo,
+    },
+    Evaluated {
+        value: serde_json::Value,
+    },
+    /// An accessibility snapshot, or one part of a split one.
+    Snapshot {
+        page: PageInfo,
+        text: String,
+        /// Which part this is, from 1.
+        part: usize,
+        /// How many parts the snapshot has at this budget.
+        parts: usize,
+    },
+    /// An action without a result of its own, described for the agent.
+    Done {
+        page: PageInfo,
+        message: String,
+    },
+    Tabs {
+        tabs: Vec<TabInfo>,
+        message: String,
+    },
+    Cookies {
+        cookies: Vec<Cookie>,
+    },
+    StorageState {
+        state: StorageState,
+    },
+    /// Console messages, oldest first; `omitted` older ones matched but were left out.
+    Console {
+        entries: Vec<ConsoleEntry>,
+        omitted: usize,
+    },
+    /// Network requests, oldest first; `omitted` older ones matched but were left out.
+    Requests {
+        entries: Vec<RequestEntry>,
+        omitted: usize,
+    },
+    Pdf {
+        page: PageInfo,
+        data_base64: String,
+        bytes: usize,
+    },
 }

@@ -1,6 +1,8 @@
 //! Pages that browserfarm tests serve themselves on 127.0.0.1: an article with
 //! page junk around it, a form that echoes input, cookie setting and reading, a
-//! page that never finishes loading, and a 404.
+//! page that never finishes loading, a 404, and the pages of [`toolset`].
+
+mod toolset;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use axum::Router;
 use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub const ARTICLE: &str = r#"<!doctype html><html><head><title>Farm Article</title>
 <script>window.trackingJunk = "ScriptJunkMarker";</script>
@@ -42,7 +44,7 @@ const FORM: &str = r#"<!doctype html><html><head><title>Echo Form</title></head>
 <div id="hidden" style="display:none">hidden</div>
 </body></html>"#;
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -122,6 +124,11 @@ impl Fixtures {
             .route("/slow", get(slow))
             .route("/storage", get(|| async { Html(STORAGE) }))
             .route("/p/{n}", get(numbered))
+            .route("/login", get(|| async { Html(toolset::LOGIN) }))
+            .route("/login", post(toolset::login))
+            .route("/account", get(toolset::account))
+            .route("/controls", get(|| async { Html(toolset::CONTROLS) }))
+            .route("/big", get(toolset::big))
             .route(
                 "/missing",
                 get(|| async {

@@ -11,13 +11,13 @@ use tokio::process::{Child, Command};
 use crate::client::McpProcess;
 
 /// A running agent; stopped with SIGTERM (so it closes its browsers) when dropped.
-struct Agent {
+pub(crate) struct Agent {
     child: Child,
     port: u16,
 }
 
 impl Agent {
-    async fn start(extra: &[&str]) -> Agent {
+    pub(crate) async fn start(extra: &[&str]) -> Agent {
         Agent::start_on(free_port(), extra).await
     }
 
@@ -89,7 +89,7 @@ fn free_port() -> u16 {
 }
 
 /// A gateway over `agents` only (no local pool), unless `extra` says otherwise.
-async fn gateway(agents: &[&Agent], extra: &[&str]) -> McpProcess {
+pub(crate) async fn gateway(agents: &[&Agent], extra: &[&str]) -> McpProcess {
     let mut args: Vec<String> = vec!["--local-pool=false".to_owned()];
     for agent in agents {
         args.extend(["--node".to_owned(), agent.url()]);

@@ -203,7 +203,10 @@ async fn streamable_http_sessions_keep_state_apart_until_deleted() {
     a.initialize().await;
     b.initialize().await;
     let tools = a.request("tools/list", json!({})).await;
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        tools["result"]["tools"].as_array().unwrap().len(),
+        crate::protocol::TOOLS.len()
+    );
     let shot = a
         .request(
             "tools/call",
@@ -388,7 +391,10 @@ async fn legacy_sse_transport_serves_tools() {
     assert_eq!(post(list.to_string()).await.unwrap().status(), 202);
     let reply: Value =
         serde_json::from_str(&next_event(&mut events, &mut buffer, reply_to(3)).await).unwrap();
-    assert_eq!(reply["result"]["tools"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        reply["result"]["tools"].as_array().unwrap().len(),
+        crate::protocol::TOOLS.len()
+    );
 
     let shot = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
         "params": {"name": "screenshot", "arguments": {"max_width": 400}}});

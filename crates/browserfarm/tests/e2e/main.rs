@@ -8,3 +8,4 @@ mod lifecycle;
 mod npm;
 mod protocol;
 mod tools;
+mod toolset;

@@ -100,7 +100,7 @@ async fn npx_runs_the_packed_packages_offline() {
     })
     .await
     .expect("tools/list answered through the launcher");
-    assert_eq!(tools, 8);
+    assert_eq!(tools, crate::protocol::TOOLS.len());
     drop(stdin);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await

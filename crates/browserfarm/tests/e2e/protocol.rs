@@ -4,12 +4,28 @@ use serde_json::json;
 
 use crate::client::McpProcess;
 
-const TOOLS: [&str; 8] = [
+pub(crate) const TOOLS: [&str; 24] = [
     "navigate",
     "screenshot",
     "scrape",
+    "snapshot",
     "click",
     "type",
+    "fill_form",
+    "select_option",
+    "hover",
+    "press_key",
+    "scroll",
+    "wait_for",
+    "upload_file",
+    "handle_dialog",
+    "tabs",
+    "cookies",
+    "storage_state",
+    "emulate",
+    "console_messages",
+    "network_requests",
+    "pdf",
     "evaluate",
     "batch_scrape",
     "farm_status",
@@ -47,8 +63,8 @@ async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
             );
         }
     }
-    let navigate = tools.iter().find(|t| t["name"] == "navigate").unwrap();
-    assert_eq!(navigate["inputSchema"]["required"], json!(["url"]));
+    let type_tool = tools.iter().find(|t| t["name"] == "type").unwrap();
+    assert_eq!(type_tool["inputSchema"]["required"], json!(["text"]));
 }
 
 #[tokio::test]
@@ -88,8 +104,10 @@ async fn protocol_mistakes_get_json_rpc_errors() {
 
     // Since MCP 2025-11-25, arguments that fail the schema are tool execution
     // errors (isError), so the model sees them and can correct the call.
-    let missing_field = mcp.call("navigate", json!({})).await;
-    missing_field.assert_error("missing field `url`");
+    let missing_field = mcp.call("type", json!({"selector": "#q"})).await;
+    missing_field.assert_error("missing field `text`");
+    let missing_url = mcp.call("navigate", json!({})).await;
+    missing_url.assert_error("url is required");
 
     let wrong_type = mcp.call("screenshot", json!({"max_width": "wide"})).await;
     wrong_type.assert_error("max_width");

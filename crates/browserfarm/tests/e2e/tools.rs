@@ -502,3 +502,40 @@ async fn the_audit_log_has_one_line_per_call_and_never_the_typed_text() {
     assert_eq!(lines[3]["urls"], 2);
     let _ = std::fs::remove_file(&log);
 }
+
+#[tokio::test]
+async fn screenshots_over_the_byte_budget_are_shrunk_and_say_so() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::spawn(&["--screenshot-max-bytes", "60000"]);
+    mcp.initialize().await;
+    let shot = mcp
+        .ok(
+            "screenshot",
+            json!({"url": pages.url("/big"), "full_page": true}),
+        )
+        .await;
+    let img = shot.content("image").next().unwrap();
+    assert_eq!(img["mimeType"], "image/jpeg");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(img["data"].as_str().unwrap())
+        .unwrap();
+    assert!(bytes.len() <= 60_000, "{} bytes", bytes.len());
+    let (format, width, _) = decode_image(&shot);
+    assert_eq!(format, image::ImageFormat::Jpeg);
+    assert!(width < 1280, "scaled down: {width}");
+    assert!(
+        shot.text()
+            .contains("over the 60000-byte screenshot budget"),
+        "{}",
+        shot.text()
+    );
+    // A viewport capture of a small page fits as asked.
+    let small = mcp
+        .ok(
+            "screenshot",
+            json!({"url": pages.url("/p/1"), "max_width": 400}),
+        )
+        .await;
+    assert_eq!(decode_image(&small).0, image::ImageFormat::Png);
+    assert!(!small.text().contains("budget"), "{}", small.text());
+}

@@ -1,0 +1,483 @@
+//! `snapshot`: the page as an agent acts on it. Chromium's accessibility tree
+//! (one `Accessibility.getFullAXTree` round trip), with ignored and purely
+//! structural nodes folded away, rendered as an indented outline in which every
+//! element an agent can act on carries a ref (`e12`). Interaction tools resolve a
+//! ref back to its DOM node with `DOM.resolveNode`.
+//!
+//! Refs are per tab and never reused: a ref from before a navigation is refused
+//! as stale instead of silently naming another element.
+
+use std::collections::HashMap;
+
+use browserfarm_protocol::{DEFAULT_SNAPSHOT_CHARS, ErrorKind, JobError, cut_chars};
+use serde_json::{Value, json};
+
+use crate::cdp::{OpError, OpResult, Tab, js_str};
+
+/// Longest accessible name or value shown, in characters.
+const NAME_CHARS: usize = 100;
+
+/// The refs handed out for one tab's current document.
+#[derive(Default)]
+pub(crate) struct RefMap {
+    /// The document the refs belong to (its backend node id).
+    document: Option<i64>,
+    by_node: HashMap<i64, u64>,
+    by_ref: HashMap<u64, i64>,
+    /// Never reset, so a stale ref cannot name a new element.
+    next: u64,
+}
+
+impl RefMap {
+    fn begin(&mut self, document: i64) {
+        if self.document != Some(document) {
+            self.document = Some(document);
+            self.by_node.clear();
+            self.by_ref.clear();
+        }
+    }
+
+    fn ref_for(&mut self, node: i64) -> u64 {
+        if let Some(r) = self.by_node.get(&node) {
+            return *r;
+        }
+        self.next += 1;
+        self.by_node.insert(node, self.next);
+        self.by_ref.insert(self.next, node);
+        self.next
+    }
+
+    /// The backend node id behind `e12`, if this tab's current refs hold it.
+    pub(crate) fn node(&self, r: &str) -> Option<i64> {
+        let n: u64 = r.strip_prefix('e')?.parse().ok()?;
+        self.by_ref.get(&n).copied()
+    }
+}
+
+/// Roles whose elements an agent acts on: they get refs.
+const INTERACTIVE: &[&str] = &[
+    "button",
+    "checkbox",
+    "combobox",
+    "link",
+    "listbox",
+    "menuitem",
+    "menuitemcheckbox",
+    "menuitemradio",
+    "option",
+    "radio",
+    "searchbox",
+    "slider",
+    "spinbutton",
+    "switch",
+    "tab",
+    "textbox",
+    "treeitem",
+];
+
+/// Roles that only group other nodes; shown only when they have a name.
+const STRUCTURAL: &[&str] = &[
+    "generic",
+    "none",
+    "presentation",
+    "paragraph",
+    "GenericContainer",
+    "LayoutTable",
+    "LayoutTableRow",
+    "LayoutTableCell",
+    "Section",
+    "group",
+    "Iframe",
+    "RootWebArea",
+    "WebArea",
+];
+
+/// AX properties worth showing, as `[name]` or `[name=value]`.
+const SHOWN_PROPERTIES: &[&str] = &[
+    "level", "checked", "pressed", "selected", "expanded", "disabled", "required", "invalid",
+];
+
+/// One line of the outline and the lines under it.
+struct Item {
+    line: String,
+    children: Vec<Item>,
+}
+
+fn text_of(v: Option<&Value>) -> String {
+    let raw = match v.and_then(|v| v.get("value")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let squashed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (mut cut, dropped) = cut_chars(squashed, NAME_CHARS);
+    if dropped > 0 {
+        cut.push('…');
+    }
+    cut
+}
+
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+struct Tree<'a> {
+    nodes: HashMap<&'a str, &'a Value>,
+}
+
+impl<'a> Tree<'a> {
+    fn new(nodes: &'a [Value]) -> Self {
+        let nodes = nodes
+            .iter()
+            .filter_map(|n| Some((n.get("nodeId")?.as_str()?, n)))
+            .collect();
+        Tree { nodes }
+    }
+
+    fn children(&self, node: &'a Value) -> impl Iterator<Item = &'a Value> + '_ {
+        node.get("childIds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.nodes.get(id.as_str()?).copied())
+    }
+
+    /// Renders `node` into `out`; `parent_name` is the name of the nearest shown
+    /// ancestor, whose text children would only repeat it.
+    fn render(&self, node: &'a Value, parent_name: &str, refs: &mut RefMap, out: &mut Vec<Item>) {
+        let role = node
+            .get("role")
+            .and_then(|r| r.get("value"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let ignored = node.get("ignored").and_then(Value::as_bool) == Some(true);
+        if role == "InlineTextBox" || role == "LineBreak" {
+            return;
+        }
+        if role == "StaticText" {
+            let text = text_of(node.get("name"));
+            if !text.is_empty() && text != parent_name && !ignored {
+                out.push(Item {
+                    line: format!("text {}", quoted(&text)),
+                    children: Vec::new(),
+                });
+            }
+            return;
+        }
+        let name = text_of(node.get("name"));
+        if ignored || (STRUCTURAL.contains(&role) && name.is_empty()) || role.is_empty() {
+            for child in self.children(node) {
+                self.render(child, parent_name, refs, out);
+            }
+            return;
+        }
+        let mut line = role.to_owned();
+        if !name.is_empty() {
+            line.push(' ');
+            line.push_str(&quoted(&name));
+        }
+        let mut focusable = false;
+        for p in node
+            .get("properties")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let pname = p.get("name").and_then(Value::as_str).unwrap_or("");
+            let value = p.get("value").and_then(|v| v.get("value"));
+            if pname == "focusable" {
+                focusable = value == Some(&Value::Bool(true));
+            }
+            if !SHOWN_PROPERTIES.contains(&pname) {
+                continue;
+            }
+            match value {
+                Some(Value::Bool(true)) => line.push_str(&format!(" [{pname}]")),
+                Some(Value::Bool(false)) | None => {
+                    if pname == "expanded" {
+                        line.push_str(" [expanded=false]");
+                    }
+                }
+                Some(Value::String(s)) if s == "false" => {}
+                Some(Value::String(s)) if s == "true" => line.push_str(&format!(" [{pname}]")),
+                Some(v) => line.push_str(&format!(
+                    " [{pname}={}]",
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                )),
+            }
+        }
+        let backend = node.get("backendDOMNodeId").and_then(Value::as_i64);
+        if let Some(b) = backend
+            && (INTERACTIVE.contains(&role) || focusable)
+        {
+            line.push_str(&format!(" [ref=e{}]", refs.ref_for(b)));
+        }
+        let value = text_of(node.get("value"));
+        if !value.is_empty() && value != name {
+            line.push_str(&format!(": {}", quoted(&value)));
+        }
+        let mut children = Vec::new();
+        // Text inside a text field is its value, already shown.
+        if !matches!(role, "textbox" | "searchbox" | "combobox") {
+            for child in self.children(node) {
+                self.render(child, &name, refs, &mut children);
+            }
+        }
+        // A node whose only content is one text line reads best on one line.
+        if children.len() == 1
+            && children[0].children.is_empty()
+            && !line.contains(": ")
+            && let Some(text) = children[0].line.strip_prefix("text ")
+        {
+            line.push_str(": ");
+            line.push_str(text);
+            children.clear();
+        }
+        out.push(Item { line, children });
+    }
+}
+
+fn write(items: &[Item], depth: usize, lines: &mut Vec<String>) {
+    for item in items {
+        lines.push(format!("{}- {}", "  ".repeat(depth), item.line));
+        write(&item.children, depth + 1, lines);
+    }
+}
+
+/// Splits the outline into parts of at most `budget` characters, on line
+/// boundaries (a single longer line is cut).
+fn paginate(lines: Vec<String>, budget: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    for line in lines {
+        let (line, _) = cut_chars(line, budget.saturating_sub(1));
+        if !current.is_empty() && current.chars().count() + line.chars().count() + 1 > budget {
+            parts.push(std::mem::take(&mut current));
+        }
+        current.push_str(&line);
+        current.push('\n');
+    }
+    if !current.is_empty() || parts.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// The backend node id of the first element matching `selector`.
+async fn backend_of(tab: Tab<'_>, selector: &str) -> OpResult<i64> {
+    let js = format!(
+        "(() => {{ try {{ return document.querySelector({}); }} catch (e) {{ return 'invalid CSS selector: ' + e.message; }} }})()",
+        js_str(selector)
+    );
+    let reply = tab
+        .raw(
+            "finding the element",
+            "Runtime.evaluate",
+            json!({"expression": js, "returnByValue": false}),
+        )
+        .await?;
+    let result = &reply["result"];
+    if let Some(msg) = result.get("value").and_then(Value::as_str) {
+        return Err(JobError::invalid_argument(msg.to_owned()).into());
+    }
+    let Some(object) = result.get("objectId").and_then(Value::as_str) else {
+        return Err(JobError::new(
+            ErrorKind::ElementNotFound,
+            format!("no element matches selector '{selector}'; call snapshot without a selector"),
+        )
+        .into());
+    };
+    let node = tab
+        .raw(
+            "describing the element",
+            "DOM.describeNode",
+            json!({"objectId": object}),
+        )
+        .await?;
+    node["node"]["backendNodeId"]
+        .as_i64()
+        .ok_or_else(|| JobError::internal("Chromium described no node").into())
+}
+
+/// One page of the snapshot, its number and the number of pages.
+pub(crate) struct Snapshot {
+    pub text: String,
+    pub part: usize,
+    pub parts: usize,
+}
+
+pub(crate) async fn snapshot(
+    tab: Tab<'_>,
+    selector: Option<&str>,
+    max_chars: Option<usize>,
+    page: Option<usize>,
+) -> OpResult<Snapshot> {
+    let scope = match selector {
+        Some(s) => Some(backend_of(tab, s).await?),
+        None => None,
+    };
+    let reply = tab
+        .raw(
+            "reading the accessibility tree",
+            "Accessibility.getFullAXTree",
+            json!({}),
+        )
+        .await?;
+    let nodes = reply
+        .get("nodes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let tree = Tree::new(&nodes);
+    let root = match scope {
+        None => nodes.first(),
+        Some(b) => nodes
+            .iter()
+            .find(|n| n.get("backendDOMNodeId").and_then(Value::as_i64) == Some(b)),
+    };
+    let Some(root) = root else {
+        return Err(match scope {
+            Some(_) => JobError::new(
+                ErrorKind::ElementNotFound,
+                "the element has no accessibility node (it may be hidden); call snapshot \
+                 without a selector",
+            ),
+            None => JobError::internal("Chromium returned an empty accessibility tree"),
+        }
+        .into());
+    };
+    let document = nodes
+        .first()
+        .and_then(|n| n.get("backendDOMNodeId"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let mut items = Vec::new();
+    {
+        let mut refs = tab.refs.lock().unwrap_or_else(|e| e.into_inner());
+        refs.begin(document);
+        tree.render(root, "", &mut refs, &mut items);
+    }
+    let mut lines = Vec::new();
+    write(&items, 0, &mut lines);
+    if lines.is_empty() {
+        lines.push("(the page shows nothing an assistive technology would read)".into());
+    }
+    let parts = paginate(lines, max_chars.unwrap_or(DEFAULT_SNAPSHOT_CHARS));
+    let part = page.unwrap_or(1);
+    let count = parts.len();
+    let Some(text) = parts.into_iter().nth(part - 1) else {
+        return Err(JobError::invalid_argument(format!(
+            "the snapshot has {count} page(s) at this max_chars; page {part} does not exist"
+        ))
+        .into());
+    };
+    Ok(Snapshot {
+        text,
+        part,
+        parts: count,
+    })
+}
+
+/// Resolves a ref to a JavaScript object id for `Runtime.callFunctionOn`.
+pub(crate) async fn resolve(tab: Tab<'_>, r: &str) -> OpResult<String> {
+    let node = tab
+        .refs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .node(r)
+        .ok_or_else(|| stale(r))?;
+    let reply = tab
+        .raw(
+            "finding the element",
+            "DOM.resolveNode",
+            json!({"backendNodeId": node}),
+        )
+        .await;
+    match reply {
+        Ok(v) => v["object"]["objectId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| stale(r).into()),
+        // The node is gone: removed from the page or a new document loaded.
+        Err(OpError::Fault {
+            fault: crate::cdp::Fault::Protocol(_),
+            ..
+        }) => Err(stale(r).into()),
+        Err(e) => Err(e),
+    }
+}
+
+fn stale(r: &str) -> JobError {
+    JobError::new(
+        ErrorKind::ElementNotFound,
+        format!(
+            "ref {r} is not on the current page (the page changed since the snapshot that \
+             gave it, or it never existed); call snapshot again and use a fresh ref"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ax(id: &str, role: &str, name: &str, backend: i64, children: &[&str]) -> Value {
+        json!({
+            "nodeId": id, "ignored": false,
+            "role": {"type": "role", "value": role},
+            "name": {"type": "computedString", "value": name},
+            "backendDOMNodeId": backend,
+            "childIds": children,
+        })
+    }
+
+    fn render(nodes: &[Value], refs: &mut RefMap) -> String {
+        let tree = Tree::new(nodes);
+        let mut items = Vec::new();
+        refs.begin(nodes[0]["backendDOMNodeId"].as_i64().unwrap());
+        tree.render(&nodes[0], "", refs, &mut items);
+        let mut lines = Vec::new();
+        write(&items, 0, &mut lines);
+        lines.join("\n")
+    }
+
+    #[test]
+    fn folds_structure_and_gives_refs_to_controls() {
+        let nodes = vec![
+            ax("1", "RootWebArea", "Page", 1, &["2"]),
+            ax("2", "generic", "", 2, &["3", "5", "7"]),
+            ax("3", "heading", "Welcome", 3, &["4"]),
+            ax("4", "StaticText", "Welcome", 4, &[]),
+            ax("5", "link", "Home", 5, &["6"]),
+            ax("6", "StaticText", "Home", 6, &[]),
+            ax("7", "paragraph", "", 7, &["8"]),
+            ax("8", "StaticText", "Some  words", 8, &[]),
+        ];
+        let mut refs = RefMap::default();
+        let out = render(&nodes, &mut refs);
+        assert_eq!(
+            out,
+            "- heading \"Welcome\"\n- link \"Home\" [ref=e1]\n- text \"Some words\""
+        );
+        assert_eq!(refs.node("e1"), Some(5));
+        // The same document keeps its refs; a new one drops them for good.
+        render(&nodes, &mut refs);
+        assert_eq!(refs.node("e1"), Some(5));
+        let mut other = nodes.clone();
+        other[0]["backendDOMNodeId"] = json!(100);
+        let out = render(&other, &mut refs);
+        assert!(out.contains("[ref=e2]"), "{out}");
+        assert_eq!(refs.node("e1"), None);
+    }
+
+    #[test]
+    fn pages_split_on_lines_within_budget() {
+        let lines: Vec<String> = (0..100).map(|i| format!("- line {i:03}")).collect();
+        let parts = paginate(lines, 250);
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| p.chars().count() <= 250));
+        assert_eq!(parts.concat().lines().count(), 100);
+    }
+}

@@ -1,0 +1,72 @@
+//! One browser tab as a session holds it: the chromiumoxide page, the watcher that
+//! answers its dialogs and logs its console and network, and the snapshot refs
+//! handed out for it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
+use chromiumoxide::cdp::browser_protocol::target::CreateTargetParams;
+
+use crate::cdp::Tab;
+use crate::pool::Lease;
+use crate::snapshot::RefMap;
+use crate::watch::{PageWatch, Watcher, watch};
+
+pub(crate) struct TabHandle {
+    pub(crate) page: Page,
+    pub(crate) watch: Arc<PageWatch>,
+    pub(crate) refs: Mutex<RefMap>,
+    _watcher: Watcher,
+}
+
+impl TabHandle {
+    /// Starts watching `page` (a tab we opened, or one the page opened).
+    pub(crate) async fn attach(page: Page, deadline: Duration) -> Result<TabHandle, String> {
+        let state = Arc::new(PageWatch::default());
+        let watcher = watch(&page, state.clone(), deadline).await?;
+        Ok(TabHandle {
+            page,
+            watch: state,
+            refs: Mutex::new(RefMap::default()),
+            _watcher: watcher,
+        })
+    }
+
+    /// Opens a blank tab in `context` and starts watching it.
+    pub(crate) async fn open(
+        lease: &Lease,
+        context: BrowserContextId,
+        deadline: Duration,
+    ) -> Result<TabHandle, String> {
+        let mut params = CreateTargetParams::new("about:blank");
+        params.browser_context_id = Some(context);
+        let page = match tokio::time::timeout(deadline, lease.browser().new_page(params)).await {
+            Ok(Ok(page)) => page,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("Chromium did not open a tab in time".into()),
+        };
+        match TabHandle::attach(page.clone(), deadline).await {
+            Ok(tab) => Ok(tab),
+            Err(e) => {
+                let _ = tokio::time::timeout(deadline, page.close()).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The tab as operations see it.
+    pub(crate) fn tab(&self, cdp_timeout: Duration) -> Tab<'_> {
+        Tab {
+            page: &self.page,
+            cdp_timeout,
+            watch: &self.watch,
+            refs: &self.refs,
+        }
+    }
+
+    pub(crate) async fn close(self, deadline: Duration) {
+        let _ = tokio::time::timeout(deadline, self.page.close()).await;
+    }
+}
