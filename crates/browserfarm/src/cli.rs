@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use browserfarm_browser::PoolConfig;
+use browserfarm_gateway::DnsName;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
@@ -164,6 +165,10 @@ fn warn_if_readable_by_others(path: &std::path::Path) {
     }
 }
 
+fn parse_dns_name(s: &str) -> Result<DnsName, String> {
+    DnsName::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_tag(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
@@ -188,6 +193,19 @@ pub struct McpArgs {
         value_name = "URL"
     )]
     pub nodes: Vec<String>,
+
+    /// Take farm nodes from DNS: every address HOST resolves to is a node at
+    /// http://IP:PORT (a Kubernetes headless Service resolves to its ready pods),
+    /// looked up again every --nodes-dns-interval-secs; nodes whose address left
+    /// DNS leave the farm, a failed lookup keeps the known ones. They get --token.
+    #[arg(long, env = "BROWSERFARM_NODES_DNS", value_name = "HOST:PORT",
+          value_parser = parse_dns_name)]
+    pub nodes_dns: Option<DnsName>,
+
+    /// Seconds between DNS lookups of --nodes-dns.
+    #[arg(long, env = "BROWSERFARM_NODES_DNS_INTERVAL_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub nodes_dns_interval_secs: u64,
 
     /// Farm config file (TOML) with nodes and their tokens, weights and tags;
     /// see README "Farm config file".
@@ -428,6 +446,35 @@ mod tests {
                 .contains("cannot read")
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn nodes_dns_takes_host_and_port() {
+        let args = |extra: &[&str]| {
+            Cli::try_parse_from(["browserfarm", "mcp"].iter().chain(extra)).map(|cli| {
+                match cli.command {
+                    Command::Mcp(args) => (args.nodes_dns, args.nodes_dns_interval_secs),
+                    other => panic!("parsed as {other:?}"),
+                }
+            })
+        };
+        let (name, interval) =
+            args(&["--nodes-dns", "agents.farm.svc.cluster.local:9301"]).unwrap();
+        assert_eq!(
+            name.unwrap().to_string(),
+            "agents.farm.svc.cluster.local:9301"
+        );
+        assert_eq!(interval, 10);
+        assert!(args(&["--nodes-dns", "agents"]).is_err());
+        assert!(
+            args(&[
+                "--nodes-dns",
+                "agents:9301",
+                "--nodes-dns-interval-secs",
+                "0"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

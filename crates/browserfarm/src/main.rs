@@ -75,8 +75,9 @@ fn init_logging() {
         .init();
 }
 
-/// How long a freshly started gateway with a registry lets its first jobs wait
-/// for agents to register: two default heartbeat periods.
+/// How long a freshly started gateway with a registry or DNS discovery lets its
+/// first jobs wait for agents to appear: two default heartbeat periods, and about
+/// one DNS refresh.
 const REGISTRATION_GRACE: Duration = Duration::from_secs(10);
 
 async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
@@ -102,11 +103,13 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         .local_pool
         .or(file.as_ref().and_then(|f| f.local_pool))
         .unwrap_or(true);
-    let farm_mode = !nodes.is_empty() || args.registry_listen.is_some();
+    // Nodes that join later (registering agents, DNS) still make a farm.
+    let dynamic_nodes = args.registry_listen.is_some() || args.nodes_dns.is_some();
+    let farm_mode = !nodes.is_empty() || dynamic_nodes;
     if !farm_mode && !local_pool {
         anyhow::bail!(
-            "nothing would run jobs: --local-pool=false needs farm nodes (--node, --config) \
-             or --registry-listen for agents to register"
+            "nothing would run jobs: --local-pool=false needs farm nodes (--node, --config, \
+             --nodes-dns) or --registry-listen for agents to register"
         );
     }
     if let Some(addr) = args.registry_listen {
@@ -159,7 +162,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             },
             health_interval: Duration::from_millis(args.health_interval_ms),
             token: args.token.clone(),
-            registration_grace: if args.registry_listen.is_some() {
+            registration_grace: if dynamic_nodes {
                 REGISTRATION_GRACE
             } else {
                 Duration::ZERO
@@ -176,6 +179,11 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?,
         );
         farm.watch();
+        if let Some(name) = args.nodes_dns.clone() {
+            tracing::info!(%name, every_secs = args.nodes_dns_interval_secs, "taking farm nodes from DNS");
+            farm.discover(name, Duration::from_secs(args.nodes_dns_interval_secs))
+                .await;
+        }
         if let Some(addr) = args.registry_listen {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await

@@ -87,7 +87,9 @@ pub struct FarmExecutor {
     config: FarmConfig,
     sessions: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<Placement>>>>,
     next_id: AtomicU64,
-    health_task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Health polling and DNS discovery: stopped on shutdown, so nothing probes
+    /// or adds nodes once the gateway is going away.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     stopped: AtomicBool,
     started: Instant,
 }
@@ -122,7 +124,7 @@ impl FarmExecutor {
             config,
             sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            health_task: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             started: Instant::now(),
         })
@@ -141,7 +143,12 @@ impl FarmExecutor {
                 check_all(&nodes).await;
             }
         });
-        *lock(&self.health_task) = Some(task.abort_handle());
+        self.keep_task(task.abort_handle());
+    }
+
+    /// A background task of this farm, aborted on shutdown.
+    pub(crate) fn keep_task(&self, task: tokio::task::AbortHandle) {
+        lock(&self.tasks).push(task);
     }
 
     fn nodes(&self) -> Vec<Arc<Node>> {
@@ -239,7 +246,8 @@ impl FarmExecutor {
             return JobError::new(
                 ErrorKind::Unavailable,
                 "the farm has no nodes yet: start agents with `browserfarm agent \
-                 --register-with <gateway registry URL>` or pass --node",
+                 --register-with <gateway registry URL>`, pass --node, or check that \
+                 --nodes-dns resolves",
             );
         }
         let summary: Vec<String> = nodes
@@ -498,7 +506,7 @@ impl Executor for FarmExecutor {
 
     async fn shutdown(&self) {
         self.stopped.store(true, Ordering::Release);
-        if let Some(task) = lock(&self.health_task).take() {
+        for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
         let ids: Vec<SessionId> = lock(&self.sessions).keys().cloned().collect();

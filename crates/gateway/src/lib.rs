@@ -9,6 +9,7 @@
 //! types; every remote call goes through the node's circuit breaker.
 
 mod breaker;
+mod discovery;
 mod executor;
 mod farm;
 mod local;
@@ -19,6 +20,7 @@ mod registry;
 mod remote;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
+pub use discovery::{AddressSource, Changes, DiscoveryError, DnsName, changes, node_url};
 pub use executor::Executor;
 pub use farm::{FarmConfig, FarmExecutor, LocalMember, NodeSpec};
 pub use local::LocalExecutor;
