@@ -41,6 +41,7 @@ async fn job(Json(_job): Json<Job>) -> Json<JobOutput> {
             url: "http://stub/".into(),
             status: Some(200),
             title: "stub".into(),
+            notes: vec![],
         },
         format: ScrapeFormat::Markdown,
         content: "from a discovered node".into(),
