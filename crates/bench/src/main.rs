@@ -63,6 +63,9 @@ struct Row {
     throughput: Vec<f64>,
     article_bytes: usize,
     listing_bytes: usize,
+    /// Bytes of the tool an agent acts from (our `snapshot`, Playwright's
+    /// `browser_snapshot`) for the article and the listing; 0 when not measured.
+    snapshot_bytes: (usize, usize),
     peak_rss: u64,
     note: String,
 }
@@ -316,6 +319,32 @@ async fn browserfarm_row(
         .call("scrape", json!({"url": corpus.url("/listing")}))
         .await?
         .text_bytes;
+    let mut snapshot_of = async |path: &str| -> anyhow::Result<usize> {
+        client
+            .call("navigate", json!({"url": corpus.url(path)}))
+            .await?;
+        // Every part of a split snapshot: what an agent pays to see the whole page.
+        let first = client.call("snapshot", json!({})).await?;
+        let mut bytes = first.text_bytes;
+        let parts = first
+            .first_text
+            .split("[snapshot page 1/")
+            .nth(1)
+            .and_then(|s| s.split(']').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(1);
+        for page in 2..=parts {
+            bytes += client
+                .call("snapshot", json!({"page": page}))
+                .await?
+                .text_bytes;
+        }
+        Ok(bytes)
+    };
+    row.snapshot_bytes = (
+        snapshot_of("/article").await?,
+        snapshot_of("/listing").await?,
+    );
     for &c in &args.concurrency {
         let urls: Vec<String> = (0..args.urls)
             .map(|i| corpus.url(&format!("/p/{}", 10_000 * c + i)))
@@ -412,7 +441,10 @@ async fn playwright_row(launcher: &str, args: &Args, corpus: &Corpus) -> anyhow:
         row.shot.push(ms(nav.elapsed + shot.elapsed));
     }
     row.article_bytes = pw_read(&mut client, &corpus.url("/article")).await?.1;
+    let article_snapshot = client.call("browser_snapshot", json!({})).await?.text_bytes;
     row.listing_bytes = pw_read(&mut client, &corpus.url("/listing")).await?.1;
+    let listing_snapshot = client.call("browser_snapshot", json!({})).await?.text_bytes;
+    row.snapshot_bytes = (article_snapshot, listing_snapshot);
     let mut peak_all = peak.peak();
     drop(peak);
     client.stop().await;
@@ -463,11 +495,11 @@ fn print_table(rows: &[Row], args: &Args) {
         .map(|c| format!("pages/s c={c}"))
         .collect();
     println!(
-        "| contender | cold start ms | read p50 ms (×B, ×A) | read p95 ms | screenshot p50 ms | screenshot p95 ms | {} | article bytes | listing bytes | peak PSS MiB |",
+        "| contender | cold start ms | read p50 ms (×B, ×A) | read p95 ms | screenshot p50 ms | screenshot p95 ms | {} | article bytes | listing bytes | snapshot bytes article / listing | peak PSS MiB |",
         conc.join(" | ")
     );
     println!(
-        "|---|---:|---:|---:|---:|---:|{}---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|{}---:|---:|---:|---:|",
         "---:|".repeat(args.concurrency.len())
     );
     for r in rows {
@@ -484,7 +516,7 @@ fn print_table(rows: &[Row], args: &Args) {
             })
             .collect();
         println!(
-            "| {} | {:.0} | {:.1}{}{} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {:.0} |",
+            "| {} | {:.0} | {:.1}{}{} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0} |",
             r.name,
             r.cold_ms,
             read50,
@@ -496,6 +528,10 @@ fn print_table(rows: &[Row], args: &Args) {
             thr.join(" | "),
             r.article_bytes,
             r.listing_bytes,
+            match r.snapshot_bytes {
+                (0, 0) => "–".to_owned(),
+                (a, l) => format!("{a} / {l}"),
+            },
             r.peak_rss as f64 / 1024.0 / 1024.0
         );
     }

@@ -88,9 +88,11 @@ const STRUCTURAL: &[&str] = &[
     "Section",
     "group",
     "Iframe",
-    "RootWebArea",
-    "WebArea",
 ];
+
+/// Roles folded even when named: the page itself (its title is in the header
+/// line) and labels (their text names the control inside them).
+const ALWAYS_FOLDED: &[&str] = &["RootWebArea", "WebArea", "LabelText"];
 
 /// AX properties worth showing, as `[name]` or `[name=value]`.
 const SHOWN_PROPERTIES: &[&str] = &[
@@ -165,6 +167,24 @@ impl<'a> Tree<'a> {
             return;
         }
         let name = text_of(node.get("name"));
+        if ALWAYS_FOLDED.contains(&role) {
+            let mut inner = Vec::new();
+            for child in self.children(node) {
+                self.render(child, parent_name, refs, &mut inner);
+            }
+            // A label's text is already the name of the control it labels.
+            let named: Vec<String> = inner
+                .iter()
+                .filter(|i| !i.line.starts_with("text "))
+                .map(|i| i.line.clone())
+                .collect();
+            inner.retain(|i| match i.line.strip_prefix("text ") {
+                Some(text) => !named.iter().any(|line| line.contains(text)),
+                None => true,
+            });
+            out.extend(inner);
+            return;
+        }
         if ignored || (STRUCTURAL.contains(&role) && name.is_empty()) || role.is_empty() {
             for child in self.children(node) {
                 self.render(child, parent_name, refs, out);
@@ -447,19 +467,23 @@ mod tests {
     fn folds_structure_and_gives_refs_to_controls() {
         let nodes = vec![
             ax("1", "RootWebArea", "Page", 1, &["2"]),
-            ax("2", "generic", "", 2, &["3", "5", "7"]),
+            ax("2", "generic", "", 2, &["3", "5", "7", "9"]),
             ax("3", "heading", "Welcome", 3, &["4"]),
             ax("4", "StaticText", "Welcome", 4, &[]),
             ax("5", "link", "Home", 5, &["6"]),
             ax("6", "StaticText", "Home", 6, &[]),
             ax("7", "paragraph", "", 7, &["8"]),
             ax("8", "StaticText", "Some  words", 8, &[]),
+            ax("9", "LabelText", "", 9, &["10", "11"]),
+            ax("10", "StaticText", "Email", 10, &[]),
+            ax("11", "textbox", "Email", 11, &[]),
         ];
         let mut refs = RefMap::default();
         let out = render(&nodes, &mut refs);
         assert_eq!(
             out,
-            "- heading \"Welcome\"\n- link \"Home\" [ref=e1]\n- text \"Some words\""
+            "- heading \"Welcome\"\n- link \"Home\" [ref=e1]\n- text \"Some words\"\n\
+             - textbox \"Email\" [ref=e2]"
         );
         assert_eq!(refs.node("e1"), Some(5));
         // The same document keeps its refs; a new one drops them for good.
@@ -468,7 +492,7 @@ mod tests {
         let mut other = nodes.clone();
         other[0]["backendDOMNodeId"] = json!(100);
         let out = render(&other, &mut refs);
-        assert!(out.contains("[ref=e2]"), "{out}");
+        assert!(out.contains("[ref=e3]"), "{out}");
         assert_eq!(refs.node("e1"), None);
     }
 
