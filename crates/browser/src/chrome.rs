@@ -210,6 +210,12 @@ impl ChromeProcess {
         self.pid
     }
 
+    /// Where this process's sessions keep their downloads: inside its profile,
+    /// so nothing outlives the process even if a session's cleanup is missed.
+    pub(crate) fn downloads_dir(&self) -> PathBuf {
+        self.user_data_dir.join("browserfarm-downloads")
+    }
+
     /// Takes the parts needed to close the process, leaving `self` inert.
     pub(crate) fn take_for_close(&mut self) -> Option<Closing> {
         self.browser.take().map(|browser| Closing {

@@ -96,6 +96,16 @@ pub(crate) async fn execute(
                 state: storage::export(&live.lease, &live.context, &live.tabs, deadline).await?,
             }),
         },
+        Operation::Downloads(a) => match a.index {
+            None => Ok(JobOutput::Downloads {
+                downloads: live.downloads.list(),
+                enabled: live.downloads.enabled(),
+            }),
+            Some(i) => {
+                let (info, file) = live.downloads.read(i).await?;
+                Ok(JobOutput::File { info, file })
+            }
+        },
         Operation::Click(_) => {
             let output = on_tab(live.tab().tab(deadline), op, limits).await?;
             // A click may open a popup: adopt it so `tabs` can reach it.
@@ -108,18 +118,29 @@ pub(crate) async fn execute(
                     live.tabs.len() - 1
                 ));
             }
-            Ok(with_notes(output, live.tab()))
+            Ok(output)
         }
         _ => on_tab(live.tab().tab(deadline), op, limits).await,
     }
+    .map(|output| with_late_notes(output, live))
 }
 
-/// Adds notes that arrived after the output's page line was read.
-fn with_notes(mut output: JobOutput, tab: &TabHandle) -> JobOutput {
-    let late = tab.watch.take_notes();
-    if let JobOutput::Clicked { page } = &mut output {
-        page.notes.extend(late);
-    }
+/// Adds the notes that arrived after the output's page line was read (a tab a
+/// click opened, a download it started) to an output that names a page.
+fn with_late_notes(mut output: JobOutput, live: &Live) -> JobOutput {
+    let page = match &mut output {
+        JobOutput::Navigated { page }
+        | JobOutput::Screenshot { page, .. }
+        | JobOutput::Clicked { page }
+        | JobOutput::Typed { page }
+        | JobOutput::Snapshot { page, .. }
+        | JobOutput::Done { page, .. }
+        | JobOutput::Pdf { page, .. } => page,
+        JobOutput::Scraped(s) => &mut s.page,
+        _ => return output,
+    };
+    page.notes.extend(live.tab().watch.take_notes());
+    page.notes.extend(live.downloads.take_notes());
     output
 }
 
@@ -334,7 +355,8 @@ async fn on_tab(tab: Tab<'_>, op: &Operation, limits: &crate::PoolConfig) -> OpR
         Operation::Tabs(_)
         | Operation::Emulate(_)
         | Operation::Cookies(_)
-        | Operation::StorageState(_) => unreachable!("session-wide operations run in execute"),
+        | Operation::StorageState(_)
+        | Operation::Downloads(_) => unreachable!("session-wide operations run in execute"),
     }
 }
 

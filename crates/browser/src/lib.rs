@@ -13,6 +13,7 @@
 
 mod cdp;
 mod chrome;
+mod downloads;
 mod emulate;
 mod extract;
 mod interact;
@@ -33,7 +34,9 @@ mod watch;
 use std::path::PathBuf;
 
 pub use chrome::{CHROME_CANDIDATES, find_chrome};
-pub use pool::{DEFAULT_SCREENSHOT_MAX_BYTES, Lease, Pool, PoolConfig, PoolStatus};
+pub use pool::{
+    DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, Lease, Pool, PoolConfig, PoolStatus,
+};
 pub use session::Session;
 
 /// Converts a page's HTML the way `scrape` does (Readability for the main content,

@@ -25,6 +25,9 @@ use crate::reap::{owner_dir_name, reap_stale};
 /// agent's context.
 pub const DEFAULT_SCREENSHOT_MAX_BYTES: usize = 1_000_000;
 
+/// Default cap on one downloaded file.
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 20_000_000;
+
 /// Pool settings. Every field is a documented CLI flag / env var in the binary.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -57,6 +60,11 @@ pub struct PoolConfig {
     /// Largest screenshot returned, in bytes; larger captures are re-encoded as
     /// JPEG and scaled down until they fit.
     pub screenshot_max_bytes: usize,
+    /// Let sessions' pages download files (saved per session, capped at
+    /// `max_download_bytes` each); off refuses downloads and tells the agent.
+    pub downloads: bool,
+    /// Largest file a download may grow to before it is cancelled.
+    pub max_download_bytes: u64,
 }
 
 impl Default for PoolConfig {
@@ -76,6 +84,8 @@ impl Default for PoolConfig {
             no_sandbox: false,
             upload_dir: None,
             screenshot_max_bytes: DEFAULT_SCREENSHOT_MAX_BYTES,
+            downloads: false,
+            max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
         }
     }
 }

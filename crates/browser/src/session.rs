@@ -14,6 +14,7 @@ use chromiumoxide::cdp::browser_protocol::browser::{BrowserContextId, GetVersion
 use chromiumoxide::cdp::browser_protocol::target::CreateBrowserContextParams;
 
 use crate::cdp::{Fault, OpError, Tab};
+use crate::downloads::Downloads;
 use crate::pool::{Lease, Pool};
 use crate::tab::TabHandle;
 use crate::{emulate, jobs};
@@ -44,6 +45,8 @@ pub(crate) struct Live {
     pub(crate) emulation: EmulateArgs,
     /// The pool's viewport, what `emulate` returns to on reset.
     pub(crate) viewport: (u32, u32),
+    /// Files the context's pages downloaded.
+    pub(crate) downloads: Downloads,
 }
 
 impl Session {
@@ -261,8 +264,24 @@ impl Live {
                     Err(back) => lease = back,
                 }
             }
-            match open_context(&lease, deadline).await {
+            let opened = match open_context(&lease, deadline).await {
                 Ok((context, tab)) => {
+                    // One-off jobs get no downloads (nobody could fetch them); a
+                    // session gets what the server allows, and is told about the rest.
+                    if scratch {
+                        Downloads::deny(&lease, &context, deadline)
+                            .await
+                            .map(|()| (context, tab, Downloads::none()))
+                    } else {
+                        Downloads::start(&lease, &context, &tab.page, pool.config(), deadline)
+                            .await
+                            .map(|downloads| (context, tab, downloads))
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match opened {
+                Ok((context, tab, downloads)) => {
                     return Ok(Live {
                         lease,
                         context,
@@ -271,6 +290,11 @@ impl Live {
                         uses: 0,
                         emulation: EmulateArgs::default(),
                         viewport: pool.config().viewport,
+                        downloads: if scratch {
+                            Downloads::none()
+                        } else {
+                            downloads
+                        },
                     });
                 }
                 Err(e) => {

@@ -65,6 +65,7 @@ impl Scratch {
                     uses: self.uses,
                     emulation: Default::default(),
                     viewport,
+                    downloads: crate::downloads::Downloads::none(),
                 })
             }
             Err(_) => Err(lease),

@@ -94,6 +94,7 @@ async fn one_off_jobs_leave_nothing_for_the_next() {
     // A one-off job that loads no page must not act on the last job's page.
     let op = Operation::Evaluate(browserfarm_protocol::EvaluateArgs {
         expression: "location.href".into(),
+        max_chars: None,
     });
     match Session::run_once(&pool, &op).await.expect("evaluate") {
         JobOutput::Evaluated { value } => assert_eq!(value, serde_json::json!("about:blank")),

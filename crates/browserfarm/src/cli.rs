@@ -377,6 +377,18 @@ pub struct BrowserArgs {
           default_value_t = browserfarm_browser::DEFAULT_SCREENSHOT_MAX_BYTES,
           value_parser = clap::value_parser!(u64).range(10_000..=50_000_000).map(|v| v as usize))]
     pub screenshot_max_bytes: usize,
+
+    /// Let pages download files: each session's downloads are kept (inside the
+    /// browser profile, deleted with the session) and readable with the
+    /// downloads tool. Off: downloads are refused and the agent is told.
+    #[arg(long, env = "BROWSERFARM_DOWNLOADS")]
+    pub downloads: bool,
+
+    /// Largest file one download may grow to; larger ones are cancelled.
+    #[arg(long, env = "BROWSERFARM_MAX_DOWNLOAD_BYTES",
+          default_value_t = browserfarm_browser::DEFAULT_MAX_DOWNLOAD_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_download_bytes: u64,
 }
 
 fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
@@ -408,6 +420,8 @@ impl BrowserArgs {
             no_sandbox: self.no_sandbox,
             upload_dir: self.upload_dir.clone(),
             screenshot_max_bytes: self.screenshot_max_bytes,
+            downloads: self.downloads,
+            max_download_bytes: self.max_download_bytes,
         }
     }
 }

@@ -9,8 +9,6 @@ use browserfarm_protocol::{
 };
 use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 
-/// Longest `evaluate` result returned, in characters.
-pub const MAX_EVALUATE_CHARS: usize = 50_000;
 /// Longest cookie list returned, in characters.
 pub const MAX_COOKIE_CHARS: usize = 50_000;
 /// Longest exported storage state returned, in characters. Cutting it would make
@@ -43,6 +41,9 @@ fn page_line(page: &PageInfo) -> String {
 /// What the caller did, for the one-line summary of interaction results.
 pub enum Action {
     Other,
+    Evaluate {
+        max_chars: usize,
+    },
     Click {
         target: String,
     },
@@ -82,7 +83,7 @@ pub fn success(output: JobOutput, action: Action) -> CallToolResult {
                     "Typed {chars} characters into {target}{}",
                     if submitted { " and pressed Enter" } else { "" }
                 ),
-                Action::Other => "Done".to_owned(),
+                Action::Other | Action::Evaluate { .. } => "Done".to_owned(),
             };
             text(format!("{what}. Now at {}", page_block(&page)))
         }
@@ -156,6 +157,44 @@ pub fn success(output: JobOutput, action: Action) -> CallToolResult {
                 state.origins.len()
             ))
         }
+        JobOutput::Downloads { downloads, enabled } => {
+            if !enabled {
+                return text(
+                    "Downloads are off on this server (start it with --downloads); pages that \
+                     try to download are refused and the result of that call says so."
+                        .into(),
+                );
+            }
+            if downloads.is_empty() {
+                return text("No downloads in this session yet.".into());
+            }
+            let mut out = format!("{} download(s):\n", downloads.len());
+            for d in &downloads {
+                out.push_str(&format!(
+                    "- [{}] {} — {}, {} bytes, from {}\n",
+                    d.index, d.name, d.state, d.bytes, d.url
+                ));
+            }
+            out.push_str("Call downloads with index to read one.");
+            text(out)
+        }
+        JobOutput::File { info, file } => {
+            let uri = format!(
+                "browserfarm://downloads/{}/{}",
+                info.index,
+                safe_name(&file.name)
+            );
+            CallToolResult::success(vec![
+                ContentBlock::resource(
+                    ResourceContents::blob(file.data_base64, uri.clone())
+                        .with_mime_type(file.mime_type.clone()),
+                ),
+                ContentBlock::text(format!(
+                    "{} ({}, {} bytes, downloaded from {}) as resource {uri}",
+                    file.name, file.mime_type, file.bytes, info.url
+                )),
+            ])
+        }
         JobOutput::Console { entries, omitted } => text(console(&entries, omitted)),
         JobOutput::Requests { entries, omitted } => text(requests(&entries, omitted)),
         JobOutput::Pdf {
@@ -163,7 +202,7 @@ pub fn success(output: JobOutput, action: Action) -> CallToolResult {
             data_base64,
             bytes,
         } => {
-            let uri = format!("browserfarm://pdf/{}.pdf", pdf_name(&page.url));
+            let uri = format!("browserfarm://pdf/{}.pdf", safe_name(&page.url));
             CallToolResult::success(vec![
                 ContentBlock::resource(
                     ResourceContents::blob(data_base64, uri.clone())
@@ -176,12 +215,16 @@ pub fn success(output: JobOutput, action: Action) -> CallToolResult {
             ])
         }
         JobOutput::Evaluated { value } => {
+            let max_chars = match action {
+                Action::Evaluate { max_chars } => max_chars,
+                _ => browserfarm_protocol::DEFAULT_EVALUATE_CHARS,
+            };
             let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
-            let (json, dropped) = cut_chars(json, MAX_EVALUATE_CHARS);
+            let (json, dropped) = cut_chars(json, max_chars);
             if dropped > 0 {
                 text(format!(
                     "{json}\n…[truncated, {dropped} more chars; return less data, e.g. select \
-                     fields or slice arrays]"
+                     fields or slice arrays, or raise max_chars]"
                 ))
             } else {
                 text(json)
@@ -190,8 +233,8 @@ pub fn success(output: JobOutput, action: Action) -> CallToolResult {
     }
 }
 
-/// A file-name-safe stem for a page's PDF.
-fn pdf_name(url: &str) -> String {
+/// A URI-safe file name from a URL or a suggested name.
+fn safe_name(url: &str) -> String {
     let stem: String = url
         .split("://")
         .nth(1)

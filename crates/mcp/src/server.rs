@@ -5,11 +5,11 @@ use std::sync::Arc;
 use browserfarm_gateway::{Executor, RateLimit, TokenBucket};
 use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, ConsoleMessagesArgs, CookiesArgs, DEFAULT_BATCH_MAX_CHARS,
-    ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs, FarmStatusArgs, FillFormArgs,
-    HandleDialogArgs, HoverArgs, Job, JobError, JobOutput, NavigateArgs, NetworkRequestsArgs,
-    NodeTags, Operation, PdfArgs, PressKeyArgs, Priority, ScrapeArgs, ScreenshotArgs, ScrollArgs,
-    SelectOptionArgs, SessionId, SnapshotArgs, StorageStateArgs, TabsArgs, TypeArgs,
-    UploadFileArgs, WaitForArgs,
+    DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs,
+    FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job, JobError, JobOutput,
+    NavigateArgs, NetworkRequestsArgs, NodeTags, Operation, PdfArgs, PressKeyArgs, Priority,
+    ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs,
+    StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
@@ -36,7 +36,7 @@ in which every control has a ref such as e12), then `click`, `type`, `fill_form`
 for text or an element. `screenshot` only when the visual layout matters. Also: `tabs`, \
 `cookies`, `storage_state` (export a login, import it in another session), `emulate`, \
 `handle_dialog` (dialogs are otherwise dismissed automatically, with a note), \
-`console_messages`, `network_requests`, `pdf`, `evaluate`. `batch_scrape` reads many URLs \
+`console_messages`, `network_requests`, `pdf`, `downloads`, `evaluate`. `batch_scrape` reads many URLs \
 in parallel across the farm without touching this session's tabs; `farm_status` shows the \
 nodes. Only http and https URLs can be opened. Every result is bounded and says how to get \
 more; errors say what went wrong and what to try next.";
@@ -270,7 +270,9 @@ fn page_url(output: &JobOutput) -> Option<&str> {
         | JobOutput::Cookies { .. }
         | JobOutput::StorageState { .. }
         | JobOutput::Console { .. }
-        | JobOutput::Requests { .. } => None,
+        | JobOutput::Requests { .. }
+        | JobOutput::Downloads { .. } => None,
+        JobOutput::File { info, .. } => Some(&info.url),
     }
 }
 
@@ -381,7 +383,8 @@ impl BrowserfarmServer {
         description = "Evaluate a JavaScript expression in the current page and return its \
         value as JSON (promises are awaited). Use for data scrape cannot express, e.g. \
         `[...document.querySelectorAll('h2')].map(e => e.textContent)`. Long-running \
-        scripts are stopped after a deadline.",
+        scripts are stopped after a deadline; the result is cut at max_chars (default \
+        50000).",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -392,7 +395,10 @@ impl BrowserfarmServer {
         &self,
         Parameters(args): Parameters<EvaluateArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self.call(Operation::Evaluate(args), Action::Other).await)
+        let max_chars = args.max_chars.unwrap_or(DEFAULT_EVALUATE_CHARS);
+        Ok(self
+            .call(Operation::Evaluate(args), Action::Evaluate { max_chars })
+            .await)
     }
 
     #[tool(
@@ -672,6 +678,20 @@ impl BrowserfarmServer {
     }
 
     #[tool(
+        description = "Files this session's pages downloaded (a link or button that \
+        downloads something is captured instead of vanishing): without index, the list with \
+        name, state and size; with index, that file as an embedded resource. Needs the \
+        server's --downloads; otherwise downloads are refused and results say so.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn downloads(
+        &self,
+        Parameters(args): Parameters<DownloadsArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self.call(Operation::Downloads(args), Action::Other).await)
+    }
+
+    #[tool(
         description = "Read many pages in one call (up to 1000 URLs), spread over the \
         farm's browsers in parallel. Returns one section per URL, in input order, with its \
         content or its error, plus a summary line. Each page is cut at max_chars (default \
@@ -906,6 +926,7 @@ fn check_arguments(tool: &str, arguments: Option<&JsonObject>) -> Result<(), Str
         "console_messages" => parse::<ConsoleMessagesArgs>(tool, args),
         "network_requests" => parse::<NetworkRequestsArgs>(tool, args),
         "pdf" => parse::<PdfArgs>(tool, args),
+        "downloads" => parse::<DownloadsArgs>(tool, args),
         "batch_scrape" => parse::<BatchScrapeArgs>(tool, args),
         "farm_status" => parse::<FarmStatusArgs>(tool, args),
         _ => Ok(()),

@@ -30,18 +30,18 @@ pub use node_api::{
     FarmStatus, Health, NodeStatus, Registration, SessionOpened, format_tags, tags_match,
 };
 pub use operation::{
-    BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, DEFAULT_MAX_CHARS, DEFAULT_TIMEOUT_MS,
-    EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS,
-    MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
-    ScreenshotArgs, TypeArgs, WaitUntil,
+    BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, DEFAULT_EVALUATE_CHARS, DEFAULT_MAX_CHARS,
+    DEFAULT_TIMEOUT_MS, EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY,
+    MAX_BATCH_URLS, MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, ScrapeArgs,
+    ScrapeFormat, ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{Image, JobOutput, PageInfo, Scraped};
 pub use state::{
     ColorScheme, ConsoleEntry, ConsoleLevel, ConsoleMessagesArgs, Cookie, CookieAction,
-    CookiesArgs, DEFAULT_LOG_ENTRIES, Device, EmulateArgs, HandleDialogArgs, MAX_LOG_ENTRIES,
-    MAX_TABS, NetworkRequestsArgs, OriginStorage, PaperFormat, PdfArgs, RequestEntry,
-    StorageAction, StorageState, StorageStateArgs, TabAction, TabInfo, TabsArgs, Viewport,
-    cookie_domain_matches,
+    CookiesArgs, DEFAULT_LOG_ENTRIES, Device, DownloadInfo, DownloadsArgs, EmulateArgs, FileData,
+    HandleDialogArgs, MAX_LOG_ENTRIES, MAX_TABS, NetworkRequestsArgs, OriginStorage, PaperFormat,
+    PdfArgs, RequestEntry, StorageAction, StorageState, StorageStateArgs, TabAction, TabInfo,
+    TabsArgs, Viewport, cookie_domain_matches,
 };
 pub use text::cut_chars;
 pub use url_policy::check_navigation_url;

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::acting::{check_optional_selector, check_wait};
 use crate::state::check_max_entries;
 use crate::{
-    ConsoleMessagesArgs, CookiesArgs, ElementTarget, EmulateArgs, FillFormArgs, HandleDialogArgs,
-    HoverArgs, JobError, MAX_FORM_FIELDS, NetworkRequestsArgs, PdfArgs, PressKeyArgs, ScrollArgs,
-    SelectOptionArgs, SnapshotArgs, StorageStateArgs, TabsArgs, UploadFileArgs, WaitForArgs,
-    check_navigation_url, parse_key_combo,
+    ConsoleMessagesArgs, CookiesArgs, DownloadsArgs, ElementTarget, EmulateArgs, FillFormArgs,
+    HandleDialogArgs, HoverArgs, JobError, MAX_FORM_FIELDS, NetworkRequestsArgs, PdfArgs,
+    PressKeyArgs, ScrollArgs, SelectOptionArgs, SnapshotArgs, StorageStateArgs, TabsArgs,
+    UploadFileArgs, WaitForArgs, check_navigation_url, parse_key_combo,
 };
 
 /// Longest page-load deadline a caller may ask for.
@@ -48,6 +48,7 @@ pub enum Operation {
     ConsoleMessages(ConsoleMessagesArgs),
     NetworkRequests(NetworkRequestsArgs),
     Pdf(PdfArgs),
+    Downloads(DownloadsArgs),
 }
 
 impl Operation {
@@ -76,6 +77,7 @@ impl Operation {
             Operation::ConsoleMessages(_) => "console_messages",
             Operation::NetworkRequests(_) => "network_requests",
             Operation::Pdf(_) => "pdf",
+            Operation::Downloads(_) => "downloads",
         }
     }
 
@@ -140,13 +142,7 @@ impl Operation {
                 }
                 check_optional_selector(a.selector.as_deref())
             }
-            Operation::Scrape(a) => match a.max_chars {
-                Some(0) => Err(JobError::invalid_argument("max_chars must be at least 1")),
-                Some(n) if n > MAX_MAX_CHARS => Err(JobError::invalid_argument(format!(
-                    "max_chars must be at most {MAX_MAX_CHARS}, got {n}"
-                ))),
-                _ => Ok(()),
-            },
+            Operation::Scrape(a) => check_max_chars(a.max_chars),
             Operation::Click(a) => a.target().map(drop),
             Operation::Type(a) => a.target().map(drop),
             Operation::Hover(a) => target(&a.element, &a.selector).map(drop),
@@ -203,13 +199,12 @@ impl Operation {
             Operation::HandleDialog(_) => Ok(()),
             Operation::ConsoleMessages(a) => check_max_entries(a.max_entries),
             Operation::NetworkRequests(a) => check_max_entries(a.max_entries),
-            Operation::Pdf(_) => Ok(()),
+            Operation::Pdf(_) | Operation::Downloads(_) => Ok(()),
             Operation::Evaluate(a) => {
                 if a.expression.trim().is_empty() {
-                    Err(JobError::invalid_argument("expression is empty"))
-                } else {
-                    Ok(())
+                    return Err(JobError::invalid_argument("expression is empty"));
                 }
+                check_max_chars(a.max_chars)
             }
         }
     }
@@ -220,6 +215,16 @@ fn check_timeout(timeout_ms: Option<u64>) -> Result<(), JobError> {
         Some(0) => Err(JobError::invalid_argument("timeout_ms must be at least 1")),
         Some(t) if t > MAX_TIMEOUT_MS => Err(JobError::invalid_argument(format!(
             "timeout_ms must be at most {MAX_TIMEOUT_MS} (5 minutes), got {t}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_max_chars(max_chars: Option<usize>) -> Result<(), JobError> {
+    match max_chars {
+        Some(0) => Err(JobError::invalid_argument("max_chars must be at least 1")),
+        Some(n) if n > MAX_MAX_CHARS => Err(JobError::invalid_argument(format!(
+            "max_chars must be at most {MAX_MAX_CHARS}, got {n}"
         ))),
         _ => Ok(()),
     }
@@ -435,7 +440,15 @@ pub struct EvaluateArgs {
     /// `[...document.querySelectorAll('h2')].map(e => e.textContent)`. Promises are
     /// awaited. The result must be JSON-serialisable.
     pub expression: String,
+    /// Cut the JSON result after this many characters (default 50000, max
+    /// 1000000); the cut is marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
+    pub max_chars: Option<usize>,
 }
+
+/// `evaluate`'s result cap when the caller gives none.
+pub const DEFAULT_EVALUATE_CHARS: usize = 50_000;
 
 /// Most URLs one `batch_scrape` call may carry.
 pub const MAX_BATCH_URLS: usize = 1000;

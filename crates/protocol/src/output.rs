@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{ConsoleEntry, Cookie, RequestEntry, ScrapeFormat, StorageState, TabInfo};
+use crate::{
+    ConsoleEntry, Cookie, DownloadInfo, FileData, RequestEntry, ScrapeFormat, StorageState, TabInfo,
+};
 
 /// Where the tab is after an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -101,5 +103,15 @@ pub enum JobOutput {
         page: PageInfo,
         data_base64: String,
         bytes: usize,
+    },
+    /// The session's downloads; `enabled` is false when the server refuses them.
+    Downloads {
+        downloads: Vec<DownloadInfo>,
+        enabled: bool,
+    },
+    /// One downloaded file's content.
+    File {
+        info: DownloadInfo,
+        file: FileData,
     },
 }

@@ -485,6 +485,39 @@ impl RequestEntry {
     }
 }
 
+/// List the files this session's pages downloaded, or read one back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadsArgs {
+    /// Index of a download (from the list) to return as an embedded resource;
+    /// omit to list them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "usize")]
+    pub index: Option<usize>,
+}
+
+/// One file a page downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DownloadInfo {
+    pub index: usize,
+    /// The file name the site suggested.
+    pub name: String,
+    pub url: String,
+    /// "in progress", "completed", "canceled" or "too large".
+    pub state: String,
+    /// Bytes received so far.
+    pub bytes: u64,
+}
+
+/// A file's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FileData {
+    pub name: String,
+    pub mime_type: String,
+    pub data_base64: String,
+    pub bytes: u64,
+}
+
 /// Paper size for `pdf`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

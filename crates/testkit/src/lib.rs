@@ -4,6 +4,8 @@
 
 mod toolset;
 
+pub use toolset::REPORT_CSV;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -129,6 +131,7 @@ impl Fixtures {
             .route("/account", get(toolset::account))
             .route("/controls", get(|| async { Html(toolset::CONTROLS) }))
             .route("/big", get(toolset::big))
+            .route("/download/{name}", get(toolset::download))
             .route(
                 "/missing",
                 get(|| async {

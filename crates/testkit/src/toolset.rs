@@ -96,6 +96,8 @@ pub(crate) const CONTROLS: &str = r#"<!doctype html><html><head><title>Controls<
 <p id="going">Going soon</p>
 <div class="tall">Tall content</div>
 <p id="bottom">The bottom</p>
+<a id="dl" href="/download/report.csv">Download the report</a>
+<a id="dl-big" href="/download/big.bin">Download the archive</a>
 <script>
 console.log('controls ready', 42);
 console.warn('careful now');
@@ -113,4 +115,27 @@ pub(crate) async fn big() -> Html<String> {
         "<!doctype html><html><head><title>Big</title></head><body><h1>Big list</h1>\
          <ul>{items}</ul></body></html>"
     ))
+}
+
+/// The CSV `/download/report.csv` serves as an attachment.
+pub const REPORT_CSV: &str = "seed,price\ncarrot,3\nkale,5\n";
+
+/// `/download/{name}`: an attachment; `big.bin` is 1 MB.
+pub(crate) async fn download(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let body = match name.as_str() {
+        "report.csv" => REPORT_CSV.as_bytes().to_vec(),
+        "big.bin" => vec![b'x'; 1_000_000],
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::client::McpProcess;
 
-pub(crate) const TOOLS: [&str; 24] = [
+pub(crate) const TOOLS: [&str; 25] = [
     "navigate",
     "screenshot",
     "scrape",
@@ -26,6 +26,7 @@ pub(crate) const TOOLS: [&str; 24] = [
     "console_messages",
     "network_requests",
     "pdf",
+    "downloads",
     "evaluate",
     "batch_scrape",
     "farm_status",

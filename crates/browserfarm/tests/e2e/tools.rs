@@ -237,6 +237,18 @@ async fn evaluate_returns_json_and_awaits_promises() {
         .call("evaluate", json!({"expression": "null.boom"}))
         .await;
     thrown.assert_error("TypeError");
+    let cut = mcp
+        .ok(
+            "evaluate",
+            json!({"expression": "'x'.repeat(500)", "max_chars": 50}),
+        )
+        .await
+        .text();
+    assert!(cut.starts_with(&format!("\"{}", "x".repeat(49))), "{cut}");
+    assert!(
+        cut.contains("452 more chars") && cut.contains("raise max_chars"),
+        "{cut}"
+    );
 }
 
 #[tokio::test]

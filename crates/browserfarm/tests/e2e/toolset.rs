@@ -36,11 +36,12 @@ impl Rig {
         std::fs::create_dir_all(&uploads).unwrap();
         std::fs::write(uploads.join("seeds.txt"), "twelve bytes").unwrap();
         let upload_arg = uploads.to_str().unwrap().to_owned();
+        let browser_args = browser_args(&upload_arg);
         let agents = match place {
             Where::Local => Vec::new(),
             Where::Farm => vec![
-                Agent::start(&["--upload-dir", &upload_arg]).await,
-                Agent::start(&["--upload-dir", &upload_arg]).await,
+                Agent::start(&browser_args).await,
+                Agent::start(&browser_args).await,
             ],
         };
         let rig = Rig { agents, uploads };
@@ -52,7 +53,7 @@ impl Rig {
     async fn client(&self) -> McpProcess {
         let upload_arg = self.uploads.to_str().unwrap();
         if self.agents.is_empty() {
-            let mut mcp = McpProcess::spawn(&["--upload-dir", upload_arg]);
+            let mut mcp = McpProcess::spawn(&browser_args(upload_arg));
             mcp.initialize().await;
             mcp
         } else {
@@ -60,6 +61,18 @@ impl Rig {
             gateway(&agents, &[]).await
         }
     }
+}
+
+/// Browser flags for the server or the agents: uploads from `uploads`, downloads
+/// on and capped at 200 kB.
+fn browser_args(uploads: &str) -> Vec<&str> {
+    vec![
+        "--upload-dir",
+        uploads,
+        "--downloads",
+        "--max-download-bytes",
+        "200000",
+    ]
 }
 
 impl Drop for Rig {
@@ -503,6 +516,70 @@ both! {
     snapshots_paginate_and_scope => snapshot_pages_local, snapshot_pages_farm;
 }
 
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn downloads_are_refused_and_reported_unless_enabled() {
+    let pages = Fixtures::start().await;
+    let (mut mcp, _) = McpProcess::start().await;
+    mcp.ok("navigate", json!({"url": pages.url("/controls")}))
+        .await;
+    let mut said = mcp.ok("click", json!({"selector": "#dl"})).await.text();
+    for _ in 0..50 {
+        if said.contains("downloads are off") {
+            break;
+        }
+        said = mcp
+            .ok("hover", json!({"selector": "#trigger"}))
+            .await
+            .text();
+        if said.contains("downloads are off") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(said.contains("tried to download report.csv"), "{said}");
+    // Nothing of the refused file stays on disk.
+    let profiles = std::env::temp_dir()
+        .join("browserfarm")
+        .join(format!("pid-{}", mcp.pid()));
+    let download_dirs = std::fs::read_dir(&profiles)
+        .unwrap_or_else(|e| panic!("{}: {e}", profiles.display()))
+        .flatten()
+        .filter(|p| p.path().join("browserfarm-downloads").is_dir())
+        .count();
+    assert_eq!(download_dirs, 1, "the session's download directory");
+    let mut kept = Vec::new();
+    for _ in 0..20 {
+        kept = files_under(&profiles)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains("browserfarm-downloads"))
+            .collect();
+        if kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(kept.is_empty(), "refused download left {kept:?}");
+    mcp.ok("downloads", json!({}))
+        .await
+        .text()
+        .contains("Downloads are off")
+        .then_some(())
+        .expect("downloads says they are off");
+}
+
 #[tokio::test]
 async fn every_listed_tool_answers_a_call() {
     // A listed tool must really work: call each one with minimal arguments.
@@ -536,5 +613,5 @@ async fn every_listed_tool_answers_a_call() {
         let result = mcp.call(name, args).await;
         assert!(is_ok(&result), "{name}: {}", result.text());
     }
-    assert!(names.len() >= 24, "{names:?}");
+    assert_eq!(names.len(), crate::protocol::TOOLS.len(), "{names:?}");
 }
