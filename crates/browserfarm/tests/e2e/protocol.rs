@@ -146,7 +146,7 @@ async fn the_manifest_matches_the_server() {
     assert_eq!(
         names_and_descriptions(&manifest["tools"]),
         names_and_descriptions(&list["result"]["tools"]),
-        "mcp-manifest.json tools differ from tools/list"
+        "mcp-manifest.json tools differ from tools/list; run scripts/update-manifest.py target/debug/browserfarm"
     );
 }
 
