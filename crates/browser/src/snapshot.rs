@@ -102,6 +102,8 @@ const SHOWN_PROPERTIES: &[&str] = &[
 /// One line of the outline and the lines under it.
 struct Item {
     line: String,
+    /// The accessible name (or text) the line shows, for pruning repeats.
+    name: String,
     children: Vec<Item>,
 }
 
@@ -153,14 +155,16 @@ impl<'a> Tree<'a> {
             .and_then(Value::as_str)
             .unwrap_or("");
         let ignored = node.get("ignored").and_then(Value::as_bool) == Some(true);
-        if role == "InlineTextBox" || role == "LineBreak" {
+        if matches!(role, "InlineTextBox" | "LineBreak" | "ListMarker") {
             return;
         }
         if role == "StaticText" {
             let text = text_of(node.get("name"));
-            if !text.is_empty() && text != parent_name && !ignored {
+            // Text inside a named element is usually that name, or part of it.
+            if !text.is_empty() && !parent_name.contains(&text) && !ignored {
                 out.push(Item {
                     line: format!("text {}", quoted(&text)),
+                    name: text,
                     children: Vec::new(),
                 });
             }
@@ -208,7 +212,8 @@ impl<'a> Tree<'a> {
             if pname == "focusable" {
                 focusable = value == Some(&Value::Bool(true));
             }
-            if !SHOWN_PROPERTIES.contains(&pname) {
+            // Nesting depth already shows in the indentation, except for headings.
+            if !SHOWN_PROPERTIES.contains(&pname) || (pname == "level" && role != "heading") {
                 continue;
             }
             match value {
@@ -245,6 +250,17 @@ impl<'a> Tree<'a> {
                 self.render(child, &name, refs, &mut children);
             }
         }
+        // Plain leaves (an image, a caption) whose name is part of this node's
+        // name say nothing new: a link named "Product 7 Red shoes" need not list
+        // its image "Product 7".
+        if !name.is_empty() {
+            children.retain(|c| {
+                !(c.children.is_empty()
+                    && !c.line.contains("[ref=")
+                    && !c.name.is_empty()
+                    && name.contains(&c.name))
+            });
+        }
         // A node whose only content is one text line reads best on one line.
         if children.len() == 1
             && children[0].children.is_empty()
@@ -255,7 +271,11 @@ impl<'a> Tree<'a> {
             line.push_str(text);
             children.clear();
         }
-        out.push(Item { line, children });
+        out.push(Item {
+            line,
+            name,
+            children,
+        });
     }
 }
 
@@ -494,6 +514,26 @@ mod tests {
         let out = render(&other, &mut refs);
         assert!(out.contains("[ref=e3]"), "{out}");
         assert_eq!(refs.node("e1"), None);
+    }
+
+    #[test]
+    fn repeats_of_a_name_and_list_markers_are_pruned() {
+        let mut item = ax("2", "listitem", "", 2, &["3", "4", "7"]);
+        item["properties"] = json!([{"name": "level", "value": {"type": "integer", "value": 1}}]);
+        let nodes = vec![
+            ax("1", "RootWebArea", "Shop", 1, &["2"]),
+            item,
+            ax("3", "ListMarker", "•", 3, &[]),
+            ax("4", "link", "Product 0 Red shoes", 4, &["5", "6"]),
+            ax("5", "image", "Product 0", 5, &[]),
+            ax("6", "StaticText", "Red shoes", 6, &[]),
+            ax("7", "StaticText", "€10", 7, &[]),
+        ];
+        let out = render(&nodes, &mut RefMap::default());
+        assert_eq!(
+            out,
+            "- listitem\n  - link \"Product 0 Red shoes\" [ref=e1]\n  - text \"€10\""
+        );
     }
 
     #[test]
