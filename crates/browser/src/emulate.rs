@@ -1,7 +1,7 @@
 //! `emulate`: device metrics, user agent, colour scheme and locale for every tab
 //! of a session (applied to each open tab and to tabs opened later).
 
-use browserfarm_protocol::{ColorScheme, Device, EmulateArgs, Viewport};
+use browserfarm_protocol::{ColorScheme, Device, EmulateArgs, Viewport, wire_name};
 use serde_json::json;
 
 use crate::cdp::{OpResult, Tab};
@@ -148,25 +148,13 @@ pub(crate) fn describe(e: &EmulateArgs, default: (u32, u32)) -> String {
     };
     parts.push(format!("viewport {w}×{h}"));
     if let Some(d) = e.device {
-        parts.push(format!(
-            "device {}",
-            serde_json::to_value(d)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        ));
+        parts.push(format!("device {}", wire_name(&d)));
     }
     if e.user_agent.is_some() {
         parts.push("custom user agent".into());
     }
     if let Some(c) = e.color_scheme {
-        parts.push(format!(
-            "color scheme {}",
-            serde_json::to_value(c)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        ));
+        parts.push(format!("color scheme {}", wire_name(&c)));
     }
     if let Some(l) = &e.locale {
         parts.push(format!("locale {l}"));

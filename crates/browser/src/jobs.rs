@@ -8,7 +8,7 @@ use std::time::Duration;
 use browserfarm_protocol::{
     CookieAction, DEFAULT_LOG_ENTRIES, DEFAULT_MAX_CHARS, DEFAULT_WAIT_MS, ElementTarget,
     ErrorKind, JobError, JobOutput, MAX_TABS, NavAction, Operation, PageInfo, Scraped,
-    StorageAction, TabAction, TabInfo, TabsArgs, WaitUntil,
+    StorageAction, TabAction, TabInfo, TabsArgs, WaitUntil, wire_name,
 };
 use chromiumoxide::cdp::browser_protocol::target::TargetId;
 use serde_json::{Value, json};
@@ -128,16 +128,8 @@ pub(crate) async fn execute(
 /// Adds the notes that arrived after the output's page line was read (a tab a
 /// click opened, a download it started) to an output that names a page.
 fn with_late_notes(mut output: JobOutput, live: &Live) -> JobOutput {
-    let page = match &mut output {
-        JobOutput::Navigated { page }
-        | JobOutput::Screenshot { page, .. }
-        | JobOutput::Clicked { page }
-        | JobOutput::Typed { page }
-        | JobOutput::Snapshot { page, .. }
-        | JobOutput::Done { page, .. }
-        | JobOutput::Pdf { page, .. } => page,
-        JobOutput::Scraped(s) => &mut s.page,
-        _ => return output,
+    let Some(page) = output.page_mut() else {
+        return output;
     };
     page.notes.extend(live.tab().watch.take_notes());
     page.notes.extend(live.downloads.take_notes());
@@ -279,13 +271,7 @@ async fn on_tab(tab: Tab<'_>, op: &Operation, limits: &crate::PoolConfig) -> OpR
             let page = navigate::page_info(tab, None).await?;
             let what = match &t {
                 Some(t) => format!("Scrolled {} into view", t.describe()),
-                None => format!(
-                    "Scrolled {}",
-                    serde_json::to_value(direction)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                ),
+                None => format!("Scrolled {}", wire_name(&direction)),
             };
             Ok(done(page, format!("{what}; {position}")))
         }

@@ -254,12 +254,13 @@ impl<'a> Tree<'a> {
         // name say nothing new: a link named "Product 7 Red shoes" need not list
         // its image "Product 7".
         if !name.is_empty() {
-            children.retain(|c| {
-                !(c.children.is_empty()
+            let repeats = |c: &Item| {
+                c.children.is_empty()
                     && !c.line.contains("[ref=")
                     && !c.name.is_empty()
-                    && name.contains(&c.name))
-            });
+                    && name.contains(&c.name)
+            };
+            children.retain(|c| !repeats(c));
         }
         // A node whose only content is one text line reads best on one line.
         if children.len() == 1

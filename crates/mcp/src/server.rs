@@ -6,10 +6,10 @@ use browserfarm_gateway::{Executor, RateLimit, TokenBucket};
 use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, ConsoleMessagesArgs, CookiesArgs, DEFAULT_BATCH_MAX_CHARS,
     DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs,
-    FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job, JobError, JobOutput,
-    NavigateArgs, NetworkRequestsArgs, NodeTags, Operation, PdfArgs, PressKeyArgs, Priority,
-    ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs,
-    StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
+    FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job, JobError, NavigateArgs,
+    NetworkRequestsArgs, NodeTags, Operation, PdfArgs, PressKeyArgs, Priority, ScrapeArgs,
+    ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs, StorageStateArgs,
+    TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
@@ -225,9 +225,12 @@ impl BrowserfarmServer {
             _ => None,
         };
         let outcome = Audited {
-            url: requested
-                .as_deref()
-                .or_else(|| result.as_ref().ok().and_then(page_url)),
+            url: requested.as_deref().or_else(|| {
+                result
+                    .as_ref()
+                    .ok()
+                    .and_then(|o| o.page().map(|p| p.url.as_str()))
+            }),
             error: result.as_ref().err().map(|e| e.kind),
             text_chars,
             urls: None,
@@ -252,28 +255,6 @@ struct Audited<'a> {
     error: Option<ErrorKind>,
     text_chars: Option<usize>,
     urls: Option<usize>,
-}
-
-/// The page a job ended on, when its output names one.
-fn page_url(output: &JobOutput) -> Option<&str> {
-    match output {
-        JobOutput::Navigated { page }
-        | JobOutput::Screenshot { page, .. }
-        | JobOutput::Clicked { page }
-        | JobOutput::Typed { page }
-        | JobOutput::Snapshot { page, .. }
-        | JobOutput::Done { page, .. }
-        | JobOutput::Pdf { page, .. } => Some(&page.url),
-        JobOutput::Scraped(s) => Some(&s.page.url),
-        JobOutput::Evaluated { .. }
-        | JobOutput::Tabs { .. }
-        | JobOutput::Cookies { .. }
-        | JobOutput::StorageState { .. }
-        | JobOutput::Console { .. }
-        | JobOutput::Requests { .. }
-        | JobOutput::Downloads { .. } => None,
-        JobOutput::File { info, .. } => Some(&info.url),
-    }
 }
 
 /// How results name the element a call addressed.

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{JobError, MAX_TIMEOUT_MS};
+use crate::JobError;
 
 /// Snapshot budget per page of output when the caller gives none (about 2k tokens).
 pub const DEFAULT_SNAPSHOT_CHARS: usize = 8_000;
@@ -281,16 +281,6 @@ pub struct UploadFileArgs {
 pub(crate) fn check_optional_selector(selector: Option<&str>) -> Result<(), JobError> {
     match selector {
         Some(s) if s.trim().is_empty() => Err(JobError::invalid_argument("selector is empty")),
-        _ => Ok(()),
-    }
-}
-
-pub(crate) fn check_wait(timeout_ms: Option<u64>) -> Result<(), JobError> {
-    match timeout_ms {
-        Some(0) => Err(JobError::invalid_argument("timeout_ms must be at least 1")),
-        Some(t) if t > MAX_TIMEOUT_MS => Err(JobError::invalid_argument(format!(
-            "timeout_ms must be at most {MAX_TIMEOUT_MS}, got {t}"
-        ))),
         _ => Ok(()),
     }
 }

@@ -43,5 +43,5 @@ pub use state::{
     PdfArgs, RequestEntry, StorageAction, StorageState, StorageStateArgs, TabAction, TabInfo,
     TabsArgs, Viewport, cookie_domain_matches,
 };
-pub use text::cut_chars;
+pub use text::{cut_chars, wire_name};
 pub use url_policy::check_navigation_url;

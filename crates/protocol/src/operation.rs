@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::acting::{check_optional_selector, check_wait};
+use crate::acting::check_optional_selector;
 use crate::state::check_max_entries;
 use crate::{
     ConsoleMessagesArgs, CookiesArgs, DownloadsArgs, ElementTarget, EmulateArgs, FillFormArgs,
@@ -189,7 +189,7 @@ impl Operation {
             }
             Operation::WaitFor(a) => {
                 a.condition()?;
-                check_wait(a.timeout_ms)
+                check_timeout(a.timeout_ms)
             }
             Operation::Snapshot(a) => a.validate(),
             Operation::Tabs(a) => a.validate(),

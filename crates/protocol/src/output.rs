@@ -115,3 +115,42 @@ pub enum JobOutput {
         file: FileData,
     },
 }
+
+impl JobOutput {
+    /// The page the job ended on, when the output names one.
+    pub fn page(&self) -> Option<&PageInfo> {
+        match self {
+            JobOutput::Navigated { page }
+            | JobOutput::Screenshot { page, .. }
+            | JobOutput::Clicked { page }
+            | JobOutput::Typed { page }
+            | JobOutput::Snapshot { page, .. }
+            | JobOutput::Done { page, .. }
+            | JobOutput::Pdf { page, .. } => Some(page),
+            JobOutput::Scraped(s) => Some(&s.page),
+            JobOutput::Evaluated { .. }
+            | JobOutput::Tabs { .. }
+            | JobOutput::Cookies { .. }
+            | JobOutput::StorageState { .. }
+            | JobOutput::Console { .. }
+            | JobOutput::Requests { .. }
+            | JobOutput::Downloads { .. }
+            | JobOutput::File { .. } => None,
+        }
+    }
+
+    /// [`JobOutput::page`], mutable (to attach notes).
+    pub fn page_mut(&mut self) -> Option<&mut PageInfo> {
+        match self {
+            JobOutput::Navigated { page }
+            | JobOutput::Screenshot { page, .. }
+            | JobOutput::Clicked { page }
+            | JobOutput::Typed { page }
+            | JobOutput::Snapshot { page, .. }
+            | JobOutput::Done { page, .. }
+            | JobOutput::Pdf { page, .. } => Some(page),
+            JobOutput::Scraped(s) => Some(&mut s.page),
+            _ => None,
+        }
+    }
+}

@@ -13,6 +13,14 @@ pub fn cut_chars(mut text: String, max_chars: usize) -> (String, usize) {
     }
 }
 
+/// How a unit enum variant is spelled on the wire (its serde name), for messages.
+pub fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
