@@ -127,6 +127,7 @@ pub fn router(
     let gated = Router::new()
         .nest_service("/mcp", streamable)
         .layer(middleware::from_fn(session_closed_is_ok))
+        .layer(middleware::from_fn_with_state(shared.clone(), well_formed))
         .route("/v1/farm", get(farm_status))
         .route("/sse", get(open_sse))
         .route("/message", post(post_message))
@@ -140,6 +141,35 @@ pub fn router(
 
 /// rmcp answers a session DELETE with 202 Accepted; clients such as the Python SDK
 /// expect 200 for a session that was terminated, and warn otherwise.
+/// Answers a POST to /mcp whose body is not one JSON-RPC 2.0 message with 400 and
+/// a JSON-RPC error (-32700 or -32600), as the spec asks; rmcp would answer 415
+/// with plain text.
+async fn well_formed(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, shared.options.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let reply = crate::jsonrpc::error_reply(
+                -32600,
+                &format!(
+                    "message exceeds the {}-byte limit",
+                    shared.options.max_body_bytes
+                ),
+                None,
+            );
+            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(reply)).into_response();
+        }
+    };
+    if let Err(reply) = crate::jsonrpc::check(&bytes) {
+        return (StatusCode::BAD_REQUEST, axum::Json(reply)).into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 async fn session_closed_is_ok(request: Request, next: Next) -> Response {
     let delete = request.method() == axum::http::Method::DELETE;
     let mut response = next.run(request).await;

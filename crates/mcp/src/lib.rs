@@ -10,6 +10,7 @@
 
 mod audit;
 mod http;
+mod jsonrpc;
 mod render;
 mod server;
 mod stdio;

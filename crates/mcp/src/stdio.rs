@@ -4,7 +4,8 @@
 //! confused peers). A client that sends a broken line then waits forever for an
 //! answer, so a thin framing layer sits in front: it answers unparsable or
 //! oversized lines with a JSON-RPC error (`id: null`) and passes everything else
-//! through. It also owns stdout, so rmcp's replies and these errors never
+//! through; so does JSON that is not a JSON-RPC 2.0 message (rmcp drops that
+//! silently too). It also owns stdout, so rmcp's replies and these errors never
 //! interleave mid-line.
 
 use std::sync::Arc;
@@ -121,22 +122,21 @@ async fn filter_input<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
             Line::Eof => return Ok(()),
             Line::TooLong(len) => {
                 let msg = format!("message of {len}+ bytes exceeds the {max}-byte limit");
-                let _ = errors.send(error_response(-32600, &msg)).await;
+                let _ = errors.send(error_response(-32600, &msg, None)).await;
             }
             Line::Complete => {
                 let body = line.trim_ascii();
                 if body.is_empty() {
                     continue;
                 }
-                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-                    Ok(_) => {
+                match crate::jsonrpc::check(body) {
+                    Ok(()) => {
                         to_rmcp.write_all(body).await?;
                         to_rmcp.write_all(b"\n").await?;
                         to_rmcp.flush().await?;
                     }
-                    Err(e) => {
-                        let msg = format!("Parse error: {e}");
-                        let _ = errors.send(error_response(-32700, &msg)).await;
+                    Err(reply) => {
+                        let _ = errors.send(line_of(&reply)).await;
                     }
                 }
             }
@@ -188,13 +188,12 @@ async fn read_line_bounded<R: AsyncBufRead + Unpin>(
     }
 }
 
-fn error_response(code: i64, message: &str) -> Vec<u8> {
-    let mut out = serde_json::to_vec(&serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": { "code": code, "message": message },
-    }))
-    .expect("JSON values always serialise");
+fn error_response(code: i64, message: &str, id: Option<&serde_json::Value>) -> Vec<u8> {
+    line_of(&crate::jsonrpc::error_reply(code, message, id))
+}
+
+fn line_of(reply: &serde_json::Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec(reply).expect("JSON values always serialise");
     out.push(b'\n');
     out
 }
@@ -257,7 +256,7 @@ mod tests {
     #[tokio::test]
     async fn oversized_lines_are_refused_without_buffering_them() {
         let mut input = vec![b'['; 5000];
-        input.extend_from_slice(b"\n{}\n");
+        input.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n");
         let errors = errors_for(&input, 100).await;
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("-32600") && errors[0].contains("100-byte limit"));
@@ -265,12 +264,28 @@ mod tests {
 
     #[tokio::test]
     async fn valid_messages_reach_rmcp_unchanged() {
-        let input = b"  {\"a\":1}  \r\n{\"b\":2}";
+        let input = b"  {\"jsonrpc\":\"2.0\",\"method\":\"a\"}  \r\n{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}";
         let (tx, _rx) = mpsc::channel(16);
         let mut forwarded = Vec::new();
         filter_input(BufReader::new(&input[..]), &mut forwarded, tx, 1024)
             .await
             .unwrap();
-        assert_eq!(forwarded, b"{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(
+            forwarded,
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"a\"}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn json_that_is_no_message_gets_an_invalid_request_error() {
+        let errors = errors_for(
+            b"42
+{\"jsonrpc\":\"2.0\",\"id\":7}\n",
+            1024,
+        )
+        .await;
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().all(|e| e.contains("-32600")), "{errors:?}");
+        assert!(errors[1].contains("\"id\":7"), "{errors:?}");
     }
 }

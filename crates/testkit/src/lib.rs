@@ -104,6 +104,20 @@ const STORAGE: &str = "<!doctype html><title>Storage</title><p id=\"s\"></p><scr
 document.getElementById('s').textContent = 'storage: ' + (localStorage.getItem('mark') || 'empty');\
 localStorage.setItem('mark', 'marked');</script>";
 
+/// `/huge`: a 50 MB page (one paragraph per line), for bounded reads.
+async fn huge() -> Html<String> {
+    let line = "<p>Fifty megabytes of farm prose, one line after another, to make a very large page.</p>\n";
+    let mut page = String::with_capacity(50_100_000);
+    page.push_str(
+        "<!doctype html><html><head><title>Huge</title></head><body><h1>Huge page</h1>\n",
+    );
+    while page.len() < 50_000_000 {
+        page.push_str(line);
+    }
+    page.push_str("</body></html>");
+    Html(page)
+}
+
 async fn slow() -> Html<&'static str> {
     tokio::time::sleep(Duration::from_secs(120)).await;
     Html("<title>finally</title>")
@@ -132,6 +146,17 @@ impl Fixtures {
             .route("/controls", get(|| async { Html(toolset::CONTROLS) }))
             .route("/big", get(toolset::big))
             .route("/download/{name}", get(toolset::download))
+            .route(
+                "/loop",
+                get(|| async { axum::response::Redirect::temporary("/loop") }),
+            )
+            .route("/huge", get(huge))
+            .route(
+                "/alert-loop",
+                get(|| async {
+                    Html("<title>Alerts</title><script>while (true) alert('again');</script>")
+                }),
+            )
             .route(
                 "/missing",
                 get(|| async {

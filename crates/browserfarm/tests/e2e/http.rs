@@ -8,16 +8,16 @@ use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-const PROTOCOL: &str = "2025-11-25";
+pub(crate) const PROTOCOL: &str = "2025-11-25";
 
 /// A running `browserfarm mcp --http`; SIGTERM on drop.
-struct HttpServer {
+pub(crate) struct HttpServer {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl HttpServer {
-    async fn start(extra: &[&str]) -> HttpServer {
+    pub(crate) async fn start(extra: &[&str]) -> HttpServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -63,7 +63,7 @@ impl Drop for HttpServer {
 }
 
 /// The JSON-RPC messages in a reply that is either JSON or an SSE stream.
-fn messages(content_type: &str, body: &str) -> Vec<Value> {
+pub(crate) fn messages(content_type: &str, body: &str) -> Vec<Value> {
     if content_type.starts_with("application/json") {
         return vec![serde_json::from_str(body).expect("JSON body")];
     }
