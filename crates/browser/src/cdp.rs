@@ -68,6 +68,8 @@ pub(crate) struct Tab<'a> {
     pub watch: &'a crate::watch::PageWatch,
     /// The refs `snapshot` handed out for this tab.
     pub refs: &'a std::sync::Mutex<crate::snapshot::RefMap>,
+    /// The host policy the tab's requests pass through, if any.
+    pub gate: Option<&'a crate::Gate>,
 }
 
 /// A CDP command sent as plain JSON with a JSON answer. For replies whose typed

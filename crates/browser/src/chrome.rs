@@ -113,6 +113,8 @@ pub struct ChromeProcess {
     /// Browser contexts opened in this process (the pool retires it after
     /// `max_leases`).
     pub(crate) contexts_opened: std::sync::atomic::AtomicUsize,
+    /// The server's host policy, enforced in every tab of this process.
+    pub(crate) gate: Option<Arc<crate::Gate>>,
 }
 
 impl ChromeProcess {
@@ -184,6 +186,7 @@ impl ChromeProcess {
             pid,
             scratch: None,
             contexts_opened: Default::default(),
+            gate: None,
         })
     }
 

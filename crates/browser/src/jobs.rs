@@ -482,7 +482,7 @@ async fn adopt_popups(live: &mut Live, deadline: Duration) {
         let page =
             tokio::time::timeout(deadline, live.lease.browser().get_page(TargetId::new(id))).await;
         if let Ok(Ok(page)) = page
-            && let Ok(tab) = TabHandle::attach(page, deadline).await
+            && let Ok(tab) = TabHandle::attach(page, deadline, live.lease.gate.clone()).await
         {
             live.tabs.push(tab);
         }

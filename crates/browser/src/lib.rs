@@ -16,6 +16,7 @@ mod chrome;
 mod downloads;
 mod emulate;
 mod extract;
+mod gate;
 mod interact;
 mod jobs;
 mod navigate;
@@ -34,6 +35,7 @@ mod watch;
 use std::path::PathBuf;
 
 pub use chrome::{CHROME_CANDIDATES, find_chrome};
+pub use gate::Gate;
 pub use pool::{
     DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, Lease, Pool, PoolConfig, PoolStatus,
 };

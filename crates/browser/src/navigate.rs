@@ -80,6 +80,9 @@ pub(crate) async fn navigate(
     wait: WaitUntil,
     timeout: Duration,
 ) -> OpResult<Option<u16>> {
+    if let Some(gate) = tab.gate {
+        gate.check_url(url).await?;
+    }
     let deadline = tokio::time::Instant::now() + timeout;
     let mut lifecycle = listen::<EventLifecycleEvent>(tab).await?;
     let mut responses = listen::<EventResponseReceived>(tab).await?;
@@ -193,6 +196,10 @@ fn navigation_failed(url: &str, error: &str) -> JobError {
         "net::ERR_ABORTED" => "the load was aborted (the URL may be a file download)",
         e if e.starts_with("net::ERR_CERT") => "the site's TLS certificate is not trusted",
         "net::ERR_TOO_MANY_REDIRECTS" => "the site redirects in a loop",
+        "net::ERR_BLOCKED_BY_CLIENT" => {
+            "a redirect or request went to a host this server's URL policy refuses \
+             (--allow-hosts, --block-hosts, --block-private-networks)"
+        }
         _ => "check the URL",
     };
     JobError::new(

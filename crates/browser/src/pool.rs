@@ -65,6 +65,8 @@ pub struct PoolConfig {
     pub downloads: bool,
     /// Largest file a download may grow to before it is cancelled.
     pub max_download_bytes: u64,
+    /// Hosts pages may reach; `None` lets them reach any.
+    pub gate: Option<std::sync::Arc<crate::Gate>>,
 }
 
 impl Default for PoolConfig {
@@ -86,6 +88,7 @@ impl Default for PoolConfig {
             screenshot_max_bytes: DEFAULT_SCREENSHOT_MAX_BYTES,
             downloads: false,
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
+            gate: None,
         }
     }
 }
@@ -164,6 +167,7 @@ impl Pool {
             profile_root: profile_root.clone(),
             max_leases: config.max_leases.max(1),
             closing: closing.clone(),
+            gate: config.gate.clone().filter(|g| g.policy().is_active()),
         };
         let pool = managed::Pool::builder(manager)
             .max_size(config.max_browsers.max(1))
@@ -315,6 +319,7 @@ pub struct Manager {
     profile_root: PathBuf,
     max_leases: usize,
     closing: TaskTracker,
+    gate: Option<std::sync::Arc<crate::Gate>>,
 }
 
 impl managed::Manager for Manager {
@@ -333,7 +338,8 @@ impl managed::Manager for Manager {
                 source,
             })?;
         let started = std::time::Instant::now();
-        let process = ChromeProcess::launch(&self.opts, dir).await?;
+        let mut process = ChromeProcess::launch(&self.opts, dir).await?;
+        process.gate = self.gate.clone();
         tracing::debug!(id, pid = process.pid(), elapsed = ?started.elapsed(), "started Chromium");
         Ok(process)
     }

@@ -216,7 +216,7 @@ pub(crate) async fn import(
         set(lease, context, &state.cookies, deadline).await?;
     }
     for origin in state.origins.iter().filter(|o| !o.local_storage.is_empty()) {
-        let tab = TabHandle::open(lease, context.clone(), deadline)
+        let tab = TabHandle::open_unfiltered(lease, context.clone(), deadline)
             .await
             .map_err(|e| {
                 JobError::new(ErrorKind::Unavailable, format!("could not open a tab: {e}"))

@@ -18,27 +18,52 @@ pub(crate) struct TabHandle {
     pub(crate) page: Page,
     pub(crate) watch: Arc<PageWatch>,
     pub(crate) refs: Mutex<RefMap>,
+    gate: Option<Arc<crate::Gate>>,
     _watcher: Watcher,
 }
 
 impl TabHandle {
-    /// Starts watching `page` (a tab we opened, or one the page opened).
-    pub(crate) async fn attach(page: Page, deadline: Duration) -> Result<TabHandle, String> {
+    /// Starts watching `page` (a tab we opened, or one the page opened), and
+    /// filtering its requests through `gate` when there is one.
+    pub(crate) async fn attach(
+        page: Page,
+        deadline: Duration,
+        gate: Option<Arc<crate::Gate>>,
+    ) -> Result<TabHandle, String> {
         let state = Arc::new(PageWatch::default());
-        let watcher = watch(&page, state.clone(), deadline).await?;
+        let watcher = watch(&page, state.clone(), deadline, gate.clone()).await?;
         Ok(TabHandle {
             page,
             watch: state,
             refs: Mutex::new(RefMap::default()),
+            gate,
             _watcher: watcher,
         })
     }
 
-    /// Opens a blank tab in `context` and starts watching it.
+    /// Opens a blank tab in `context`, watched and filtered by the process's gate.
     pub(crate) async fn open(
         lease: &Lease,
         context: BrowserContextId,
         deadline: Duration,
+    ) -> Result<TabHandle, String> {
+        Self::open_with(lease, context, deadline, lease.gate.clone()).await
+    }
+
+    /// Opens a blank tab whose requests we answer ourselves (no gate).
+    pub(crate) async fn open_unfiltered(
+        lease: &Lease,
+        context: BrowserContextId,
+        deadline: Duration,
+    ) -> Result<TabHandle, String> {
+        Self::open_with(lease, context, deadline, None).await
+    }
+
+    async fn open_with(
+        lease: &Lease,
+        context: BrowserContextId,
+        deadline: Duration,
+        gate: Option<Arc<crate::Gate>>,
     ) -> Result<TabHandle, String> {
         let mut params = CreateTargetParams::new("about:blank");
         params.browser_context_id = Some(context);
@@ -47,7 +72,7 @@ impl TabHandle {
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err("Chromium did not open a tab in time".into()),
         };
-        match TabHandle::attach(page.clone(), deadline).await {
+        match TabHandle::attach(page.clone(), deadline, gate).await {
             Ok(tab) => Ok(tab),
             Err(e) => {
                 let _ = tokio::time::timeout(deadline, page.close()).await;
@@ -63,6 +88,7 @@ impl TabHandle {
             cdp_timeout,
             watch: &self.watch,
             refs: &self.refs,
+            gate: self.gate.as_deref(),
         }
     }
 

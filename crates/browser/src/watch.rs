@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use browserfarm_protocol::{ConsoleEntry, ConsoleLevel, HandleDialogArgs, RequestEntry, cut_chars};
 use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
 use chromiumoxide::cdp::browser_protocol::network::{
     EventLoadingFailed, EventRequestWillBeSent, EventResponseReceived,
 };
@@ -276,6 +277,7 @@ pub(crate) async fn watch(
     page: &Page,
     watch: std::sync::Arc<PageWatch>,
     deadline: Duration,
+    gate: Option<std::sync::Arc<crate::Gate>>,
 ) -> Result<Watcher, String> {
     let subscribe = async {
         Ok::<_, chromiumoxide::error::CdpError>((
@@ -294,10 +296,52 @@ pub(crate) async fn watch(
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err("Chromium did not accept event subscriptions in time".into()),
         };
+    // With a host policy, every request is paused until the gate has looked at it.
+    let mut paused = match &gate {
+        Some(_) => {
+            let intercept = async {
+                let stream = page.event_listener::<EventRequestPaused>().await?;
+                page.execute(crate::cdp::raw(
+                    "Fetch.enable",
+                    serde_json::json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
+                ))
+                .await?;
+                Ok::<_, chromiumoxide::error::CdpError>(stream)
+            };
+            match tokio::time::timeout(deadline, intercept).await {
+                Ok(Ok(stream)) => Some(stream),
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err("Chromium did not enable request filtering in time".into()),
+            }
+        }
+        None => None,
+    };
     let page = page.clone();
     let task = tokio::spawn(async move {
         loop {
             tokio::select! {
+                Some(ev) = async { paused.as_mut()?.next().await }, if paused.is_some() => {
+                    let (gate, page, watch) = (gate.clone(), page.clone(), watch.clone());
+                    // Each decision may wait for DNS: never hold up the other events.
+                    tokio::spawn(async move {
+                        let Some(gate) = gate else { return };
+                        let verdict = gate.check_url(&ev.request.url).await;
+                        let reply = match verdict {
+                            Ok(()) => crate::cdp::raw(
+                                "Fetch.continueRequest",
+                                serde_json::json!({"requestId": ev.request_id}),
+                            ),
+                            Err(e) => {
+                                watch.note(format!("a request was blocked: {}", e.message));
+                                crate::cdp::raw(
+                                    "Fetch.failRequest",
+                                    serde_json::json!({"requestId": ev.request_id, "errorReason": "BlockedByClient"}),
+                                )
+                            }
+                        };
+                        let _ = tokio::time::timeout(deadline, page.execute(reply)).await;
+                    });
+                }
                 Some(ev) = dialogs.next() => {
                     let answer = watch.answer_dialog(&ev);
                     // The page is blocked until this answer lands; a deadline keeps a

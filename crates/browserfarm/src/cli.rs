@@ -389,6 +389,34 @@ pub struct BrowserArgs {
           default_value_t = browserfarm_browser::DEFAULT_MAX_DOWNLOAD_BYTES,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub max_download_bytes: u64,
+
+    /// Hosts pages may reach at all, as globs (`example.com,*.example.com`):
+    /// navigations, redirects and every subresource. Default: any host. (Not to
+    /// be confused with --allowed-hosts, the Host headers HTTP mode accepts.)
+    #[arg(
+        long,
+        env = "BROWSERFARM_ALLOW_HOSTS",
+        value_delimiter = ',',
+        value_name = "GLOBS"
+    )]
+    pub allow_hosts: Vec<String>,
+
+    /// Hosts pages may never reach, as globs; checked before --allow-hosts.
+    #[arg(
+        long,
+        env = "BROWSERFARM_BLOCK_HOSTS",
+        value_delimiter = ',',
+        value_name = "GLOBS"
+    )]
+    pub block_hosts: Vec<String>,
+
+    /// Keep pages off loopback, private (RFC 1918, unique-local) and link-local
+    /// addresses (cloud metadata included), checked after DNS resolution. Default:
+    /// off for `mcp` (developers browse localhost), on for an agent listening
+    /// beyond loopback.
+    #[arg(long, env = "BROWSERFARM_BLOCK_PRIVATE_NETWORKS", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true")]
+    pub block_private_networks: Option<bool>,
 }
 
 fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
@@ -404,6 +432,22 @@ fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
 }
 
 impl BrowserArgs {
+    /// The host policy, with `private_by_default` deciding --block-private-networks
+    /// when it is not given.
+    pub fn host_policy(&self, private_by_default: bool) -> browserfarm_protocol::HostPolicy {
+        let globs = |v: &[String]| {
+            v.iter()
+                .map(|g| g.trim().to_owned())
+                .filter(|g| !g.is_empty())
+                .collect()
+        };
+        browserfarm_protocol::HostPolicy {
+            allow: globs(&self.allow_hosts),
+            block: globs(&self.block_hosts),
+            block_private: self.block_private_networks.unwrap_or(private_by_default),
+        }
+    }
+
     pub fn pool_config(&self) -> PoolConfig {
         PoolConfig {
             chrome: self.chrome.clone(),
@@ -422,6 +466,9 @@ impl BrowserArgs {
             screenshot_max_bytes: self.screenshot_max_bytes,
             downloads: self.downloads,
             max_download_bytes: self.max_download_bytes,
+            gate: Some(std::sync::Arc::new(browserfarm_browser::Gate::new(
+                self.host_policy(false),
+            ))),
         }
     }
 }

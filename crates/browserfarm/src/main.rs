@@ -267,7 +267,13 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
         }),
         None => None,
     };
-    let pool = Pool::start(args.browser.pool_config()).context("cannot start the browser pool")?;
+    // An agent reachable from other machines serves pages that must not reach
+    // its own network, unless the operator says otherwise.
+    let mut pool_config = args.browser.pool_config();
+    pool_config.gate = Some(Arc::new(browserfarm_browser::Gate::new(
+        args.browser.host_policy(!args.listen.ip().is_loopback()),
+    )));
+    let pool = Pool::start(pool_config).context("cannot start the browser pool")?;
     let capacity = pool.config().max_browsers;
     let executor = Arc::new(LocalExecutor::new(pool));
     let config = AgentConfig {

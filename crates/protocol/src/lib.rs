@@ -11,6 +11,7 @@
 
 mod acting;
 mod error;
+mod host_policy;
 mod job;
 mod node_api;
 mod operation;
@@ -25,6 +26,7 @@ pub use acting::{
     SelectOptionArgs, SnapshotArgs, UploadFileArgs, WaitCondition, WaitForArgs, parse_key_combo,
 };
 pub use error::{ErrorKind, JobError};
+pub use host_policy::{HostPolicy, glob_matches, is_public};
 pub use job::{Job, NodeTags, Priority, SessionId};
 pub use node_api::{
     FarmStatus, Health, NodeStatus, Registration, SessionOpened, format_tags, tags_match,

@@ -152,6 +152,21 @@ impl Fixtures {
             )
             .route("/huge", get(huge))
             .route(
+                "/redirect",
+                get(|Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    axum::response::Redirect::temporary(q.get("to").map_or("/", String::as_str))
+                }),
+            )
+            .route(
+                "/embeds",
+                get(|Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    let src = escape(q.get("src").map_or("", String::as_str)).replace('"', "&quot;");
+                    Html(format!(
+                        "<!doctype html><title>Embeds</title><p>Embeds page</p><img src=\"{src}\">"
+                    ))
+                }),
+            )
+            .route(
                 "/alert-loop",
                 get(|| async {
                     Html("<title>Alerts</title><script>while (true) alert('again');</script>")

@@ -7,6 +7,7 @@ mod farm;
 mod http;
 mod lifecycle;
 mod npm;
+mod policy;
 mod protocol;
 mod tools;
 mod toolset;
