@@ -11,13 +11,13 @@ use tokio::process::{Child, Command};
 const PROTOCOL: &str = "2025-11-25";
 
 /// A running `browserfarm mcp --http`; SIGTERM on drop.
-struct HttpServer {
+pub(crate) struct HttpServer {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl HttpServer {
-    async fn start(extra: &[&str]) -> HttpServer {
+    pub(crate) async fn start(extra: &[&str]) -> HttpServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -74,7 +74,7 @@ fn messages(content_type: &str, body: &str) -> Vec<Value> {
 }
 
 /// One streamable-HTTP MCP session.
-struct StreamableSession {
+pub(crate) struct StreamableSession {
     http: reqwest::Client,
     url: String,
     token: Option<String>,
@@ -83,7 +83,7 @@ struct StreamableSession {
 }
 
 impl StreamableSession {
-    fn new(server: &HttpServer, token: Option<&str>) -> StreamableSession {
+    pub(crate) fn new(server: &HttpServer, token: Option<&str>) -> StreamableSession {
         StreamableSession {
             http: reqwest::Client::new(),
             url: format!("{}/mcp", server.base),
@@ -111,7 +111,7 @@ impl StreamableSession {
         req
     }
 
-    async fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) async fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.next;
         self.next += 1;
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
@@ -137,7 +137,7 @@ impl StreamableSession {
             .unwrap_or_else(|| panic!("no reply to {method} in {text}"))
     }
 
-    async fn initialize(&mut self) {
+    pub(crate) async fn initialize(&mut self) {
         let reply = self
             .request(
                 "initialize",
@@ -152,7 +152,7 @@ impl StreamableSession {
         assert_eq!(status, 202);
     }
 
-    async fn tool_text(&mut self, name: &str, arguments: Value) -> String {
+    pub(crate) async fn tool_text(&mut self, name: &str, arguments: Value) -> String {
         let reply = self
             .request("tools/call", json!({"name": name, "arguments": arguments}))
             .await;

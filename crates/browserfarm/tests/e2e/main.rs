@@ -2,6 +2,7 @@
 //! HTTP, with real headless Chromium loading pages served by the test on 127.0.0.1.
 
 mod client;
+mod dashboard;
 mod farm;
 mod http;
 mod lifecycle;

@@ -1,0 +1,192 @@
+//! The live dashboard of `browserfarm mcp --http`, opened in real headless
+//! Chromium (the project's own browser crate) over a two-agent loopback farm.
+//!
+//! With `BROWSERFARM_DASHBOARD_PNG=PATH` set, the test also saves a screenshot of
+//! the page (how `docs/dashboard.png` is made).
+
+use std::time::{Duration, Instant};
+
+use browserfarm_browser::{Pool, PoolConfig, Session};
+use browserfarm_protocol::{
+    EvaluateArgs, ImageFormat, JobOutput, NavigateArgs, Operation, ScreenshotArgs,
+};
+use browserfarm_testkit::Fixtures;
+use serde_json::{Value, json};
+
+use crate::farm::Agent;
+use crate::http::{HttpServer, StreamableSession};
+
+/// What the page shows: connection state, node rows and call rows, read from the
+/// DOM the way a person would read the tables.
+const VIEW: &str = "({
+    connection: document.body.dataset.connection,
+    marker: window.e2eMarker || null,
+    nodes: Object.fromEntries([...document.querySelectorAll('#nodes-body tr[data-node]')]
+        .map(r => [r.dataset.node, r.dataset.state + '/' + r.dataset.breaker])),
+    calls: [...document.querySelectorAll('#calls-body tr[data-tool]')]
+        .map(r => r.dataset.tool + ':' + r.dataset.status),
+    text: document.body.innerText,
+})";
+
+async fn run(page: &mut Session, op: Operation) -> JobOutput {
+    page.run(&op).await.expect("page operation")
+}
+
+async fn view(page: &mut Session) -> Value {
+    let op = Operation::Evaluate(EvaluateArgs {
+        expression: VIEW.into(),
+        max_chars: None,
+    });
+    match run(page, op).await {
+        JobOutput::Evaluated { value } => value,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Polls the open page (never reloading it) until `want` holds.
+async fn wait_until(
+    page: &mut Session,
+    within: Duration,
+    what: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let seen = view(page).await;
+        if want(&seen) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dashboard never showed {what} within {within:?}: {seen:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn dashboard_shows_nodes_live_and_a_killed_node_goes_down_without_reload() {
+    let pages = Fixtures::start().await;
+    let (a, b) = tokio::join!(
+        Agent::start(&["--tags", "region=eu"]),
+        Agent::start(&["--tags", "region=us"])
+    );
+    let (a_name, b_name) = (a.name(), b.name());
+    let server = HttpServer::start(&[
+        "--local-pool=false",
+        "--node",
+        &a.url(),
+        "--node",
+        &b.url(),
+        "--health-interval-ms",
+        "300",
+        "--breaker-failures",
+        "1",
+    ])
+    .await;
+
+    // Some traffic for the recent-calls table: a read and a call that fails.
+    let mut mcp = StreamableSession::new(&server, None);
+    mcp.initialize().await;
+    mcp.tool_text("scrape", json!({"url": pages.url("/article")}))
+        .await;
+    let missing = mcp
+        .request(
+            "tools/call",
+            json!({"name": "wait_for", "arguments": {"selector": "#absent", "timeout_ms": 300}}),
+        )
+        .await;
+    assert_eq!(missing["result"]["isError"], true, "{missing}");
+
+    let pool = Pool::start(PoolConfig {
+        min_browsers: 0,
+        max_browsers: 1,
+        ..PoolConfig::default()
+    })
+    .expect("Chromium is installed");
+    let mut page = Session::open(&pool).await.expect("browser session");
+    let dashboard = format!("{}/dashboard", server.base);
+    let opened = run(
+        &mut page,
+        Operation::Navigate(NavigateArgs {
+            url: Some(dashboard),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let JobOutput::Navigated { page: info } = opened else {
+        panic!("unexpected {opened:?}")
+    };
+    assert_eq!(info.status, Some(200), "{info:?}");
+
+    let both_up = format!("{a_name} and {b_name} up");
+    let seen = wait_until(&mut page, Duration::from_secs(20), &both_up, |v| {
+        v["connection"] == "live"
+            && v["nodes"][&a_name] == "up/closed"
+            && v["nodes"][&b_name] == "up/closed"
+    })
+    .await;
+    let calls = seen["calls"].as_array().unwrap();
+    assert!(
+        calls.contains(&json!("scrape:ok")) && calls.contains(&json!("wait_for:error")),
+        "{seen:#}"
+    );
+    let text = seen["text"].as_str().unwrap().to_lowercase();
+    assert!(
+        text.contains("calls ok") && text.contains("sessions open"),
+        "{text}"
+    );
+
+    // Marks this document: if the page reloaded, the mark would be gone.
+    let mark = Operation::Evaluate(EvaluateArgs {
+        expression: "window.e2eMarker = 'same page'".into(),
+        max_chars: None,
+    });
+    run(&mut page, mark).await;
+
+    let killed = Instant::now();
+    b.kill9().await;
+    let seen = wait_until(
+        &mut page,
+        Duration::from_secs(15),
+        &format!("{b_name} down"),
+        |v| {
+            let row = v["nodes"][&b_name].as_str().unwrap_or("");
+            !row.starts_with("up/") || row.ends_with("/open")
+        },
+    )
+    .await;
+    eprintln!(
+        "dashboard showed {b_name} as {} {:?} after the kill",
+        seen["nodes"][&b_name],
+        killed.elapsed()
+    );
+    assert_eq!(seen["marker"], "same page", "updated in place, no reload");
+    assert_eq!(seen["nodes"][&a_name], "up/closed", "{seen:#}");
+    assert_eq!(seen["connection"], "live");
+
+    if let Ok(path) = std::env::var("BROWSERFARM_DASHBOARD_PNG") {
+        let shot = run(
+            &mut page,
+            Operation::Screenshot(ScreenshotArgs {
+                full_page: Some(true),
+                format: Some(ImageFormat::Png),
+                max_width: Some(1000),
+                ..Default::default()
+            }),
+        )
+        .await;
+        let JobOutput::Screenshot { image, .. } = shot else {
+            panic!("unexpected {shot:?}")
+        };
+        use base64::Engine;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(image.data_base64)
+            .unwrap();
+        std::fs::write(&path, png).unwrap();
+        eprintln!("saved {path}");
+    }
+
+    page.close().await;
+    pool.shutdown().await;
+}
