@@ -64,6 +64,47 @@ async fn wait_until(
     }
 }
 
+/// A browser of our own (the test's, not the farm's) with the dashboard open.
+async fn open_dashboard(server: &HttpServer) -> (Pool, Session) {
+    let pool = Pool::start(PoolConfig {
+        min_browsers: 0,
+        max_browsers: 1,
+        ..PoolConfig::default()
+    })
+    .expect("Chromium is installed");
+    let mut page = Session::open(&pool).await.expect("browser session");
+    let opened = run(
+        &mut page,
+        Operation::Navigate(NavigateArgs {
+            url: Some(format!("{}/dashboard", server.base)),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let JobOutput::Navigated { page: info } = opened else {
+        panic!("unexpected {opened:?}")
+    };
+    assert_eq!(info.status, Some(200), "{info:?}");
+    (pool, page)
+}
+
+/// Marks the open document: if the page reloaded, the mark would be gone.
+async fn mark(page: &mut Session) {
+    let mark = Operation::Evaluate(EvaluateArgs {
+        expression: "window.e2eMarker = 'same page'".into(),
+        max_chars: None,
+    });
+    run(page, mark).await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[tokio::test]
 async fn dashboard_shows_nodes_live_and_a_killed_node_goes_down_without_reload() {
     let pages = Fixtures::start().await;
@@ -98,26 +139,7 @@ async fn dashboard_shows_nodes_live_and_a_killed_node_goes_down_without_reload()
         .await;
     assert_eq!(missing["result"]["isError"], true, "{missing}");
 
-    let pool = Pool::start(PoolConfig {
-        min_browsers: 0,
-        max_browsers: 1,
-        ..PoolConfig::default()
-    })
-    .expect("Chromium is installed");
-    let mut page = Session::open(&pool).await.expect("browser session");
-    let dashboard = format!("{}/dashboard", server.base);
-    let opened = run(
-        &mut page,
-        Operation::Navigate(NavigateArgs {
-            url: Some(dashboard),
-            ..Default::default()
-        }),
-    )
-    .await;
-    let JobOutput::Navigated { page: info } = opened else {
-        panic!("unexpected {opened:?}")
-    };
-    assert_eq!(info.status, Some(200), "{info:?}");
+    let (pool, mut page) = open_dashboard(&server).await;
 
     let both_up = format!("{a_name} and {b_name} up");
     let seen = wait_until(&mut page, Duration::from_secs(20), &both_up, |v| {
@@ -137,12 +159,7 @@ async fn dashboard_shows_nodes_live_and_a_killed_node_goes_down_without_reload()
         "{text}"
     );
 
-    // Marks this document: if the page reloaded, the mark would be gone.
-    let mark = Operation::Evaluate(EvaluateArgs {
-        expression: "window.e2eMarker = 'same page'".into(),
-        max_chars: None,
-    });
-    run(&mut page, mark).await;
+    mark(&mut page).await;
 
     let killed = Instant::now();
     b.kill9().await;
@@ -186,6 +203,49 @@ async fn dashboard_shows_nodes_live_and_a_killed_node_goes_down_without_reload()
         std::fs::write(&path, png).unwrap();
         eprintln!("saved {path}");
     }
+
+    page.close().await;
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn dashboard_shows_reconnecting_while_the_gateway_is_gone_and_recovers_in_place() {
+    let port = free_port();
+    // A gateway waiting for agents to register: no browser of its own to start.
+    let gateway = |registry: u16| {
+        let registry = format!("127.0.0.1:{registry}");
+        async move {
+            HttpServer::start_on(
+                port,
+                &["--local-pool=false", "--registry-listen", &registry],
+            )
+            .await
+        }
+    };
+    let server = gateway(free_port()).await;
+    let (pool, mut page) = open_dashboard(&server).await;
+    let seen = wait_until(&mut page, Duration::from_secs(20), "live", |v| {
+        v["connection"] == "live"
+    })
+    .await;
+    assert!(
+        seen["text"].as_str().unwrap().contains("no nodes"),
+        "{seen:#}"
+    );
+    mark(&mut page).await;
+
+    server.stop().await;
+    wait_until(&mut page, Duration::from_secs(10), "reconnecting…", |v| {
+        v["connection"] == "reconnecting" && v["text"].as_str().unwrap().contains("reconnecting…")
+    })
+    .await;
+
+    let _server = gateway(free_port()).await;
+    let seen = wait_until(&mut page, Duration::from_secs(20), "live again", |v| {
+        v["connection"] == "live"
+    })
+    .await;
+    assert_eq!(seen["marker"], "same page", "reconnected without a reload");
 
     page.close().await;
     pool.shutdown().await;

@@ -23,6 +23,10 @@ impl HttpServer {
             .local_addr()
             .unwrap()
             .port();
+        HttpServer::start_on(port, extra).await
+    }
+
+    pub(crate) async fn start_on(port: u16, extra: &[&str]) -> HttpServer {
         let child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
             .args(["mcp", "--min-browsers", "0", "--http"])
             .arg(format!("127.0.0.1:{port}"))
@@ -49,6 +53,17 @@ impl HttpServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("HTTP server did not start");
+    }
+
+    /// SIGTERM, then waits for the process to exit.
+    pub(crate) async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let exited = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        assert!(exited.is_ok(), "the server exits on SIGTERM");
     }
 }
 
