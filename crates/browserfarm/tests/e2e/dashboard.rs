@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use browserfarm_browser::{Pool, PoolConfig, Session};
 use browserfarm_protocol::{
-    EvaluateArgs, ImageFormat, JobOutput, NavigateArgs, Operation, ScreenshotArgs,
+    ClickArgs, EvaluateArgs, ImageFormat, JobOutput, NavigateArgs, Operation, PageInfo,
+    ScreenshotArgs, TypeArgs,
 };
 use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
@@ -66,6 +67,12 @@ async fn wait_until(
 
 /// A browser of our own (the test's, not the farm's) with the dashboard open.
 async fn open_dashboard(server: &HttpServer) -> (Pool, Session) {
+    let (pool, page, info) = open_page(server).await;
+    assert_eq!(info.status, Some(200), "{info:?}");
+    (pool, page)
+}
+
+async fn open_page(server: &HttpServer) -> (Pool, Session, PageInfo) {
     let pool = Pool::start(PoolConfig {
         min_browsers: 0,
         max_browsers: 1,
@@ -84,8 +91,18 @@ async fn open_dashboard(server: &HttpServer) -> (Pool, Session) {
     let JobOutput::Navigated { page: info } = opened else {
         panic!("unexpected {opened:?}")
     };
-    assert_eq!(info.status, Some(200), "{info:?}");
-    (pool, page)
+    (pool, page, info)
+}
+
+/// Types into the sign-in form and submits it.
+async fn sign_in(page: &mut Session, token: &str) {
+    let op = Operation::Type(TypeArgs {
+        element: None,
+        selector: Some("#token".into()),
+        text: token.into(),
+        submit: Some(true),
+    });
+    run(page, op).await;
 }
 
 /// Marks the open document: if the page reloaded, the mark would be gone.
@@ -246,6 +263,63 @@ async fn dashboard_shows_reconnecting_while_the_gateway_is_gone_and_recovers_in_
     })
     .await;
     assert_eq!(seen["marker"], "same page", "reconnected without a reload");
+
+    page.close().await;
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_a_token_the_browser_signs_in_once_and_the_stream_follows() {
+    let registry = format!("127.0.0.1:{}", free_port());
+    let server = HttpServer::start(&[
+        "--token",
+        "dash-t0ken",
+        "--local-pool=false",
+        "--registry-listen",
+        &registry,
+    ])
+    .await;
+    let (pool, mut page, info) = open_page(&server).await;
+    assert_eq!(info.status, Some(401), "{info:?}");
+    let seen = view(&mut page).await;
+    assert!(seen["text"].as_str().unwrap().contains("Token"), "{seen:#}");
+
+    sign_in(&mut page, "not-it").await;
+    let seen = view(&mut page).await;
+    assert!(
+        seen["text"].as_str().unwrap().contains("Wrong token"),
+        "{seen:#}"
+    );
+
+    sign_in(&mut page, "dash-t0ken").await;
+    let seen = wait_until(&mut page, Duration::from_secs(20), "live", |v| {
+        v["connection"] == "live"
+    })
+    .await;
+    assert!(
+        seen["text"].as_str().unwrap().contains("Sign out"),
+        "{seen:#}"
+    );
+    let cookie = Operation::Evaluate(EvaluateArgs {
+        expression: "document.cookie".into(),
+        max_chars: None,
+    });
+    let JobOutput::Evaluated { value } = run(&mut page, cookie).await else {
+        panic!("evaluate")
+    };
+    assert_eq!(value, "", "the sign-in cookie is HttpOnly");
+
+    let sign_out = Operation::Click(ClickArgs {
+        element: None,
+        selector: Some("#sign-out button".into()),
+        double: None,
+    });
+    run(&mut page, sign_out).await;
+    let seen = view(&mut page).await;
+    assert!(
+        seen["text"].as_str().unwrap().contains("Sign in"),
+        "signed out: {seen:#}"
+    );
 
     page.close().await;
     pool.shutdown().await;
