@@ -91,7 +91,7 @@ impl Shared {
         BrowserfarmServer::new(self.executor.clone())
             .with_rate_limit(self.options.rate_limit)
             .with_audit(self.options.audit.clone())
-            .with_activity(Some(self.activity.clone()))
+            .with_activity(self.options.dashboard.then(|| self.activity.clone()))
     }
 }
 
