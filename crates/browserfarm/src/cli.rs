@@ -296,6 +296,13 @@ pub struct McpArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub session_idle_secs: u64,
 
+    /// HTTP mode: serve the live dashboard at /dashboard (nodes, recent calls,
+    /// totals; same Host/Origin/token rules). `--dashboard=false` turns it off.
+    #[arg(long, env = "BROWSERFARM_DASHBOARD", value_name = "BOOL",
+          default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          action = clap::ArgAction::Set)]
+    pub dashboard: bool,
+
     /// Audit log, one JSON line per tool call: `stderr`, `off`, or a file path
     /// (appended to). Never holds page content or typed text.
     #[arg(

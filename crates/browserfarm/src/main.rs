@@ -230,6 +230,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 rate_limit,
                 audit,
                 max_body_bytes: args.max_message_bytes,
+                dashboard: args.dashboard,
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }

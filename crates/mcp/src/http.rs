@@ -2,7 +2,7 @@
 //! HTTP+SSE transport for older clients (`GET /sse` opens the event stream and
 //! announces the `endpoint`; `POST /message?sessionId=…` carries requests), and
 //! `GET /health` for load balancers, and `GET /v1/farm` (the farm's JSON status,
-//! for `browserfarm status`).
+//! for `browserfarm status`); the live dashboard's routes are in [`crate::dashboard`].
 //!
 //! Every route but `/health` passes the same gate, following the MCP transport
 //! security guidance: the `Host` header must name an allowed host and a present
@@ -57,6 +57,8 @@ pub struct HttpOptions {
     pub audit: Option<Arc<crate::AuditLog>>,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Serve the live dashboard at `/dashboard` (`--dashboard`).
+    pub dashboard: bool,
 }
 
 impl Default for HttpOptions {
@@ -69,6 +71,7 @@ impl Default for HttpOptions {
             rate_limit: None,
             audit: None,
             max_body_bytes: 4 * 1024 * 1024,
+            dashboard: true,
         }
     }
 }
@@ -80,6 +83,7 @@ struct Shared {
     shutdown: CancellationToken,
     /// Legacy SSE sessions: id → the inbox of that session's server.
     sse: Arc<Mutex<HashMap<String, mpsc::Sender<Bytes>>>>,
+    activity: crate::Activity,
 }
 
 impl Shared {
@@ -87,6 +91,7 @@ impl Shared {
         BrowserfarmServer::new(self.executor.clone())
             .with_rate_limit(self.options.rate_limit)
             .with_audit(self.options.audit.clone())
+            .with_activity(self.options.dashboard.then(|| self.activity.clone()))
     }
 }
 
@@ -113,6 +118,7 @@ pub fn router(
         options: Arc::new(options),
         shutdown,
         sse: Default::default(),
+        activity: Default::default(),
     };
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(shared.options.session_idle);
@@ -133,10 +139,16 @@ pub fn router(
         .route("/message", post(post_message))
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .layer(DefaultBodyLimit::max(shared.options.max_body_bytes));
-    Router::new()
-        .route("/health", get(health))
-        .merge(gated)
-        .with_state(shared)
+    let mut app = Router::new().route("/health", get(health)).merge(gated);
+    if shared.options.dashboard {
+        app = app.merge(crate::dashboard::router(
+            shared.executor.clone(),
+            shared.activity.clone(),
+            shared.options.clone(),
+            shared.shutdown.clone(),
+        ));
+    }
+    app.with_state(shared)
 }
 
 /// rmcp answers a session DELETE with 202 Accepted; clients such as the Python SDK
@@ -205,7 +217,7 @@ async fn farm_status(State(shared): State<Shared>) -> Response {
     axum::Json(shared.executor.status().await).into_response()
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
+pub(crate) fn refuse(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
@@ -243,30 +255,8 @@ fn origin_allowed(options: &HttpOptions, origin: &str) -> bool {
 
 async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !host_allowed(&shared.options, host_of(host)) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "Host '{host}' is not allowed; start the server with --allowed-hosts to \
-                 accept it"
-            ),
-        );
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        if !origin_allowed(&shared.options, origin) {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                &format!(
-                    "Origin '{origin}' is not allowed; start the server with \
-                     --allowed-origins to accept it"
-                ),
-            );
-        }
+    if let Some(refused) = host_or_origin_refusal(&shared.options, headers) {
+        return refused;
     }
     if let Some(token) = &shared.options.token
         && !bearer_matches(headers, token)
@@ -278,6 +268,41 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
         );
     }
     next.run(request).await
+}
+
+/// The DNS-rebinding defence every gated route shares (the dashboard too): the
+/// refusal of a request without an allowed `Host`, or with an `Origin` that is
+/// not allowed.
+pub(crate) fn host_or_origin_refusal(
+    options: &HttpOptions,
+    headers: &axum::http::HeaderMap,
+) -> Option<Response> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !host_allowed(options, host_of(host)) {
+        return Some(refuse(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "Host '{host}' is not allowed; start the server with --allowed-hosts to \
+                 accept it"
+            ),
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(options, origin) {
+            return Some(refuse(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "Origin '{origin}' is not allowed; start the server with \
+                     --allowed-origins to accept it"
+                ),
+            ));
+        }
+    }
+    None
 }
 
 fn session_id() -> String {

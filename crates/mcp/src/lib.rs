@@ -8,13 +8,16 @@
 //! executor session, opened lazily on the first tool call and closed when the
 //! connection ends.
 
+mod activity;
 mod audit;
+mod dashboard;
 mod http;
 mod jsonrpc;
 mod render;
 mod server;
 mod stdio;
 
+pub use activity::{Activity, CallTotals, RECENT_CALLS, RecentCall};
 pub use audit::AuditLog;
 pub use http::{HttpOptions, router as http_router, serve_http};
 pub use server::{BrowserfarmServer, INSTRUCTIONS};

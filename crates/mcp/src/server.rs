@@ -22,6 +22,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 use tokio::sync::Mutex;
 
+use crate::activity::Activity;
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
 use crate::render::{self, Action};
 
@@ -93,6 +94,8 @@ pub struct BrowserfarmServer {
     /// This client's calls (`--rate-limit`); `None` when unlimited.
     bucket: Option<Arc<std::sync::Mutex<TokenBucket>>>,
     audit: Option<Arc<AuditLog>>,
+    /// The dashboard's ring of recent calls (HTTP mode).
+    activity: Option<Activity>,
 }
 
 impl BrowserfarmServer {
@@ -114,7 +117,14 @@ impl BrowserfarmServer {
             tool_router,
             bucket: None,
             audit: None,
+            activity: None,
         }
+    }
+
+    /// Also records each finished call in `activity` (for the dashboard).
+    pub fn with_activity(mut self, activity: Option<Activity>) -> Self {
+        self.activity = activity;
+        self
     }
 
     /// Writes one line per tool call to `audit`.
@@ -123,11 +133,14 @@ impl BrowserfarmServer {
         self
     }
 
-    /// Records a finished call in the audit log, if there is one.
+    /// Records a finished call in the audit log and the dashboard's activity,
+    /// where there are such.
     async fn audit(&self, tool: &str, started: std::time::Instant, outcome: Audited<'_>) {
-        let Some(log) = &self.audit else { return };
+        if self.audit.is_none() && self.activity.is_none() {
+            return;
+        }
         let (session, node) = self.session_and_node().await;
-        log.record(&AuditEntry {
+        let entry = AuditEntry {
             time: now_rfc3339(),
             session: session.map(|s| s.0),
             client: Self::placement().client,
@@ -143,7 +156,13 @@ impl BrowserfarmServer {
             error_kind: outcome.error,
             text_chars: outcome.text_chars,
             urls: outcome.urls,
-        });
+        };
+        if let Some(log) = &self.audit {
+            log.record(&entry);
+        }
+        if let Some(activity) = &self.activity {
+            activity.record(&entry);
+        }
     }
 
     /// This connection's session, if opened, and the node serving it.

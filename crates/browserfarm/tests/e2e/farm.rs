@@ -39,11 +39,11 @@ impl Agent {
         agent
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -68,7 +68,7 @@ impl Agent {
         }
     }
 
-    async fn kill9(mut self) {
+    pub(crate) async fn kill9(mut self) {
         self.signal("-KILL");
         let _ = self.child.wait().await;
     }

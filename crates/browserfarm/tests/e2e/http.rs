@@ -23,6 +23,10 @@ impl HttpServer {
             .local_addr()
             .unwrap()
             .port();
+        HttpServer::start_on(port, extra).await
+    }
+
+    pub(crate) async fn start_on(port: u16, extra: &[&str]) -> HttpServer {
         let child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
             .args(["mcp", "--min-browsers", "0", "--http"])
             .arg(format!("127.0.0.1:{port}"))
@@ -50,6 +54,17 @@ impl HttpServer {
         }
         panic!("HTTP server did not start");
     }
+
+    /// SIGTERM, then waits for the process to exit.
+    pub(crate) async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let exited = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        assert!(exited.is_ok(), "the server exits on SIGTERM");
+    }
 }
 
 impl Drop for HttpServer {
@@ -74,7 +89,7 @@ pub(crate) fn messages(content_type: &str, body: &str) -> Vec<Value> {
 }
 
 /// One streamable-HTTP MCP session.
-struct StreamableSession {
+pub(crate) struct StreamableSession {
     http: reqwest::Client,
     url: String,
     token: Option<String>,
@@ -83,7 +98,7 @@ struct StreamableSession {
 }
 
 impl StreamableSession {
-    fn new(server: &HttpServer, token: Option<&str>) -> StreamableSession {
+    pub(crate) fn new(server: &HttpServer, token: Option<&str>) -> StreamableSession {
         StreamableSession {
             http: reqwest::Client::new(),
             url: format!("{}/mcp", server.base),
@@ -111,7 +126,7 @@ impl StreamableSession {
         req
     }
 
-    async fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) async fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.next;
         self.next += 1;
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
@@ -137,7 +152,7 @@ impl StreamableSession {
             .unwrap_or_else(|| panic!("no reply to {method} in {text}"))
     }
 
-    async fn initialize(&mut self) {
+    pub(crate) async fn initialize(&mut self) {
         let reply = self
             .request(
                 "initialize",
@@ -152,7 +167,7 @@ impl StreamableSession {
         assert_eq!(status, 202);
     }
 
-    async fn tool_text(&mut self, name: &str, arguments: Value) -> String {
+    pub(crate) async fn tool_text(&mut self, name: &str, arguments: Value) -> String {
         let reply = self
             .request("tools/call", json!({"name": name, "arguments": arguments}))
             .await;

@@ -3,6 +3,7 @@
 
 mod client;
 mod corpus;
+mod dashboard;
 mod farm;
 mod http;
 mod lifecycle;
