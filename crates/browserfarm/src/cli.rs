@@ -242,6 +242,12 @@ pub struct McpArgs {
     #[arg(long, env = "BROWSERFARM_REGISTRY_LISTEN", value_name = "ADDR")]
     pub registry_listen: Option<std::net::SocketAddr>,
 
+    /// Serve Prometheus metrics at GET /metrics on this address (stdio mode; in
+    /// HTTP mode they are at /metrics on the --http address). Behind the token
+    /// when one is set; beyond loopback requires --token.
+    #[arg(long, env = "BROWSERFARM_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     /// Most jobs waiting for a free browser at the gateway; more are refused.
     #[arg(long, env = "BROWSERFARM_GATEWAY_MAX_QUEUE", default_value_t = 1000)]
     pub max_queue: usize,

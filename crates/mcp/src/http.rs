@@ -1,10 +1,16 @@
 //! MCP over the network: streamable HTTP at `/mcp` (rmcp's service), the legacy
 //! HTTP+SSE transport for older clients (`GET /sse` opens the event stream and
 //! announces the `endpoint`; `POST /message?sessionId=…` carries requests), and
-//! `GET /health` for load balancers, and `GET /v1/farm` (the farm's JSON status,
-//! for `browserfarm status`).
+//! `GET /health` for load balancers, `GET /v1/farm` (the farm's JSON status,
+//! for `browserfarm status`) and `GET /metrics` (Prometheus text, when the binary
+//! installed a recorder).
 //!
-//! Every route but `/health` passes the same gate, following the MCP transport
+//! `/metrics` checks only the bearer token, as on agents: Prometheus scrapes by
+//! pod or host address, which the Host allow-list would refuse. Without a token
+//! (loopback only) a page reaching it by DNS rebinding could read counters,
+//! which carry no page content or arguments.
+//!
+//! Every other route but `/health` passes the same gate, following the MCP transport
 //! security guidance: the `Host` header must name an allowed host and a present
 //! `Origin` must be an allowed one (both stop DNS rebinding from a web page), and
 //! the bearer token must match when one is set. Each MCP session, on either
@@ -25,6 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use browserfarm_gateway::metrics::{Exposition, metrics_router};
 use browserfarm_gateway::{Executor, RateLimit, bearer_matches};
 use futures::{Stream, StreamExt};
 use rmcp::ServiceExt;
@@ -57,6 +64,8 @@ pub struct HttpOptions {
     pub audit: Option<Arc<crate::AuditLog>>,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Served at `GET /metrics`; without it the route is absent (404).
+    pub metrics: Option<Arc<Exposition>>,
 }
 
 impl Default for HttpOptions {
@@ -69,6 +78,7 @@ impl Default for HttpOptions {
             rate_limit: None,
             audit: None,
             max_body_bytes: 4 * 1024 * 1024,
+            metrics: None,
         }
     }
 }
@@ -132,10 +142,16 @@ pub fn router(
         .route("/message", post(post_message))
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .layer(DefaultBodyLimit::max(shared.options.max_body_bytes));
-    Router::new()
+    let metrics = shared.options.metrics.clone();
+    let token = shared.options.token.clone();
+    let app = Router::new()
         .route("/health", get(health))
         .merge(gated)
-        .with_state(shared)
+        .with_state(shared);
+    match metrics {
+        Some(exposition) => app.merge(metrics_router(exposition, token)),
+        None => app,
+    }
 }
 
 /// rmcp answers a session DELETE with 202 Accepted; clients such as the Python SDK

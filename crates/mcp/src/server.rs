@@ -1,8 +1,9 @@
 //! The MCP server: tool declarations and the session of one connection.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use browserfarm_gateway::{Executor, RateLimit, TokenBucket};
+use browserfarm_gateway::{Executor, RateLimit, TokenBucket, metrics};
 use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, ConsoleMessagesArgs, CookiesArgs, DEFAULT_BATCH_MAX_CHARS,
     DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs,
@@ -233,6 +234,7 @@ impl BrowserfarmServer {
             urls: None,
         };
         self.audit(tool, started, outcome).await;
+        record_call(tool, &result, started.elapsed());
         match result {
             Ok(output) => {
                 tracing::info!(tool, elapsed = ?started.elapsed(), "tool call ok");
@@ -243,6 +245,16 @@ impl BrowserfarmServer {
                 render::failure(&e)
             }
         }
+    }
+}
+
+/// Counts a finished tool call, and the pages and screenshots it produced.
+fn record_call(tool: &'static str, result: &Result<JobOutput, JobError>, elapsed: Duration) {
+    metrics::tool_call(tool, result.as_ref().err().map(|e| e.kind), elapsed);
+    match result {
+        Ok(JobOutput::Scraped(_)) => metrics::page_scraped(),
+        Ok(JobOutput::Screenshot { .. }) => metrics::screenshot_taken(),
+        _ => {}
     }
 }
 
@@ -730,6 +742,10 @@ impl BrowserfarmServer {
             .buffered(concurrency.max(1));
         let mut outcomes = Vec::with_capacity(total);
         while let Some(outcome) = results.next().await {
+            match &outcome {
+                Ok(_) => metrics::page_scraped(),
+                Err(e) => metrics::error(e.kind),
+            }
             outcomes.push(outcome);
             if let Some(token) = &progress_token {
                 let note = ProgressNotificationParam::new(token.clone(), outcomes.len() as f64)
@@ -745,6 +761,9 @@ impl BrowserfarmServer {
             urls: Some(total),
         };
         self.audit("batch_scrape", started, outcome).await;
+        // The call succeeded even when some pages failed: those count as errors
+        // by kind above, not as a failed call.
+        metrics::tool_call("batch_scrape", None, started.elapsed());
         Ok(render::batch(&args.urls, outcomes, started.elapsed()))
     }
 

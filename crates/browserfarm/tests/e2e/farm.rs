@@ -39,11 +39,11 @@ impl Agent {
         agent
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -80,7 +80,7 @@ impl Drop for Agent {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
