@@ -191,3 +191,20 @@ async fn gateway_and_agent_metrics_count_calls_jobs_and_node_health() {
     assert_eq!(contexts, Some(1.0), "the gateway's one session");
     assert!(value(&ag, "browserfarm_node_memory_used_bytes", &[]) > Some(0.0));
 }
+
+#[tokio::test]
+async fn metrics_beyond_loopback_need_a_token() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_browserfarm"))
+        .args(["mcp", "--metrics-listen", "0.0.0.0:1"])
+        .env_remove("BROWSERFARM_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to serve metrics on 0.0.0.0:1 without a token"),
+        "{stderr}"
+    );
+}
