@@ -19,7 +19,7 @@ use browserfarm_gateway::{
     BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeSpec,
     QueueConfig, Queued, RateLimit, registry_router,
 };
-use browserfarm_mcp::{AuditLog, HttpOptions, StdioOptions};
+use browserfarm_mcp::{AuditLog, CacheConfig, HttpOptions, ResultCache, StdioOptions};
 use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Mcp(args) => mcp(args).await,
+            Command::Mcp(args) => mcp(*args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Agent(args) => agent(args).await,
             Command::Status(args) => return Ok(status::run(args).await),
@@ -251,6 +251,13 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             }
         })
     });
+    let cache = args.result_cache.then(|| {
+        Arc::new(ResultCache::new(CacheConfig {
+            screenshot_ttl: Duration::from_secs(args.cache_screenshot_ttl_secs),
+            content_ttl: Duration::from_secs(args.cache_content_ttl_secs),
+            max_bytes: args.cache_max_bytes,
+        }))
+    });
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
@@ -268,6 +275,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 session_idle: Duration::from_secs(args.session_idle_secs),
                 rate_limit,
                 audit,
+                cache,
                 max_body_bytes: args.max_message_bytes,
                 metrics: Some(exposition.clone()),
             };
@@ -278,6 +286,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 max_message_bytes: args.max_message_bytes,
                 rate_limit,
                 audit,
+                cache,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }

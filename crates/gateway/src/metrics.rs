@@ -138,6 +138,14 @@ pub fn queue_depth(waiting: usize) {
     gauge!(QUEUE_DEPTH).set(waiting as f64);
 }
 
+pub fn cache_hit() {
+    counter!(CACHE_HITS).increment(1);
+}
+
+pub fn cache_miss() {
+    counter!(CACHE_MISSES).increment(1);
+}
+
 pub fn page_scraped() {
     counter!(PAGES_SCRAPED).increment(1);
 }

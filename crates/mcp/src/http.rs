@@ -62,6 +62,8 @@ pub struct HttpOptions {
     pub rate_limit: Option<RateLimit>,
     /// Where each tool call is recorded (`--audit-log`).
     pub audit: Option<Arc<crate::AuditLog>>,
+    /// Result cache for one-shot reads, shared by all sessions (`--result-cache`).
+    pub cache: Option<Arc<crate::ResultCache>>,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Served at `GET /metrics`; without it the route is absent (404).
@@ -77,6 +79,7 @@ impl Default for HttpOptions {
             session_idle: Duration::from_secs(300),
             rate_limit: None,
             audit: None,
+            cache: None,
             max_body_bytes: 4 * 1024 * 1024,
             metrics: None,
         }
@@ -97,6 +100,7 @@ impl Shared {
         BrowserfarmServer::new(self.executor.clone())
             .with_rate_limit(self.options.rate_limit)
             .with_audit(self.options.audit.clone())
+            .with_cache(self.options.cache.clone())
     }
 }
 

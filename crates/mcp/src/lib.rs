@@ -9,12 +9,14 @@
 //! connection ends.
 
 mod audit;
+mod cache;
 mod http;
 mod render;
 mod server;
 mod stdio;
 
 pub use audit::AuditLog;
+pub use cache::{CacheConfig, ResultCache};
 pub use http::{HttpOptions, router as http_router, serve_http};
 pub use server::{BrowserfarmServer, INSTRUCTIONS};
 pub use stdio::{StdioOptions, serve_stdio};

@@ -24,6 +24,7 @@ use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 use tokio::sync::Mutex;
 
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
+use crate::cache::ResultCache;
 use crate::render::{self, Action};
 
 /// Sent to clients at initialize; agents read it to pick tools.
@@ -50,7 +51,12 @@ struct Placement {
     priority: Priority,
     /// The client's name from its initialize request (for the audit log).
     client: Option<String>,
+    /// The `cache` argument of the tools in [`CACHEABLE_TOOLS`].
+    cache: Option<bool>,
 }
+
+/// Tools taking a `cache` argument (the result cache, `--result-cache`).
+const CACHEABLE_TOOLS: &[&str] = &["scrape", "screenshot", "batch_scrape"];
 
 tokio::task_local! {
     /// The placement of the tool call being handled (set around the tool's future,
@@ -94,6 +100,7 @@ pub struct BrowserfarmServer {
     /// This client's calls (`--rate-limit`); `None` when unlimited.
     bucket: Option<Arc<std::sync::Mutex<TokenBucket>>>,
     audit: Option<Arc<AuditLog>>,
+    cache: Option<Arc<ResultCache>>,
 }
 
 impl BrowserfarmServer {
@@ -103,6 +110,9 @@ impl BrowserfarmServer {
             if !NO_JOB_TOOLS.contains(&name.as_ref()) {
                 let mut schema = (*route.attr.input_schema).clone();
                 add_placement_schema(&mut schema);
+                if CACHEABLE_TOOLS.contains(&name.as_ref()) {
+                    add_cache_schema(&mut schema, name.as_ref());
+                }
                 route.attr.input_schema = Arc::new(schema);
             }
         }
@@ -115,7 +125,14 @@ impl BrowserfarmServer {
             tool_router,
             bucket: None,
             audit: None,
+            cache: None,
         }
+    }
+
+    /// Serves one-shot reads from `cache` (`--result-cache`).
+    pub fn with_cache(mut self, cache: Option<Arc<ResultCache>>) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Writes one line per tool call to `audit`.
@@ -196,6 +213,23 @@ impl BrowserfarmServer {
         }
     }
 
+    /// A one-shot job's result from the cache, or run and kept.
+    async fn run_cached(
+        &self,
+        cache: &ResultCache,
+        key: String,
+        job: Job,
+    ) -> Result<JobOutput, JobError> {
+        if let Some(output) = cache.get(&key) {
+            return Ok(output);
+        }
+        let result = self.executor.run(job).await;
+        if let Ok(output) = &result {
+            cache.put(key, output);
+        }
+        result
+    }
+
     /// The session id, opening the session on first use (on a node carrying
     /// `node_tags`).
     async fn session_id(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
@@ -213,13 +247,25 @@ impl BrowserfarmServer {
         let started = std::time::Instant::now();
         let placement = Self::placement();
         let requested = operation.url().map(str::to_owned);
-        let result = match self.session_id(&placement.node_tags).await {
-            Ok(id) => {
-                let job = Job::new(Some(id), operation)
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| placement.cache == Some(true));
+        let result = match cache.zip(ResultCache::key(&operation, &placement.node_tags)) {
+            // A cached call runs without the session (see `cache.rs`).
+            Some((cache, key)) => {
+                let job = Job::new(None, operation)
                     .with_placement(placement.node_tags, placement.priority);
-                self.executor.run(job).await
+                self.run_cached(cache, key, job).await
             }
-            Err(e) => Err(e),
+            None => match self.session_id(&placement.node_tags).await {
+                Ok(id) => {
+                    let job = Job::new(Some(id), operation)
+                        .with_placement(placement.node_tags, placement.priority);
+                    self.executor.run(job).await
+                }
+                Err(e) => Err(e),
+            },
         };
         let text_chars = match &action {
             Action::Type { chars, .. } => Some(*chars),
@@ -731,11 +777,20 @@ impl BrowserfarmServer {
                 main_content: args.main_content,
                 max_chars: Some(args.max_chars.unwrap_or(DEFAULT_BATCH_MAX_CHARS)),
             });
+            let key = ResultCache::key(&op, &placement.node_tags);
             let job =
                 Job::new(None, op).with_placement(placement.node_tags.clone(), placement.priority);
+            let cache = self
+                .cache
+                .as_deref()
+                .filter(|_| placement.cache != Some(false))
+                .zip(key);
             async move {
                 self.pace().await;
-                self.executor.run(job).await
+                match cache {
+                    Some((cache, key)) => self.run_cached(cache, key, job).await,
+                    None => self.executor.run(job).await,
+                }
             }
         };
         let mut results = futures::stream::iter(args.urls.iter().cloned().map(scrape))
@@ -810,7 +865,7 @@ impl ServerHandler for BrowserfarmServer {
         }
         let is_job = !NO_JOB_TOOLS.contains(&request.name.as_ref());
         let mut placement = if is_job {
-            match take_placement(request.arguments.as_mut()) {
+            match take_placement(request.name.as_ref(), request.arguments.as_mut()) {
                 Ok(p) => p,
                 Err(message) => return Ok(render::failure_text(message).into()),
             }
@@ -882,9 +937,34 @@ fn add_placement_schema(schema: &mut JsonObject) {
     }
 }
 
+/// Describes `cache` in the input schema of a tool in [`CACHEABLE_TOOLS`].
+fn add_cache_schema(schema: &mut JsonObject, tool: &str) {
+    let description = if tool == "batch_scrape" {
+        "When the server runs with a result cache, pages read in the last few minutes \
+         with the same arguments are returned from it (default true); false reads every \
+         page afresh."
+    } else {
+        "true: when the server runs with a result cache and `url` is given, return a \
+         recent result of the same call from it, or read the page in a fresh browser \
+         context (without this session's cookies, not moving its tab) and keep the \
+         result. Content may be up to minutes old, screenshots up to an hour. Default \
+         false: the call runs in this session's tab."
+    };
+    if let Some(properties) = schema
+        .entry("properties")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()
+    {
+        properties.insert(
+            "cache".into(),
+            serde_json::json!({ "type": "boolean", "description": description }),
+        );
+    }
+}
+
 /// Removes `node_tags` and `priority` from a job tool's arguments (the typed
 /// tool arguments reject unknown fields) and checks them.
-fn take_placement(arguments: Option<&mut JsonObject>) -> Result<Placement, String> {
+fn take_placement(tool: &str, arguments: Option<&mut JsonObject>) -> Result<Placement, String> {
     let Some(arguments) = arguments else {
         return Ok(Placement::default());
     };
@@ -899,6 +979,15 @@ fn take_placement(arguments: Option<&mut JsonObject>) -> Result<Placement, Strin
         placement.priority = serde_json::from_value(priority.clone()).map_err(|_| {
             format!("invalid priority {priority}: expected \"high\", \"normal\" or \"low\"")
         })?;
+    }
+    if CACHEABLE_TOOLS.contains(&tool)
+        && let Some(cache) = arguments.remove("cache")
+    {
+        placement.cache = Some(
+            cache
+                .as_bool()
+                .ok_or_else(|| format!("invalid cache {cache}: expected true or false"))?,
+        );
     }
     Ok(placement)
 }

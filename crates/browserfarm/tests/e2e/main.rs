@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `browserfarm mcp` binary, driven over stdio and
 //! HTTP, with real headless Chromium loading pages served by the test on 127.0.0.1.
 
+mod cache;
 mod client;
 mod farm;
 mod http;
