@@ -4,8 +4,8 @@
 //! `node_api` module for the endpoints.
 //!
 //! Cross-cutting behaviour stays out of handlers: the bearer-token check (`auth`) is
-//! a middleware layer over every route, `/health` included since it reveals
-//! capacity; admission control (`admission`) bounds running and queued jobs.
+//! a middleware layer over every route, `/health` and `/metrics` included since
+//! they reveal capacity; admission control (`admission`) bounds running and queued jobs.
 //!
 //! **Architecture invariant:** no rmcp (the node speaks HTTP, not MCP) and no
 //! chromiumoxide (the `browser` crate hides it).
@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use browserfarm_gateway::metrics::Exposition;
 use browserfarm_gateway::{Executor, LocalExecutor};
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +47,9 @@ pub struct AgentConfig {
     pub drain_timeout: Duration,
     /// Announce this node to a gateway and keep sending heartbeats.
     pub register: Option<Registrar>,
+    /// Served at `GET /metrics` (behind the token, like every route); without
+    /// it the route answers 404.
+    pub metrics: Option<Arc<Exposition>>,
 }
 
 impl Default for AgentConfig {
@@ -59,6 +63,7 @@ impl Default for AgentConfig {
             job_timeout: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(30),
             register: None,
+            metrics: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The `/v1` routes and `/health`. Handlers are small: auth and admission are
+//! The `/v1` routes, `/health` and `/metrics`. Handlers are small: auth and admission are
 //! layers or one call, errors become responses in one place ([`error_response`]).
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router, middleware};
-use browserfarm_gateway::Executor;
+use browserfarm_gateway::{Executor, metrics};
 use browserfarm_protocol::{ErrorKind, Health, Job, JobError, SessionId, SessionOpened};
 
 use crate::Node;
@@ -24,6 +24,7 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .route("/v1/sessions/{id}", delete(close_session))
         .route("/v1/jobs", post(run_job))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(node.clone(), require_token))
         .with_state(node)
@@ -139,6 +140,16 @@ async fn run_job(State(node): State<Arc<Node>>, Json(job): Json<Job>) -> Respons
             );
             (StatusCode::GATEWAY_TIMEOUT, Json(e)).into_response()
         }
+    }
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    match &node.config.metrics {
+        Some(exposition) => {
+            metrics::queue_depth(node.admission.queued());
+            exposition.response().await
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

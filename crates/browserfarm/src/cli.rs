@@ -30,8 +30,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve MCP over stdio (stdin/stdout), or over HTTP with --http, with an
-    /// embedded Chromium pool and/or farm nodes.
-    Mcp(McpArgs),
+    /// embedded Chromium pool and/or farm nodes. Boxed: its many settings would
+    /// make every other variant as large.
+    Mcp(Box<McpArgs>),
     /// Check that Chromium can be found, started and can load a page; prints timings.
     Doctor(BrowserArgs),
     /// Run a farm node: an HTTP API (/v1) around a local Chromium pool, for a
@@ -241,6 +242,41 @@ pub struct McpArgs {
     /// POST/DELETE /v1/nodes, GET /v1/farm. Beyond loopback requires --token.
     #[arg(long, env = "BROWSERFARM_REGISTRY_LISTEN", value_name = "ADDR")]
     pub registry_listen: Option<std::net::SocketAddr>,
+
+    /// Serve Prometheus metrics at GET /metrics on this address (stdio mode; in
+    /// HTTP mode they are at /metrics on the --http address). Behind the token
+    /// when one is set; beyond loopback requires --token.
+    #[arg(long, env = "BROWSERFARM_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Keep results of one-shot reads (batch_scrape pages; scrape and screenshot
+    /// with `url` and `cache: true`) and serve repeats from memory.
+    #[arg(long, env = "BROWSERFARM_RESULT_CACHE")]
+    pub result_cache: bool,
+
+    /// How long cached page content is served, in seconds.
+    #[arg(
+        long,
+        env = "BROWSERFARM_CACHE_CONTENT_TTL_SECS",
+        default_value_t = 300
+    )]
+    pub cache_content_ttl_secs: u64,
+
+    /// How long cached screenshots are served, in seconds.
+    #[arg(
+        long,
+        env = "BROWSERFARM_CACHE_SCREENSHOT_TTL_SECS",
+        default_value_t = 3600
+    )]
+    pub cache_screenshot_ttl_secs: u64,
+
+    /// Most bytes of results the cache holds; the least used go first.
+    #[arg(
+        long,
+        env = "BROWSERFARM_CACHE_MAX_BYTES",
+        default_value_t = 67_108_864
+    )]
+    pub cache_max_bytes: u64,
 
     /// Most jobs waiting for a free browser at the gateway; more are refused.
     #[arg(long, env = "BROWSERFARM_GATEWAY_MAX_QUEUE", default_value_t = 1000)]

@@ -14,11 +14,12 @@ use browserfarm_browser::Pool;
 use std::time::Duration;
 
 use browserfarm_agent::{AgentConfig, Registrar};
+use browserfarm_gateway::metrics::{self, Exposition};
 use browserfarm_gateway::{
     BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeSpec,
     QueueConfig, Queued, RateLimit, registry_router,
 };
-use browserfarm_mcp::{AuditLog, HttpOptions, StdioOptions};
+use browserfarm_mcp::{AuditLog, CacheConfig, HttpOptions, ResultCache, StdioOptions};
 use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Mcp(args) => mcp(args).await,
+            Command::Mcp(args) => mcp(*args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Agent(args) => agent(args).await,
             Command::Status(args) => return Ok(status::run(args).await),
@@ -118,12 +119,29 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.http {
         require_token_beyond_loopback(addr, &args.token, "serve MCP", "drive your browsers")?;
     }
+    if let Some(addr) = args.metrics_listen {
+        require_token_beyond_loopback(
+            addr,
+            &args.token,
+            "serve metrics",
+            "read the farm's load and error rates",
+        )?;
+    }
+    let recorder = install_metrics()?;
     // Bind before starting browsers, so a taken port fails fast.
     let http_listener = match args.http {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?,
         ),
         None => None,
     };
@@ -153,6 +171,10 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         max_wait: Duration::from_secs(args.queue_wait_secs),
     };
     let mut registry = None;
+    let mut exposition = Exposition::new(recorder);
+    if let Some(local) = &local {
+        exposition = exposition.with_local(local.clone());
+    }
     let executor: Arc<dyn Executor> = if farm_mode {
         let config = FarmConfig {
             nodes,
@@ -202,7 +224,9 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION")
         );
         let capacity = farm.clone();
-        Arc::new(Queued::new(farm, queue, move || capacity.capacity()))
+        let queued = Queued::new(farm, queue, move || capacity.capacity());
+        exposition = exposition.with_admission(queued.admission().clone());
+        Arc::new(queued)
     } else {
         let local = local.expect("checked above: no farm means a local pool");
         let capacity = local.pool().config().max_browsers;
@@ -210,8 +234,30 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             "browserfarm {} serving MCP, embedded pool",
             env!("CARGO_PKG_VERSION")
         );
-        Arc::new(Queued::new(local, queue, move || capacity))
+        let queued = Queued::new(local, queue, move || capacity);
+        exposition = exposition.with_admission(queued.admission().clone());
+        Arc::new(queued)
     };
+    let exposition = Arc::new(exposition.with_executor(executor.clone()));
+    tokio::spawn(upkeep(exposition.clone()));
+    let metrics_server = metrics_listener.map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(listen = %addr, "serving Prometheus metrics at /metrics");
+        }
+        let app = metrics::metrics_router(exposition.clone(), args.token.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        })
+    });
+    let cache = args.result_cache.then(|| {
+        Arc::new(ResultCache::new(CacheConfig {
+            screenshot_ttl: Duration::from_secs(args.cache_screenshot_ttl_secs),
+            content_ttl: Duration::from_secs(args.cache_content_ttl_secs),
+            max_bytes: args.cache_max_bytes,
+        }))
+    });
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
@@ -229,8 +275,10 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 session_idle: Duration::from_secs(args.session_idle_secs),
                 rate_limit,
                 audit,
+                cache,
                 max_body_bytes: args.max_message_bytes,
                 dashboard: args.dashboard,
+                metrics: Some(exposition.clone()),
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }
@@ -239,12 +287,13 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 max_message_bytes: args.max_message_bytes,
                 rate_limit,
                 audit,
+                cache,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }
     };
-    if let Some(registry) = registry {
-        registry.abort();
+    for task in [registry, metrics_server].into_iter().flatten() {
+        task.abort();
     }
     executor.shutdown().await;
     tracing::info!("browserfarm stopped; all browsers closed");
@@ -268,6 +317,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
         }),
         None => None,
     };
+    let recorder = install_metrics()?;
     // An agent reachable from other machines serves pages that must not reach
     // its own network, unless the operator says otherwise.
     let mut pool_config = args.browser.pool_config();
@@ -277,6 +327,12 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     let pool = Pool::start(pool_config).context("cannot start the browser pool")?;
     let capacity = pool.config().max_browsers;
     let executor = Arc::new(LocalExecutor::new(pool));
+    let exposition = Arc::new(
+        Exposition::new(recorder)
+            .with_local(executor.clone())
+            .with_executor(executor.clone()),
+    );
+    tokio::spawn(upkeep(exposition.clone()));
     let config = AgentConfig {
         token: args.token,
         tags: args.tags.into_iter().collect(),
@@ -285,6 +341,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
         session_ttl: Duration::from_secs(args.session_ttl_secs),
         drain_timeout: Duration::from_secs(args.drain_secs),
         register,
+        metrics: Some(exposition),
         ..AgentConfig::default()
     };
     tracing::info!(
@@ -299,6 +356,32 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     browserfarm_agent::serve(listener, executor, config, shutdown).await?;
     tracing::info!("agent stopped; all browsers closed");
     Ok(())
+}
+
+/// Installs the process-wide Prometheus recorder. Durations are real histograms
+/// (summaries cannot be aggregated across gateway and agents).
+fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix(metrics::DURATION_SUFFIX.to_owned()),
+            metrics::DURATION_BUCKETS,
+        )?
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    metrics::describe();
+    Ok(handle)
+}
+
+/// How often histogram samples are folded in when nobody scrapes.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+async fn upkeep(exposition: Arc<Exposition>) {
+    let mut tick = tokio::time::interval(METRICS_UPKEEP);
+    loop {
+        tick.tick().await;
+        exposition.run_upkeep();
+    }
 }
 
 /// Refuses to `what` on a non-loopback address without a token (tokens are

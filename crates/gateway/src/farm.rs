@@ -335,7 +335,7 @@ impl FarmExecutor {
             let Some(node) = self.pick(&tried, &job.node_tags) else {
                 break;
             };
-            match node.call(node.backend.run(&job)).await {
+            match node.run(&job).await {
                 Ok(output) => return Ok(output),
                 Err(CallError::Rejected(e)) if !e.kind.is_transient() => return Err(e),
                 Err(e) => {
@@ -372,7 +372,7 @@ impl FarmExecutor {
         } else {
             let mut remote_job = job.clone();
             remote_job.session = Some(placement.remote.clone());
-            match node.call(node.backend.run(&remote_job)).await {
+            match node.run(&remote_job).await {
                 Ok(output) => return Ok(output),
                 Err(CallError::Rejected(e)) if e.kind != ErrorKind::SessionNotFound => {
                     return Err(e);
@@ -398,13 +398,10 @@ impl FarmExecutor {
             let mut retry = job;
             retry.session = Some(placement.remote.clone());
             let node = placement.node.clone();
-            return node
-                .call(node.backend.run(&retry))
-                .await
-                .map_err(|e| match e {
-                    CallError::Failed(m) => JobError::new(ErrorKind::NodeFailed, m),
-                    CallError::Rejected(e) | CallError::Busy(e) | CallError::Unauthorized(e) => e,
-                });
+            return node.run(&retry).await.map_err(|e| match e {
+                CallError::Failed(m) => JobError::new(ErrorKind::NodeFailed, m),
+                CallError::Rejected(e) | CallError::Busy(e) | CallError::Unauthorized(e) => e,
+            });
         }
         Err(JobError::new(
             ErrorKind::BrowserCrashed,

@@ -13,6 +13,7 @@ mod discovery;
 mod executor;
 mod farm;
 mod local;
+pub mod metrics;
 mod node;
 mod queue;
 mod rate;

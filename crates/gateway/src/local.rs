@@ -147,13 +147,15 @@ impl Executor for LocalExecutor {
     async fn run(&self, job: Job) -> Result<JobOutput, JobError> {
         job.operation.validate()?;
         self.check_tags(&job.node_tags)?;
+        let started = std::time::Instant::now();
         let result = self.run_job(job).await;
-        let counter = if result.is_ok() {
-            &self.jobs_ok
+        let (counter, status) = if result.is_ok() {
+            (&self.jobs_ok, "ok")
         } else {
-            &self.jobs_failed
+            (&self.jobs_failed, "failed")
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::job(LOCAL_NODE, status, started.elapsed());
         result
     }
 

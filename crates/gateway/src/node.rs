@@ -220,6 +220,25 @@ impl Node {
         }
     }
 
+    /// Runs a job through [`Node::call`] and records it per node. The embedded
+    /// pool records its own jobs (it runs them for agents and the local gateway
+    /// too), so only remote members are recorded here.
+    pub(crate) async fn run(&self, job: &Job) -> Result<JobOutput, CallError> {
+        let started = Instant::now();
+        let result = self.call(self.backend.run(job)).await;
+        if matches!(self.backend, Backend::Remote(_)) {
+            let status = match &result {
+                Ok(_) => "ok",
+                Err(CallError::Rejected(_)) => "failed",
+                Err(CallError::Busy(_)) => "busy",
+                Err(CallError::Failed(_)) => "node_failed",
+                Err(CallError::Unauthorized(_)) => "unauthorized",
+            };
+            crate::metrics::job(&self.name, status, started.elapsed());
+        }
+        result
+    }
+
     /// Runs one call through the breaker, keeping counts and the in-flight gauge.
     pub(crate) async fn call<T>(
         &self,

@@ -1,10 +1,16 @@
 //! MCP over the network: streamable HTTP at `/mcp` (rmcp's service), the legacy
 //! HTTP+SSE transport for older clients (`GET /sse` opens the event stream and
 //! announces the `endpoint`; `POST /message?sessionId=…` carries requests), and
-//! `GET /health` for load balancers, and `GET /v1/farm` (the farm's JSON status,
-//! for `browserfarm status`); the live dashboard's routes are in [`crate::dashboard`].
+//! `GET /health` for load balancers, `GET /v1/farm` (the farm's JSON status,
+//! for `browserfarm status`) and `GET /metrics` (Prometheus text, when the binary
+//! installed a recorder); the live dashboard's routes are in [`crate::dashboard`].
 //!
-//! Every route but `/health` passes the same gate, following the MCP transport
+//! `/metrics` checks only the bearer token, as on agents: Prometheus scrapes by
+//! pod or host address, which the Host allow-list would refuse. Without a token
+//! (loopback only) a page reaching it by DNS rebinding could read counters,
+//! which carry no page content or arguments.
+//!
+//! Every other route but `/health` passes the same gate, following the MCP transport
 //! security guidance: the `Host` header must name an allowed host and a present
 //! `Origin` must be an allowed one (both stop DNS rebinding from a web page), and
 //! the bearer token must match when one is set. Each MCP session, on either
@@ -25,6 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use browserfarm_gateway::metrics::{Exposition, metrics_router};
 use browserfarm_gateway::{Executor, RateLimit, bearer_matches};
 use futures::{Stream, StreamExt};
 use rmcp::ServiceExt;
@@ -55,10 +62,14 @@ pub struct HttpOptions {
     pub rate_limit: Option<RateLimit>,
     /// Where each tool call is recorded (`--audit-log`).
     pub audit: Option<Arc<crate::AuditLog>>,
+    /// Result cache for one-shot reads, shared by all sessions (`--result-cache`).
+    pub cache: Option<Arc<crate::ResultCache>>,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Serve the live dashboard at `/dashboard` (`--dashboard`).
     pub dashboard: bool,
+    /// Served at `GET /metrics`; without it the route is absent (404).
+    pub metrics: Option<Arc<Exposition>>,
 }
 
 impl Default for HttpOptions {
@@ -70,8 +81,10 @@ impl Default for HttpOptions {
             session_idle: Duration::from_secs(300),
             rate_limit: None,
             audit: None,
+            cache: None,
             max_body_bytes: 4 * 1024 * 1024,
             dashboard: true,
+            metrics: None,
         }
     }
 }
@@ -92,6 +105,7 @@ impl Shared {
             .with_rate_limit(self.options.rate_limit)
             .with_audit(self.options.audit.clone())
             .with_activity(self.options.dashboard.then(|| self.activity.clone()))
+            .with_cache(self.options.cache.clone())
     }
 }
 
@@ -139,6 +153,8 @@ pub fn router(
         .route("/message", post(post_message))
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .layer(DefaultBodyLimit::max(shared.options.max_body_bytes));
+    let metrics = shared.options.metrics.clone();
+    let token = shared.options.token.clone();
     let mut app = Router::new().route("/health", get(health)).merge(gated);
     if shared.options.dashboard {
         app = app.merge(crate::dashboard::router(
@@ -148,7 +164,11 @@ pub fn router(
             shared.shutdown.clone(),
         ));
     }
-    app.with_state(shared)
+    let app = app.with_state(shared);
+    match metrics {
+        Some(exposition) => app.merge(metrics_router(exposition, token)),
+        None => app,
+    }
 }
 
 /// rmcp answers a session DELETE with 202 Accepted; clients such as the Python SDK

@@ -10,6 +10,7 @@
 
 mod activity;
 mod audit;
+mod cache;
 mod dashboard;
 mod http;
 mod jsonrpc;
@@ -19,6 +20,7 @@ mod stdio;
 
 pub use activity::{Activity, CallTotals, RECENT_CALLS, RecentCall};
 pub use audit::AuditLog;
+pub use cache::{CacheConfig, ResultCache};
 pub use http::{HttpOptions, router as http_router, serve_http};
 pub use server::{BrowserfarmServer, INSTRUCTIONS};
 pub use stdio::{StdioOptions, serve_stdio};

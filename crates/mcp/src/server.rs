@@ -1,15 +1,16 @@
 //! The MCP server: tool declarations and the session of one connection.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use browserfarm_gateway::{Executor, RateLimit, TokenBucket};
+use browserfarm_gateway::{Executor, RateLimit, TokenBucket, metrics};
 use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, ConsoleMessagesArgs, CookiesArgs, DEFAULT_BATCH_MAX_CHARS,
     DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs,
-    FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job, JobError, NavigateArgs,
-    NetworkRequestsArgs, NodeTags, Operation, PdfArgs, PressKeyArgs, Priority, ScrapeArgs,
-    ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs, StorageStateArgs,
-    TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
+    FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job, JobError, JobOutput,
+    NavigateArgs, NetworkRequestsArgs, NodeTags, Operation, PdfArgs, PressKeyArgs, Priority,
+    ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs,
+    StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
@@ -24,6 +25,7 @@ use tokio::sync::Mutex;
 
 use crate::activity::Activity;
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
+use crate::cache::ResultCache;
 use crate::render::{self, Action};
 
 /// Sent to clients at initialize; agents read it to pick tools.
@@ -50,7 +52,12 @@ struct Placement {
     priority: Priority,
     /// The client's name from its initialize request (for the audit log).
     client: Option<String>,
+    /// The `cache` argument of the tools in [`CACHEABLE_TOOLS`].
+    cache: Option<bool>,
 }
+
+/// Tools taking a `cache` argument (the result cache, `--result-cache`).
+const CACHEABLE_TOOLS: &[&str] = &["scrape", "screenshot", "batch_scrape"];
 
 tokio::task_local! {
     /// The placement of the tool call being handled (set around the tool's future,
@@ -96,6 +103,7 @@ pub struct BrowserfarmServer {
     audit: Option<Arc<AuditLog>>,
     /// The dashboard's ring of recent calls (HTTP mode).
     activity: Option<Activity>,
+    cache: Option<Arc<ResultCache>>,
 }
 
 impl BrowserfarmServer {
@@ -105,6 +113,9 @@ impl BrowserfarmServer {
             if !NO_JOB_TOOLS.contains(&name.as_ref()) {
                 let mut schema = (*route.attr.input_schema).clone();
                 add_placement_schema(&mut schema);
+                if CACHEABLE_TOOLS.contains(&name.as_ref()) {
+                    add_cache_schema(&mut schema, name.as_ref());
+                }
                 route.attr.input_schema = Arc::new(schema);
             }
         }
@@ -118,12 +129,19 @@ impl BrowserfarmServer {
             bucket: None,
             audit: None,
             activity: None,
+            cache: None,
         }
     }
 
     /// Also records each finished call in `activity` (for the dashboard).
     pub fn with_activity(mut self, activity: Option<Activity>) -> Self {
         self.activity = activity;
+        self
+    }
+
+    /// Serves one-shot reads from `cache` (`--result-cache`).
+    pub fn with_cache(mut self, cache: Option<Arc<ResultCache>>) -> Self {
+        self.cache = cache;
         self
     }
 
@@ -214,6 +232,23 @@ impl BrowserfarmServer {
         }
     }
 
+    /// A one-shot job's result from the cache, or run and kept.
+    async fn run_cached(
+        &self,
+        cache: &ResultCache,
+        key: String,
+        job: Job,
+    ) -> Result<JobOutput, JobError> {
+        if let Some(output) = cache.get(&key) {
+            return Ok(output);
+        }
+        let result = self.executor.run(job).await;
+        if let Ok(output) = &result {
+            cache.put(key, output);
+        }
+        result
+    }
+
     /// The session id, opening the session on first use (on a node carrying
     /// `node_tags`).
     async fn session_id(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
@@ -231,13 +266,25 @@ impl BrowserfarmServer {
         let started = std::time::Instant::now();
         let placement = Self::placement();
         let requested = operation.url().map(str::to_owned);
-        let result = match self.session_id(&placement.node_tags).await {
-            Ok(id) => {
-                let job = Job::new(Some(id), operation)
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| placement.cache == Some(true));
+        let result = match cache.zip(ResultCache::key(&operation, &placement.node_tags)) {
+            // A cached call runs without the session (see `cache.rs`).
+            Some((cache, key)) => {
+                let job = Job::new(None, operation)
                     .with_placement(placement.node_tags, placement.priority);
-                self.executor.run(job).await
+                self.run_cached(cache, key, job).await
             }
-            Err(e) => Err(e),
+            None => match self.session_id(&placement.node_tags).await {
+                Ok(id) => {
+                    let job = Job::new(Some(id), operation)
+                        .with_placement(placement.node_tags, placement.priority);
+                    self.executor.run(job).await
+                }
+                Err(e) => Err(e),
+            },
         };
         let text_chars = match &action {
             Action::Type { chars, .. } => Some(*chars),
@@ -255,6 +302,7 @@ impl BrowserfarmServer {
             urls: None,
         };
         self.audit(tool, started, outcome).await;
+        record_call(tool, &result, started.elapsed());
         match result {
             Ok(output) => {
                 tracing::info!(tool, elapsed = ?started.elapsed(), "tool call ok");
@@ -265,6 +313,16 @@ impl BrowserfarmServer {
                 render::failure(&e)
             }
         }
+    }
+}
+
+/// Counts a finished tool call, and the pages and screenshots it produced.
+fn record_call(tool: &'static str, result: &Result<JobOutput, JobError>, elapsed: Duration) {
+    metrics::tool_call(tool, result.as_ref().err().map(|e| e.kind), elapsed);
+    match result {
+        Ok(JobOutput::Scraped(_)) => metrics::page_scraped(),
+        Ok(JobOutput::Screenshot { .. }) => metrics::screenshot_taken(),
+        _ => {}
     }
 }
 
@@ -719,17 +777,30 @@ impl BrowserfarmServer {
                 main_content: args.main_content,
                 max_chars: Some(args.max_chars.unwrap_or(DEFAULT_BATCH_MAX_CHARS)),
             });
+            let key = ResultCache::key(&op, &placement.node_tags);
             let job =
                 Job::new(None, op).with_placement(placement.node_tags.clone(), placement.priority);
+            let cache = self
+                .cache
+                .as_deref()
+                .filter(|_| placement.cache != Some(false))
+                .zip(key);
             async move {
                 self.pace().await;
-                self.executor.run(job).await
+                match cache {
+                    Some((cache, key)) => self.run_cached(cache, key, job).await,
+                    None => self.executor.run(job).await,
+                }
             }
         };
         let mut results = futures::stream::iter(args.urls.iter().cloned().map(scrape))
             .buffered(concurrency.max(1));
         let mut outcomes = Vec::with_capacity(total);
         while let Some(outcome) = results.next().await {
+            match &outcome {
+                Ok(_) => metrics::page_scraped(),
+                Err(e) => metrics::error(e.kind),
+            }
             outcomes.push(outcome);
             if let Some(token) = &progress_token {
                 let note = ProgressNotificationParam::new(token.clone(), outcomes.len() as f64)
@@ -745,6 +816,9 @@ impl BrowserfarmServer {
             urls: Some(total),
         };
         self.audit("batch_scrape", started, outcome).await;
+        // The call succeeded even when some pages failed: those count as errors
+        // by kind above, not as a failed call.
+        metrics::tool_call("batch_scrape", None, started.elapsed());
         Ok(render::batch(&args.urls, outcomes, started.elapsed()))
     }
 
@@ -791,7 +865,7 @@ impl ServerHandler for BrowserfarmServer {
         }
         let is_job = !NO_JOB_TOOLS.contains(&request.name.as_ref());
         let mut placement = if is_job {
-            match take_placement(request.arguments.as_mut()) {
+            match take_placement(request.name.as_ref(), request.arguments.as_mut()) {
                 Ok(p) => p,
                 Err(message) => return Ok(render::failure_text(message).into()),
             }
@@ -863,9 +937,34 @@ fn add_placement_schema(schema: &mut JsonObject) {
     }
 }
 
+/// Describes `cache` in the input schema of a tool in [`CACHEABLE_TOOLS`].
+fn add_cache_schema(schema: &mut JsonObject, tool: &str) {
+    let description = if tool == "batch_scrape" {
+        "When the server runs with a result cache, pages read in the last few minutes \
+         with the same arguments are returned from it (default true); false reads every \
+         page afresh."
+    } else {
+        "true: when the server runs with a result cache and `url` is given, return a \
+         recent result of the same call from it, or read the page in a fresh browser \
+         context (without this session's cookies, not moving its tab) and keep the \
+         result. Content may be up to minutes old, screenshots up to an hour. Default \
+         false: the call runs in this session's tab."
+    };
+    if let Some(properties) = schema
+        .entry("properties")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()
+    {
+        properties.insert(
+            "cache".into(),
+            serde_json::json!({ "type": "boolean", "description": description }),
+        );
+    }
+}
+
 /// Removes `node_tags` and `priority` from a job tool's arguments (the typed
 /// tool arguments reject unknown fields) and checks them.
-fn take_placement(arguments: Option<&mut JsonObject>) -> Result<Placement, String> {
+fn take_placement(tool: &str, arguments: Option<&mut JsonObject>) -> Result<Placement, String> {
     let Some(arguments) = arguments else {
         return Ok(Placement::default());
     };
@@ -880,6 +979,15 @@ fn take_placement(arguments: Option<&mut JsonObject>) -> Result<Placement, Strin
         placement.priority = serde_json::from_value(priority.clone()).map_err(|_| {
             format!("invalid priority {priority}: expected \"high\", \"normal\" or \"low\"")
         })?;
+    }
+    if CACHEABLE_TOOLS.contains(&tool)
+        && let Some(cache) = arguments.remove("cache")
+    {
+        placement.cache = Some(
+            cache
+                .as_bool()
+                .ok_or_else(|| format!("invalid cache {cache}: expected true or false"))?,
+        );
     }
     Ok(placement)
 }

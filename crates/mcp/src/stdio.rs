@@ -28,6 +28,8 @@ pub struct StdioOptions {
     pub rate_limit: Option<browserfarm_gateway::RateLimit>,
     /// Where each tool call is recorded (`--audit-log`).
     pub audit: Option<Arc<crate::AuditLog>>,
+    /// Result cache for one-shot reads (`--result-cache`).
+    pub cache: Option<Arc<crate::ResultCache>>,
 }
 
 impl Default for StdioOptions {
@@ -36,6 +38,7 @@ impl Default for StdioOptions {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             rate_limit: None,
             audit: None,
+            cache: None,
         }
     }
 }
@@ -88,7 +91,8 @@ where
 
     let server = BrowserfarmServer::new(executor)
         .with_rate_limit(options.rate_limit)
-        .with_audit(options.audit.clone());
+        .with_audit(options.audit.clone())
+        .with_cache(options.cache.clone());
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

@@ -39,6 +39,26 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The snake_case name, as serialized (logs and metric labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::UrlRefused => "url_refused",
+            ErrorKind::Navigation => "navigation",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::ElementNotFound => "element_not_found",
+            ErrorKind::Script => "script",
+            ErrorKind::BrowserCrashed => "browser_crashed",
+            ErrorKind::PageCrashed => "page_crashed",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::SessionNotFound => "session_not_found",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Busy => "busy",
+            ErrorKind::NodeFailed => "node_failed",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
     /// Whether the same job may succeed if simply run again (possibly elsewhere).
     pub fn is_transient(self) -> bool {
         matches!(
@@ -77,5 +97,32 @@ impl JobError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kind_names_match_their_serialized_form() {
+        for kind in [
+            ErrorKind::InvalidArgument,
+            ErrorKind::UrlRefused,
+            ErrorKind::Navigation,
+            ErrorKind::Timeout,
+            ErrorKind::ElementNotFound,
+            ErrorKind::Script,
+            ErrorKind::BrowserCrashed,
+            ErrorKind::PageCrashed,
+            ErrorKind::Unavailable,
+            ErrorKind::SessionNotFound,
+            ErrorKind::Unauthorized,
+            ErrorKind::Busy,
+            ErrorKind::NodeFailed,
+            ErrorKind::Internal,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 }

@@ -327,6 +327,25 @@ async fn the_http_gate_checks_host_origin_and_token() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // Prometheus scrapes by address, which the Host allow-list would refuse:
+    // /metrics checks the token only.
+    let metrics = |headers: &[(&str, &str)]| {
+        let mut req = http.get(format!("{}/metrics", server.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    assert_eq!(metrics(&[]).await.unwrap().status(), 401);
+    let scraped = metrics(&[bearer, ("Host", "10.1.2.3:8931")]).await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(
+        scraped
+            .text()
+            .await
+            .unwrap()
+            .contains("browserfarm_pages_scraped_total 0")
+    );
 }
 
 /// Reads SSE events from a streaming response until one satisfies `want`.
