@@ -373,7 +373,13 @@ pub(crate) async fn watch(
                 }
                 Some(ev) = failures.next() => {
                     watch.update_request(ev.request_id.inner(), |e| {
-                        e.failure = Some(if ev.canceled == Some(true) {
+                        let canceled = ev.canceled == Some(true);
+                        // A body nobody read is dropped once the response is in:
+                        // the status is the news, not the cancel.
+                        if canceled && e.status.is_some() {
+                            return;
+                        }
+                        e.failure = Some(if canceled {
                             "canceled".to_owned()
                         } else {
                             ev.error_text.clone()

@@ -300,7 +300,8 @@ fn requests(entries: &[RequestEntry], omitted: usize) -> String {
     );
     for e in entries {
         let outcome = match (&e.failure, e.status) {
-            (Some(f), _) => format!("FAILED {f}"),
+            (Some(f), Some(s)) => format!("{s} FAILED {f}"),
+            (Some(f), None) => format!("FAILED {f}"),
             (None, Some(s)) => s.to_string(),
             (None, None) => "pending".into(),
         };
