@@ -125,7 +125,16 @@ impl<'a> Tab<'a> {
         deadline: Duration,
         cmd: C,
     ) -> OpResult<C::Response> {
-        match tokio::time::timeout(deadline, self.page.execute(cmd)).await {
+        // A command to a tab whose renderer died gets no answer: fail it when
+        // the crash is reported rather than at the deadline.
+        let answer = tokio::select! {
+            biased;
+            answer = tokio::time::timeout(deadline, self.page.execute(cmd)) => answer,
+            () = self.watch.crash_signal() => {
+                return Err(OpError::Fault { during, fault: Fault::TabCrashed });
+            }
+        };
+        match answer {
             Ok(Ok(resp)) => Ok(resp.result),
             Ok(Err(e)) => Err(OpError::Fault {
                 during,

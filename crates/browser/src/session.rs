@@ -132,6 +132,22 @@ impl Session {
         }
         let live = self.live.as_mut().expect("opened above");
         let limits = self.pool.config();
+        // A renderer that crashed between calls would only time out the next
+        // command: replace its tab now, and say so unless the call loads a page.
+        if live.tab().watch.crashed() {
+            if live.replace_tab(limits.cdp_timeout).await.is_err() {
+                return Err(self
+                    .recover("replacing a crashed tab", Fault::TabCrashed)
+                    .await);
+            }
+            if op.url().is_none() {
+                return Err(JobError::new(
+                    ErrorKind::PageCrashed,
+                    "the tab crashed since the last call (its page may have run out of memory);                      it was replaced by a blank tab, cookies kept. Navigate again, then retry.",
+                ));
+            }
+        }
+        let live = self.live.as_mut().expect("opened above");
         let started = std::time::Instant::now();
         let result = jobs::execute(live, op, limits).await;
         if let Some(live) = self.live.as_mut() {

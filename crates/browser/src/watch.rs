@@ -13,6 +13,7 @@ use std::time::Duration;
 use browserfarm_protocol::{ConsoleEntry, ConsoleLevel, HandleDialogArgs, RequestEntry, cut_chars};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
+use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::network::{
     EventLoadingFailed, EventRequestWillBeSent, EventResponseReceived,
 };
@@ -39,6 +40,9 @@ const MAX_NOTES: usize = 5;
 #[derive(Default)]
 pub(crate) struct PageWatch {
     state: Mutex<State>,
+    /// The tab's renderer crashed (`Inspector.targetCrashed`).
+    crashed: std::sync::atomic::AtomicBool,
+    crash: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -58,6 +62,22 @@ struct State {
 impl PageWatch {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn crashed(&self) -> bool {
+        self.crashed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Resolves once the tab's renderer has crashed (at once if it already has),
+    /// so a command to a dead tab fails now instead of at its deadline.
+    pub(crate) async fn crash_signal(&self) {
+        loop {
+            let notified = self.crash.notified();
+            if self.crashed() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Forgets everything (a scratch tab handed to the next one-off job).
@@ -288,14 +308,22 @@ pub(crate) async fn watch(
             page.event_listener::<EventRequestWillBeSent>().await?,
             page.event_listener::<EventResponseReceived>().await?,
             page.event_listener::<EventLoadingFailed>().await?,
+            page.event_listener::<EventTargetCrashed>().await?,
         ))
     };
-    let (mut dialogs, mut console, mut exceptions, mut sent, mut responses, mut failures) =
-        match tokio::time::timeout(deadline, subscribe).await {
-            Ok(Ok(streams)) => streams,
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err("Chromium did not accept event subscriptions in time".into()),
-        };
+    let (
+        mut dialogs,
+        mut console,
+        mut exceptions,
+        mut sent,
+        mut responses,
+        mut failures,
+        mut crashes,
+    ) = match tokio::time::timeout(deadline, subscribe).await {
+        Ok(Ok(streams)) => streams,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("Chromium did not accept event subscriptions in time".into()),
+    };
     // With a host policy, every request is paused until the gate has looked at it.
     let mut paused = match &gate {
         Some(_) => {
@@ -366,6 +394,10 @@ pub(crate) async fn watch(
                     watch.push_console(ConsoleLevel::Error, format!("Uncaught {text}"), source);
                 }
                 Some(ev) = sent.next() => watch.request_sent(&ev),
+                Some(_) = crashes.next() => {
+                    watch.crashed.store(true, std::sync::atomic::Ordering::Release);
+                    watch.crash.notify_waiters();
+                }
                 Some(ev) = responses.next() => {
                     watch.update_request(ev.request_id.inner(), |e| {
                         e.status = u16::try_from(ev.response.status).ok();

@@ -235,3 +235,77 @@ async fn shutdown_leaves_no_chromium() {
         assert!(!process_exists(pid), "Chromium {pid} survived shutdown");
     }
 }
+
+/// Descendants of `pid` whose command line says they are renderers.
+fn renderers_of(pid: u32) -> Vec<u32> {
+    let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let ppid = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmd = std::fs::read_to_string(format!("/proc/{p}/cmdline")).ok()?;
+            Some((p, ppid, cmd.replace('\0', " ")))
+        })
+        .collect();
+    let mut family = vec![pid];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (p, ppid, _) in &procs {
+            if family.contains(ppid) && !family.contains(p) {
+                family.push(*p);
+                grew = true;
+            }
+        }
+    }
+    procs
+        .into_iter()
+        .filter(|(p, _, cmd)| family.contains(p) && cmd.contains("--type=renderer"))
+        .map(|(p, _, _)| p)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_crashed_renderer_fails_the_call_in_time_and_the_tab_is_replaced_cookies_kept() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|_| {});
+    let mut s = Session::open(&pool).await.unwrap();
+    let pid = s.browser_pid().unwrap();
+    page_text(&mut s, Some(pages.url("/cookie/set?v=kept"))).await;
+    page_text(&mut s, Some(pages.url("/article"))).await;
+    let renderers = renderers_of(pid);
+    assert!(!renderers.is_empty(), "no renderer under {pid}");
+    for r in renderers {
+        kill9(r);
+    }
+    let started = std::time::Instant::now();
+    let op = Operation::Scrape(ScrapeArgs::default());
+    // The crash is reported at once; the call must not wait out its deadline.
+    let err = s.run(&op).await.unwrap_err();
+    assert!(
+        matches!(err.kind, ErrorKind::PageCrashed | ErrorKind::BrowserCrashed),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // The next call works; a crashed tab is replaced in the same browser with
+    // the session's cookies.
+    let shown = page_text(&mut s, Some(pages.url("/cookie/show"))).await;
+    if err.kind == ErrorKind::PageCrashed {
+        assert_eq!(s.browser_pid(), Some(pid));
+        assert!(shown.contains("farm=kept"), "{shown}");
+    }
+    s.close().await;
+    pool.shutdown().await;
+}

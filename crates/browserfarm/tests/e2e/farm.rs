@@ -77,6 +77,8 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.signal("-TERM");
+        // A stopped agent (a test that failed mid-SIGSTOP) only sees TERM once woken.
+        self.signal("-CONT");
     }
 }
 
@@ -488,4 +490,38 @@ async fn the_local_pool_joins_a_farm_unless_disabled() {
     let remote = jobs_ok(&status_row(&status, &agent.name()));
     assert_eq!(local + remote, 16, "{status}");
     assert!(local > 0 && remote > 0, "both members work: {status}");
+}
+
+#[tokio::test]
+async fn a_hung_node_is_marked_down_and_jobs_go_elsewhere_until_it_wakes() {
+    let pages = Fixtures::start().await;
+    let a = Agent::start(&[]).await;
+    let b = Agent::start(&[]).await;
+    let mut mcp = gateway(&[&a, &b], &["--health-interval-ms", "500"]).await;
+    wait_for_row(&mut mcp, &b.name(), |r| r.contains("| up |")).await;
+
+    // SIGSTOP: the process holds its port but never answers.
+    b.signal("-STOP");
+    let row = wait_for_row(&mut mcp, &b.name(), |r| !r.contains("| up |")).await;
+    assert!(!row.contains("| up |"), "{row}");
+    let before = jobs_ok(&status_row(
+        &mcp.ok("farm_status", json!({})).await.text(),
+        &b.name(),
+    ));
+    let urls = batch_urls(&pages, 12);
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": urls, "concurrency": 4}))
+        .await
+        .text();
+    assert!(text.contains("12 ok, 0 failed"), "{text}");
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    assert_eq!(jobs_ok(&status_row(&status, &b.name())), before, "{status}");
+
+    b.signal("-CONT");
+    wait_for_row(&mut mcp, &b.name(), |r| r.contains("| up |")).await;
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": batch_urls(&pages, 4)}))
+        .await
+        .text();
+    assert!(text.contains("4 ok, 0 failed"), "{text}");
 }
