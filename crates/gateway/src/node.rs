@@ -91,6 +91,10 @@ pub(crate) struct Node {
     jobs_ok: AtomicU64,
     jobs_failed: AtomicU64,
     pub(crate) heartbeat: Option<Heartbeat>,
+    /// Woken when a health check finds the node down, so the jobs it holds fail
+    /// over now instead of waiting out the job timeout (a hung node answers
+    /// nothing, not even an error).
+    went_down: tokio::sync::Notify,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -119,6 +123,7 @@ impl Node {
             jobs_ok: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
             heartbeat,
+            went_down: tokio::sync::Notify::new(),
         }
     }
 
@@ -214,6 +219,7 @@ impl Node {
                 let was = lock(&self.up).replace(false);
                 if was != Some(false) {
                     tracing::warn!(node = %self.name, error = e.message(), "node down");
+                    self.went_down.notify_waiters();
                 }
                 self.note_error(e.message());
             }
@@ -251,7 +257,18 @@ impl Node {
             )));
         };
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let result = work.await;
+        let result = if matches!(self.backend, Backend::Remote(_)) {
+            let went_down = self.went_down.notified();
+            tokio::select! {
+                result = work => result,
+                () = went_down => Err(CallError::Failed(format!(
+                    "node {} stopped answering its health checks while holding this job",
+                    self.name
+                ))),
+            }
+        } else {
+            work.await
+        };
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         match &result {
             Ok(_) | Err(CallError::Rejected(_)) => {

@@ -152,6 +152,13 @@ impl Fixtures {
             )
             .route("/huge", get(huge))
             .route(
+                "/wait/{ms}",
+                get(|axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                    tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
+                    Html(format!("<title>Waited</title><p>Waited {ms} ms</p>"))
+                }),
+            )
+            .route(
                 "/redirect",
                 get(|Query(q): Query<std::collections::HashMap<String, String>>| async move {
                     axum::response::Redirect::temporary(q.get("to").map_or("/", String::as_str))

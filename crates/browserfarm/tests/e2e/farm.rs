@@ -525,3 +525,37 @@ async fn a_hung_node_is_marked_down_and_jobs_go_elsewhere_until_it_wakes() {
         .text();
     assert!(text.contains("4 ok, 0 failed"), "{text}");
 }
+
+#[tokio::test]
+async fn jobs_held_by_a_node_that_hangs_mid_batch_fail_over_without_waiting_out_the_timeout() {
+    let pages = Fixtures::start().await;
+    let a = Agent::start(&[]).await;
+    let b = Agent::start(&[]).await;
+    let mut mcp = gateway(&[&a, &b], &["--health-interval-ms", "500"]).await;
+    wait_for_row(&mut mcp, &b.name(), |r| r.contains("| up |")).await;
+    wait_for_row(&mut mcp, &a.name(), |r| r.contains("| up |")).await;
+
+    // Pages that take 3 s each, so both nodes hold jobs when one is stopped.
+    let urls: Vec<String> = (0..8)
+        .map(|i| pages.url(&format!("/wait/{}", 3000 + i)))
+        .collect();
+    let pid = b.child.id().unwrap();
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let _ = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status();
+    });
+    let started = std::time::Instant::now();
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": urls, "concurrency": 4}))
+        .await
+        .text();
+    stopper.await.unwrap();
+    let took = started.elapsed();
+    assert!(text.contains("8 ok, 0 failed"), "{text}");
+    // The gateway's job timeout is 150 s; failing over on the health check's
+    // verdict takes seconds.
+    assert!(took < Duration::from_secs(60), "the batch took {took:?}");
+    b.signal("-CONT");
+}
