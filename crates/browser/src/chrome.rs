@@ -100,6 +100,24 @@ pub struct LaunchOptions {
     pub no_sandbox: bool,
 }
 
+/// Why a browser-level command failed.
+#[derive(Debug)]
+pub(crate) enum BrowserCallError {
+    /// Chromium answered with an error.
+    Refused(String),
+    /// No answer within the deadline.
+    Timeout,
+}
+
+impl std::fmt::Display for BrowserCallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BrowserCallError::Refused(e) => write!(f, "{e}"),
+            BrowserCallError::Timeout => write!(f, "Chromium did not answer in time"),
+        }
+    }
+}
+
 /// A running Chromium and the task that pumps its CDP connection.
 pub struct ChromeProcess {
     browser: Option<Browser>,
@@ -211,6 +229,20 @@ impl ChromeProcess {
     /// Operating-system process id, for diagnostics and fault-injection tests.
     pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// Runs a browser-level command (contexts, cookies, downloads, targets) under
+    /// `deadline`; the tab-level twin is [`crate::cdp::Tab::exec`].
+    pub(crate) async fn exec<C: chromiumoxide::types::Command>(
+        &self,
+        deadline: std::time::Duration,
+        cmd: C,
+    ) -> Result<C::Response, BrowserCallError> {
+        match tokio::time::timeout(deadline, self.browser().execute(cmd)).await {
+            Ok(Ok(reply)) => Ok(reply.result),
+            Ok(Err(e)) => Err(BrowserCallError::Refused(e.to_string())),
+            Err(_) => Err(BrowserCallError::Timeout),
+        }
     }
 
     /// Where this process's sessions keep their downloads: inside its profile,

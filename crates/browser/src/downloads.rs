@@ -84,11 +84,11 @@ impl Downloads {
     ) -> Result<(), String> {
         let mut params = SetDownloadBehaviorParams::new(SetDownloadBehaviorBehavior::Deny);
         params.browser_context_id = Some(context.clone());
-        match tokio::time::timeout(deadline, lease.browser().execute(params)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("Chromium did not set the download behaviour in time".into()),
-        }
+        lease
+            .exec(deadline, params)
+            .await
+            .map(drop)
+            .map_err(|e| format!("setting the download behaviour: {e}"))
     }
 
     /// Sets the context's download behaviour and starts following its downloads.

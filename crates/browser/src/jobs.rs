@@ -454,19 +454,15 @@ fn script_error(e: JobError, script_timeout: Duration) -> JobError {
 /// Takes in tabs the pages opened in this context (popups, `target=_blank`
 /// links) that the session does not hold yet.
 async fn adopt_popups(live: &mut Live, deadline: Duration) {
-    let Ok(Ok(reply)) = tokio::time::timeout(
-        deadline,
-        live.lease
-            .browser()
-            .execute(crate::cdp::raw("Target.getTargets", json!({}))),
-    )
-    .await
+    let Ok(reply) = live
+        .lease
+        .exec(deadline, crate::cdp::raw("Target.getTargets", json!({})))
+        .await
     else {
         return;
     };
     let ours = live.context.inner().clone();
     let fresh: Vec<String> = reply
-        .result
         .get("targetInfos")
         .and_then(Value::as_array)
         .into_iter()
@@ -490,20 +486,9 @@ async fn adopt_popups(live: &mut Live, deadline: Duration) {
 }
 
 async fn tab_info(tab: &TabHandle, index: usize, current: bool) -> TabInfo {
-    #[derive(serde::Deserialize)]
-    struct UrlTitle {
-        url: String,
-        title: String,
-    }
-    let read = tab
-        .tab(TAB_INFO_TIMEOUT)
-        .eval::<UrlTitle>(
-            "reading the tab",
-            "({url: location.href, title: document.title})",
-        )
-        .await;
+    let read = navigate::url_title(tab.tab(TAB_INFO_TIMEOUT)).await;
     let (url, title) = match read {
-        Ok(u) => (u.url, u.title),
+        Ok(read) => read,
         Err(_) => (
             tab.page
                 .url()

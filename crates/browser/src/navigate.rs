@@ -31,8 +31,14 @@ struct UrlTitle {
 }
 
 /// Reads the tab's URL and title (one round trip).
-pub(crate) async fn page_info(tab: Tab<'_>, status: Option<u16>) -> OpResult<PageInfo> {
+pub(crate) async fn url_title(tab: Tab<'_>) -> OpResult<(String, String)> {
     let UrlTitle { url, title } = tab.eval("reading the page title", PAGE_INFO_JS).await?;
+    Ok((url, title))
+}
+
+/// The tab's URL and title, and the notes it gathered since the last call.
+pub(crate) async fn page_info(tab: Tab<'_>, status: Option<u16>) -> OpResult<PageInfo> {
+    let (url, title) = url_title(tab).await?;
     Ok(PageInfo {
         url,
         status,

@@ -229,12 +229,11 @@ impl Session {
         };
         let browser_alive = tab_gone
             && live.lease.is_healthy()
-            && tokio::time::timeout(
-                PROBE_TIMEOUT,
-                live.lease.browser().execute(GetVersionParams {}),
-            )
-            .await
-            .is_ok_and(|r| r.is_ok());
+            && live
+                .lease
+                .exec(PROBE_TIMEOUT, GetVersionParams {})
+                .await
+                .is_ok();
         if browser_alive && live.replace_tab(cdp_timeout).await.is_ok() {
             tracing::warn!(during, ?fault, "tab crashed or hung; replaced it");
             return JobError::new(

@@ -132,10 +132,10 @@ async fn clear(live: &Live, origins: &[String], deadline: Duration) -> Result<()
     let cookies = ClearCookiesParams {
         browser_context_id: Some(live.context.clone()),
     };
-    match tokio::time::timeout(deadline, live.lease.browser().execute(cookies)).await {
-        Ok(Ok(_)) => {}
-        _ => return Err("clearing cookies"),
-    }
+    live.lease
+        .exec(deadline, cookies)
+        .await
+        .map_err(|_| "clearing cookies")?;
     for origin in origins {
         let params = ClearDataForOriginParams::new(origin.clone(), STORAGE_TYPES);
         tab.exec("clearing storage", params)

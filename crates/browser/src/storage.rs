@@ -14,6 +14,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::cdp::{OpResult, raw};
+use crate::chrome::BrowserCallError;
 use crate::pool::Lease;
 use crate::tab::TabHandle;
 
@@ -27,17 +28,19 @@ async fn browser_call(
     method: &'static str,
     params: Value,
 ) -> Result<Value, JobError> {
-    match tokio::time::timeout(deadline, lease.browser().execute(raw(method, params))).await {
-        Ok(Ok(r)) => Ok(r.result),
-        Ok(Err(e)) => Err(JobError::new(
-            ErrorKind::Internal,
-            format!("Chromium refused {during}: {e}"),
-        )),
-        Err(_) => Err(JobError::new(
-            ErrorKind::Timeout,
-            format!("Chromium did not finish {during} in time"),
-        )),
-    }
+    lease
+        .exec(deadline, raw(method, params))
+        .await
+        .map_err(|e| match e {
+            BrowserCallError::Refused(e) => JobError::new(
+                ErrorKind::Internal,
+                format!("Chromium refused {during}: {e}"),
+            ),
+            BrowserCallError::Timeout => JobError::new(
+                ErrorKind::Timeout,
+                format!("Chromium did not finish {during} in time"),
+            ),
+        })
 }
 
 fn from_cdp(c: &Value) -> Cookie {

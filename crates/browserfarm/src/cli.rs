@@ -477,7 +477,7 @@ fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
 impl BrowserArgs {
     /// The host policy, with `private_by_default` deciding --block-private-networks
     /// when it is not given.
-    pub fn host_policy(&self, private_by_default: bool) -> browserfarm_protocol::HostPolicy {
+    fn host_policy(&self, private_by_default: bool) -> browserfarm_protocol::HostPolicy {
         let globs = |v: &[String]| {
             v.iter()
                 .map(|g| g.trim().to_owned())
@@ -491,7 +491,9 @@ impl BrowserArgs {
         }
     }
 
-    pub fn pool_config(&self) -> PoolConfig {
+    /// The pool settings; `private_by_default` decides --block-private-networks
+    /// when it is not given (see [`BrowserArgs::host_policy`]).
+    pub fn pool_config(&self, private_by_default: bool) -> PoolConfig {
         PoolConfig {
             chrome: self.chrome.clone(),
             min_browsers: self.min_browsers.min(self.max_browsers),
@@ -510,7 +512,7 @@ impl BrowserArgs {
             downloads: self.downloads,
             max_download_bytes: self.max_download_bytes,
             gate: Some(std::sync::Arc::new(browserfarm_browser::Gate::new(
-                self.host_policy(false),
+                self.host_policy(private_by_default),
             ))),
         }
     }

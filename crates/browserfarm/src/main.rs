@@ -155,7 +155,9 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
     };
     let local = if local_pool {
         let pool =
-            Pool::start(args.browser.pool_config()).context("cannot start the browser pool")?;
+            // Developers browse localhost: private networks stay reachable
+            // unless --block-private-networks says otherwise.
+            Pool::start(args.browser.pool_config(false)).context("cannot start the browser pool")?;
         tracing::info!(
             chrome = %pool.executable().display(),
             max_browsers = pool.config().max_browsers,
@@ -320,11 +322,9 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     let recorder = install_metrics()?;
     // An agent reachable from other machines serves pages that must not reach
     // its own network, unless the operator says otherwise.
-    let mut pool_config = args.browser.pool_config();
-    pool_config.gate = Some(Arc::new(browserfarm_browser::Gate::new(
-        args.browser.host_policy(!args.listen.ip().is_loopback()),
-    )));
-    let pool = Pool::start(pool_config).context("cannot start the browser pool")?;
+    let private_by_default = !args.listen.ip().is_loopback();
+    let pool = Pool::start(args.browser.pool_config(private_by_default))
+        .context("cannot start the browser pool")?;
     let capacity = pool.config().max_browsers;
     let executor = Arc::new(LocalExecutor::new(pool));
     let exposition = Arc::new(

@@ -62,9 +62,7 @@ impl Agent {
 
     fn signal(&self, signal: &str) {
         if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args([signal, &pid.to_string()])
-                .status();
+            send_signal(pid, signal);
         }
     }
 
@@ -80,6 +78,12 @@ impl Drop for Agent {
         // A stopped agent (a test that failed mid-SIGSTOP) only sees TERM once woken.
         self.signal("-CONT");
     }
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status();
 }
 
 pub(crate) fn free_port() -> u16 {
@@ -542,9 +546,7 @@ async fn jobs_held_by_a_node_that_hangs_mid_batch_fail_over_without_waiting_out_
     let pid = b.child.id().unwrap();
     let stopper = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let _ = std::process::Command::new("kill")
-            .args(["-STOP", &pid.to_string()])
-            .status();
+        send_signal(pid, "-STOP");
     });
     let started = std::time::Instant::now();
     let text = mcp
