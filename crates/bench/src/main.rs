@@ -52,6 +52,10 @@ struct Args {
     /// Run only the micro-benchmarks (HTML → markdown, breaker, queue): no browser.
     #[arg(long)]
     micro: bool,
+    /// Only serve the corpus (prints its base URL) until interrupted: for
+    /// profiling a contender by hand.
+    #[arg(long)]
+    serve: bool,
 }
 
 #[derive(Default)]
@@ -91,6 +95,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let corpus = Corpus::start().await?;
+    if args.serve {
+        println!("{}", corpus.url(""));
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
     let browserfarm = args.browserfarm.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .ok()

@@ -352,6 +352,12 @@ pub struct McpArgs {
     /// Largest accepted JSON-RPC message (stdin line or HTTP body), in bytes.
     #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_message_bytes: usize,
+
+    /// On SIGTERM or SIGINT, how long running tool calls may finish, in seconds.
+    /// New calls are refused at once; calls still running afterwards are answered
+    /// with an error, then the browsers are closed.
+    #[arg(long, env = "BROWSERFARM_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
 }
 
 /// Settings of the embedded browser pool.

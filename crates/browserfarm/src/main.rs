@@ -19,7 +19,7 @@ use browserfarm_gateway::{
     BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeSpec,
     QueueConfig, Queued, RateLimit, registry_router,
 };
-use browserfarm_mcp::{AuditLog, CacheConfig, HttpOptions, ResultCache, StdioOptions};
+use browserfarm_mcp::{AuditLog, CacheConfig, Drain, HttpOptions, ResultCache, StdioOptions};
 use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -261,7 +261,19 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         }))
     });
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let drain = Drain::new();
+    tokio::spawn({
+        let (shutdown, drain) = (shutdown.clone(), drain.clone());
+        let grace = Duration::from_secs(args.shutdown_grace_secs);
+        async move {
+            let signalled = CancellationToken::new();
+            cancel_on_signal(signalled.clone()).await;
+            if signalled.is_cancelled() {
+                drain.drain(grace).await;
+                shutdown.cancel();
+            }
+        }
+    });
     let rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
         per_sec: args.rate_limit,
         burst: args.rate_burst,
@@ -281,6 +293,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 max_body_bytes: args.max_message_bytes,
                 dashboard: args.dashboard,
                 metrics: Some(exposition.clone()),
+                drain,
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }
@@ -290,6 +303,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 rate_limit,
                 audit,
                 cache,
+                drain,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }

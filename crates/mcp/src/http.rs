@@ -70,6 +70,8 @@ pub struct HttpOptions {
     pub dashboard: bool,
     /// Served at `GET /metrics`; without it the route is absent (404).
     pub metrics: Option<Arc<Exposition>>,
+    /// Lets running calls finish (or answer) before the server stops.
+    pub drain: crate::Drain,
 }
 
 impl Default for HttpOptions {
@@ -85,6 +87,7 @@ impl Default for HttpOptions {
             max_body_bytes: 4 * 1024 * 1024,
             dashboard: true,
             metrics: None,
+            drain: crate::Drain::new(),
         }
     }
 }
@@ -106,6 +109,7 @@ impl Shared {
             .with_audit(self.options.audit.clone())
             .with_activity(self.options.dashboard.then(|| self.activity.clone()))
             .with_cache(self.options.cache.clone())
+            .with_drain(self.options.drain.clone())
     }
 }
 

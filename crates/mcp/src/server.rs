@@ -104,6 +104,7 @@ pub struct BrowserfarmServer {
     /// The dashboard's ring of recent calls (HTTP mode).
     activity: Option<Activity>,
     cache: Option<Arc<ResultCache>>,
+    drain: crate::Drain,
 }
 
 impl BrowserfarmServer {
@@ -130,7 +131,14 @@ impl BrowserfarmServer {
             audit: None,
             activity: None,
             cache: None,
+            drain: crate::Drain::new(),
         }
+    }
+
+    /// Answers calls in the way `drain` says while the server stops.
+    pub fn with_drain(mut self, drain: crate::Drain) -> Self {
+        self.drain = drain;
+        self
     }
 
     /// Also records each finished call in `activity` (for the dashboard).
@@ -891,10 +899,29 @@ impl ServerHandler for BrowserfarmServer {
             .peer
             .peer_info()
             .map(|info| info.client_info.name.clone());
+        let Some(_running) = self.drain.enter() else {
+            let error = JobError::new(
+                ErrorKind::Unavailable,
+                "the server is shutting down; this call was not run. Retry once it is back.",
+            );
+            return Ok(render::failure(&error).into());
+        };
+        let started = std::time::Instant::now();
         let call = ToolCallContext::new(self, request, context);
-        PLACEMENT
-            .scope(placement, self.tool_router.call(call))
-            .await
+        tokio::select! {
+            answer = PLACEMENT.scope(placement, self.tool_router.call(call)) => answer,
+            () = self.drain.cut() => {
+                let error = JobError::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "the server shut down before this call finished (it ran {} ms); \
+                         anything it did to a page may be partly done",
+                        started.elapsed().as_millis()
+                    ),
+                );
+                Ok(render::failure(&error).into())
+            }
+        }
     }
 
     fn get_info(&self) -> ServerConfig {

@@ -30,6 +30,8 @@ pub struct StdioOptions {
     pub audit: Option<Arc<crate::AuditLog>>,
     /// Result cache for one-shot reads (`--result-cache`).
     pub cache: Option<Arc<crate::ResultCache>>,
+    /// Lets running calls finish (or answer) before the server stops.
+    pub drain: crate::Drain,
 }
 
 impl Default for StdioOptions {
@@ -39,6 +41,7 @@ impl Default for StdioOptions {
             rate_limit: None,
             audit: None,
             cache: None,
+            drain: crate::Drain::new(),
         }
     }
 }
@@ -92,7 +95,8 @@ where
     let server = BrowserfarmServer::new(executor)
         .with_rate_limit(options.rate_limit)
         .with_audit(options.audit.clone())
-        .with_cache(options.cache.clone());
+        .with_cache(options.cache.clone())
+        .with_drain(options.drain.clone());
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

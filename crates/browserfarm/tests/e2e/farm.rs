@@ -66,6 +66,19 @@ impl Agent {
         }
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("agent running")
+    }
+
+    /// SIGTERM, then waits for the agent to exit.
+    pub(crate) async fn stop(mut self) -> std::process::ExitStatus {
+        self.signal("-TERM");
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("agent exited after SIGTERM")
+            .unwrap()
+    }
+
     pub(crate) async fn kill9(mut self) {
         self.signal("-KILL");
         let _ = self.child.wait().await;

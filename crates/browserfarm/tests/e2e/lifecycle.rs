@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::client::{McpProcess, chromium_of};
+use crate::client::{McpProcess, ToolResult, chromium_of};
+use crate::farm::{Agent, gateway};
 use browserfarm_testkit::Fixtures;
 
 async fn assert_no_chromium_left(pid: u32) {
@@ -62,6 +63,107 @@ async fn sigterm_and_sigint_exit_and_leave_no_chromium() {
         assert!(status.success(), "{status}");
         assert_no_chromium_left(pid).await;
     }
+}
+
+/// Sends a `tools/call` without waiting for its answer.
+async fn send_call(mcp: &mut McpProcess, id: u64, tool: &str, arguments: serde_json::Value) {
+    let msg = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                     "params": {"name": tool, "arguments": arguments}});
+    mcp.send_raw(msg.to_string().as_bytes()).await;
+}
+
+/// Reads messages until the answers to all of `ids` are in; returns them by id.
+async fn answers(mcp: &mut McpProcess, ids: &[u64]) -> Vec<ToolResult> {
+    let mut got: Vec<Option<ToolResult>> = ids.iter().map(|_| None).collect();
+    while got.iter().any(Option::is_none) {
+        let message = mcp.read_message().await;
+        if let Some(i) = ids.iter().position(|id| message["id"] == json!(id)) {
+            let result = message
+                .get("result")
+                .unwrap_or_else(|| panic!("JSON-RPC error {message}"));
+            got[i] = Some(ToolResult(result.clone()));
+        }
+    }
+    got.into_iter().map(Option::unwrap).collect()
+}
+
+async fn wait_exit(mcp: &mut McpProcess, within: Duration) -> std::process::ExitStatus {
+    tokio::time::timeout(within, mcp.child.wait())
+        .await
+        .expect("exited after SIGTERM")
+        .unwrap()
+}
+
+/// SIGTERM to a gateway in the middle of a batch on two agents: the batch runs to
+/// the end and is answered, and once the agents stop too no Chromium is left.
+#[tokio::test]
+async fn sigterm_mid_batch_finishes_the_running_call() {
+    let pages = Fixtures::start().await;
+    let (a, b) = (Agent::start(&[]).await, Agent::start(&[]).await);
+    let mut mcp = gateway(&[&a, &b], &[]).await;
+    let urls: Vec<String> = (0..4)
+        .map(|i| pages.url(&format!("/wait/{}", 1500 + i)))
+        .collect();
+    send_call(
+        &mut mcp,
+        100,
+        "batch_scrape",
+        json!({"urls": urls, "concurrency": 4}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    nix_signal::send(mcp.pid(), nix_signal::TERM);
+    let [batch] = <[ToolResult; 1]>::try_from(answers(&mut mcp, &[100]).await)
+        .ok()
+        .unwrap();
+    assert!(!batch.is_error(), "{}", batch.text());
+    assert!(batch.text().contains("4 ok, 0 failed"), "{}", batch.text());
+    let status = wait_exit(&mut mcp, Duration::from_secs(30)).await;
+    assert!(status.success(), "{status}");
+    for agent in [a, b] {
+        let pid = agent.pid();
+        let status = agent.stop().await;
+        assert!(status.success(), "agent: {status}");
+        assert_no_chromium_left(pid).await;
+    }
+}
+
+/// A call that outlives the shutdown grace period is answered with an error
+/// saying so, a call sent during the grace period is refused, and the server
+/// still exits cleanly without Chromium.
+#[tokio::test]
+async fn sigterm_answers_calls_that_outlive_the_grace_period() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::spawn(&["--shutdown-grace-secs", "1"]);
+    mcp.initialize().await;
+    mcp.ok("navigate", json!({"url": pages.url("/article")}))
+        .await;
+    let pid = mcp.pid();
+    send_call(
+        &mut mcp,
+        100,
+        "batch_scrape",
+        json!({"urls": [pages.url("/wait/20000")]}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let signalled = std::time::Instant::now();
+    nix_signal::send(pid, nix_signal::TERM);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send_call(&mut mcp, 101, "scrape", json!({})).await;
+    let [cut, refused] = <[ToolResult; 2]>::try_from(answers(&mut mcp, &[100, 101]).await)
+        .ok()
+        .unwrap();
+    cut.assert_error("the server shut down before this call finished");
+    refused.assert_error("the server is shutting down; this call was not run");
+    let status = wait_exit(&mut mcp, Duration::from_secs(30)).await;
+    assert!(status.success(), "{status}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(15),
+        "stopped {:?} after SIGTERM; the 20 s page was not cut",
+        signalled.elapsed()
+    );
+    assert_no_chromium_left(pid).await;
 }
 
 /// Sending signals without `unsafe` or extra crates.
