@@ -23,6 +23,37 @@ pub const CHROME_CANDIDATES: &[&str] = &[
     "google-chrome-stable",
 ];
 
+/// chromiumoxide's default flags (0.9), which we pass ourselves so that
+/// `disable-popup-blocking` can be left out: with Chromium's popup blocker on, a
+/// page cannot open windows from script without a user gesture (a popup storm).
+/// Keep in step with `DEFAULT_ARGS` in chromiumoxide's `browser/config.rs` when
+/// upgrading it.
+const DEFAULT_ARGS: &[&str] = &[
+    "disable-background-networking",
+    "enable-features=NetworkService,NetworkServiceInProcess",
+    "disable-background-timer-throttling",
+    "disable-backgrounding-occluded-windows",
+    "disable-breakpad",
+    "disable-client-side-phishing-detection",
+    "disable-component-extensions-with-background-pages",
+    "disable-default-apps",
+    "disable-dev-shm-usage",
+    "disable-features=TranslateUI",
+    "disable-hang-monitor",
+    "disable-ipc-flooding-protection",
+    "disable-prompt-on-repost",
+    "disable-renderer-backgrounding",
+    "disable-sync",
+    "force-color-profile=srgb",
+    "metrics-recording-only",
+    "no-first-run",
+    "enable-automation",
+    "password-store=basic",
+    "use-mock-keychain",
+    "enable-blink-features=IdleDetection",
+    "lang=en_US",
+];
+
 /// Flags added to chromiumoxide's defaults. Names go without leading dashes:
 /// chromiumoxide adds them (a `--flag` here would become `----flag`, silently
 /// ignored by Chromium).
@@ -98,6 +129,8 @@ pub struct LaunchOptions {
     /// Disable Chromium's sandbox even when not root (containers without user
     /// namespaces need it). As root it is always disabled: Chromium insists.
     pub no_sandbox: bool,
+    /// Let pages open popups without a user gesture (Chromium's popup blocker off).
+    pub popups: bool,
 }
 
 /// Why a browser-level command failed.
@@ -153,7 +186,12 @@ impl ChromeProcess {
             })
             .launch_timeout(opts.launch_timeout)
             .request_timeout(CHROMIUMOXIDE_REQUEST_TIMEOUT)
+            .disable_default_args()
+            .args(DEFAULT_ARGS.iter().copied())
             .args(EXTRA_ARGS.iter().copied());
+        if opts.popups {
+            builder = builder.arg("disable-popup-blocking");
+        }
         if opts.no_sandbox || running_as_root() {
             builder = builder.no_sandbox();
         }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use browserfarm_protocol::{
     CookieAction, DEFAULT_LOG_ENTRIES, DEFAULT_MAX_CHARS, DEFAULT_WAIT_MS, ElementTarget,
-    ErrorKind, JobError, JobOutput, MAX_TABS, NavAction, Operation, PageInfo, Scraped,
-    StorageAction, TabAction, TabInfo, TabsArgs, WaitUntil, wire_name,
+    ErrorKind, JobError, JobOutput, NavAction, Operation, PageInfo, Scraped, StorageAction,
+    TabAction, TabInfo, TabsArgs, WaitUntil, wire_name,
 };
 use chromiumoxide::cdp::browser_protocol::target::TargetId;
 use serde_json::{Value, json};
@@ -110,12 +110,23 @@ pub(crate) async fn execute(
             let output = on_tab(live.tab().tab(deadline), op, limits).await?;
             // A click may open a popup: adopt it so `tabs` can reach it.
             let before = live.tabs.len();
-            adopt_popups(live, deadline).await;
+            let closed = adopt_popups(live, limits).await;
             if live.tabs.len() > before {
                 live.tab().watch.note(format!(
                     "the click opened a new tab (index {}); call tabs with action=\"select\" to \
                      use it",
                     live.tabs.len() - 1
+                ));
+            }
+            let why = if limits.popups {
+                format!("this session is at its limit of {} tabs", limits.max_tabs)
+            } else {
+                "this server does not allow popups (--popups)".to_owned()
+            };
+            for url in closed {
+                live.tab().watch.note(format!(
+                    "the click opened {url} in a new tab, which was closed: {why}; navigate to it \
+                     instead"
                 ));
             }
             Ok(output)
@@ -452,28 +463,43 @@ fn script_error(e: JobError, script_timeout: Duration) -> JobError {
 }
 
 /// Takes in tabs the pages opened in this context (popups, `target=_blank`
-/// links) that the session does not hold yet.
-async fn adopt_popups(live: &mut Live, deadline: Duration) {
+/// links) that the session does not hold yet; when the server allows no popups
+/// (or the session is at its tab limit), closes them instead and returns their
+/// URLs.
+async fn adopt_popups(live: &mut Live, limits: &crate::PoolConfig) -> Vec<String> {
+    let deadline = limits.cdp_timeout;
     let Ok(reply) = live
         .lease
         .exec(deadline, crate::cdp::raw("Target.getTargets", json!({})))
         .await
     else {
-        return;
+        return Vec::new();
     };
     let ours = live.context.inner().clone();
-    let fresh: Vec<String> = reply
+    let fresh: Vec<(String, String)> = reply
         .get("targetInfos")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|t| t["type"] == "page" && t["browserContextId"].as_str() == Some(ours.as_str()))
-        .filter_map(|t| t["targetId"].as_str().map(str::to_owned))
-        .filter(|id| !live.tabs.iter().any(|h| h.page.target_id().inner() == id))
+        .filter_map(|t| {
+            let id = t["targetId"].as_str()?.to_owned();
+            let url = t["url"].as_str().unwrap_or("").to_owned();
+            Some((id, url))
+        })
+        .filter(|(id, _)| !live.tabs.iter().any(|h| h.page.target_id().inner() == id))
         .collect();
-    for id in fresh {
-        if live.tabs.len() >= MAX_TABS {
-            break;
+    let mut closed = Vec::new();
+    for (id, url) in fresh {
+        if !limits.popups || live.tabs.len() >= limits.max_tabs {
+            let close = crate::cdp::raw("Target.closeTarget", json!({ "targetId": id }));
+            let _ = live.lease.exec(deadline, close).await;
+            closed.push(if url.is_empty() || url == "about:blank" {
+                "a page".to_owned()
+            } else {
+                url
+            });
+            continue;
         }
         let page =
             tokio::time::timeout(deadline, live.lease.browser().get_page(TargetId::new(id))).await;
@@ -483,6 +509,7 @@ async fn adopt_popups(live: &mut Live, deadline: Duration) {
             live.tabs.push(tab);
         }
     }
+    closed
 }
 
 async fn tab_info(tab: &TabHandle, index: usize, current: bool) -> TabInfo {
@@ -509,7 +536,7 @@ async fn tab_info(tab: &TabHandle, index: usize, current: bool) -> TabInfo {
 
 async fn tabs(live: &mut Live, a: &TabsArgs, limits: &crate::PoolConfig) -> OpResult<JobOutput> {
     let deadline = limits.cdp_timeout;
-    adopt_popups(live, deadline).await;
+    adopt_popups(live, limits).await;
     let count = live.tabs.len();
     let bad_index = |i: usize| {
         JobError::invalid_argument(format!(
@@ -520,10 +547,10 @@ async fn tabs(live: &mut Live, a: &TabsArgs, limits: &crate::PoolConfig) -> OpRe
     let message = match a.action.unwrap_or_default() {
         TabAction::List => format!("{count} tab(s)"),
         TabAction::New => {
-            if count >= MAX_TABS {
+            if count >= limits.max_tabs {
                 return Err(JobError::invalid_argument(format!(
-                    "this session already has {MAX_TABS} tabs, the most it may hold; close one \
-                     first"
+                    "this session already has {count} tabs, the most it may hold \
+                     (--max-tabs); close one first"
                 ))
                 .into());
             }

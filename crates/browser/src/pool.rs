@@ -67,6 +67,12 @@ pub struct PoolConfig {
     pub max_download_bytes: u64,
     /// Hosts pages may reach; `None` lets them reach any.
     pub gate: Option<std::sync::Arc<crate::Gate>>,
+    /// Let pages open popups: script-opened windows are allowed, and popups
+    /// become tabs of the session. Off, Chromium's popup blocker stops script
+    /// popups and a popup a click opens is closed at once (the agent is told).
+    pub popups: bool,
+    /// Most tabs one session may hold.
+    pub max_tabs: usize,
 }
 
 impl Default for PoolConfig {
@@ -89,6 +95,8 @@ impl Default for PoolConfig {
             downloads: false,
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             gate: None,
+            popups: false,
+            max_tabs: browserfarm_protocol::MAX_TABS,
         }
     }
 }
@@ -163,6 +171,7 @@ impl Pool {
                 viewport: config.viewport,
                 launch_timeout: config.launch_timeout,
                 no_sandbox: config.no_sandbox,
+                popups: config.popups,
             },
             profile_root: profile_root.clone(),
             max_leases: config.max_leases.max(1),

@@ -206,11 +206,27 @@ impl Session {
             }
             Fault::Timeout => {
                 let tab: Tab<'_> = live.tab().tab(PROBE_TIMEOUT);
-                if tab
+                let scripts = tab
                     .eval::<serde_json::Value>("probing the tab", "1")
                     .await
-                    .is_ok()
-                {
+                    .is_ok();
+                // A tab whose scripts answer may still be unable to paint: once
+                // Chromium gives up restarting a crashed GPU process, every
+                // screenshot and tab reset waits out its deadline while the
+                // browser looks healthy. A one-pixel capture tells; such a
+                // browser is replaced below.
+                let pixel = serde_json::json!({
+                    "clip": {"x": 0, "y": 0, "width": 1, "height": 1, "scale": 1}
+                });
+                let paints = scripts
+                    && tab
+                        .raw("probing rendering", "Page.captureScreenshot", pixel)
+                        .await
+                        .is_ok();
+                if scripts && !paints {
+                    live.lease.mark_broken();
+                }
+                if paints {
                     let message = if during == EVALUATING {
                         "the expression did not settle in time (a promise that never \
                          resolves?); the page is still usable"

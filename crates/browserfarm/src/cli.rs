@@ -358,6 +358,12 @@ pub struct McpArgs {
     /// with an error, then the browsers are closed.
     #[arg(long, env = "BROWSERFARM_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// Most URLs one batch_scrape call may carry.
+    #[arg(long, env = "BROWSERFARM_MAX_BATCH_URLS",
+          default_value_t = browserfarm_protocol::MAX_BATCH_URLS,
+          value_parser = clap::value_parser!(u32).range(1..=100_000).map(|v| v as usize))]
+    pub max_batch_urls: usize,
 }
 
 /// Settings of the embedded browser pool.
@@ -432,6 +438,18 @@ pub struct BrowserArgs {
     /// downloads tool. Off: downloads are refused and the agent is told.
     #[arg(long, env = "BROWSERFARM_DOWNLOADS")]
     pub downloads: bool,
+
+    /// Let pages open popups and windows: script-opened ones are allowed, and a
+    /// popup becomes a tab of the session. Off: Chromium's popup blocker stops
+    /// script popups, and a popup a click opens is closed at once (the agent is
+    /// told its URL).
+    #[arg(long, env = "BROWSERFARM_POPUPS")]
+    pub popups: bool,
+
+    /// Most tabs one session may hold (popups included).
+    #[arg(long, env = "BROWSERFARM_MAX_TABS", default_value_t = browserfarm_protocol::MAX_TABS,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub max_tabs: usize,
 
     /// Largest file one download may grow to; larger ones are cancelled.
     #[arg(long, env = "BROWSERFARM_MAX_DOWNLOAD_BYTES",
@@ -517,6 +535,8 @@ impl BrowserArgs {
             screenshot_max_bytes: self.screenshot_max_bytes,
             downloads: self.downloads,
             max_download_bytes: self.max_download_bytes,
+            popups: self.popups,
+            max_tabs: self.max_tabs,
             gate: Some(std::sync::Arc::new(browserfarm_browser::Gate::new(
                 self.host_policy(private_by_default),
             ))),

@@ -294,6 +294,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 dashboard: args.dashboard,
                 metrics: Some(exposition.clone()),
                 drain,
+                max_batch_urls: args.max_batch_urls,
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }
@@ -304,6 +305,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 audit,
                 cache,
                 drain,
+                max_batch_urls: args.max_batch_urls,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }

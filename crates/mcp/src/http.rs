@@ -72,6 +72,8 @@ pub struct HttpOptions {
     pub metrics: Option<Arc<Exposition>>,
     /// Lets running calls finish (or answer) before the server stops.
     pub drain: crate::Drain,
+    /// Most URLs one batch_scrape call may carry.
+    pub max_batch_urls: usize,
 }
 
 impl Default for HttpOptions {
@@ -88,6 +90,7 @@ impl Default for HttpOptions {
             dashboard: true,
             metrics: None,
             drain: crate::Drain::new(),
+            max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
         }
     }
 }
@@ -110,6 +113,7 @@ impl Shared {
             .with_activity(self.options.dashboard.then(|| self.activity.clone()))
             .with_cache(self.options.cache.clone())
             .with_drain(self.options.drain.clone())
+            .with_max_batch_urls(self.options.max_batch_urls)
     }
 }
 

@@ -105,6 +105,7 @@ pub struct BrowserfarmServer {
     activity: Option<Activity>,
     cache: Option<Arc<ResultCache>>,
     drain: crate::Drain,
+    max_batch_urls: usize,
 }
 
 impl BrowserfarmServer {
@@ -132,7 +133,14 @@ impl BrowserfarmServer {
             activity: None,
             cache: None,
             drain: crate::Drain::new(),
+            max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
         }
+    }
+
+    /// Most URLs one batch_scrape call may carry (`--max-batch-urls`).
+    pub fn with_max_batch_urls(mut self, max: usize) -> Self {
+        self.max_batch_urls = max.max(1);
+        self
     }
 
     /// Answers calls in the way `drain` says while the server stops.
@@ -609,8 +617,9 @@ impl BrowserfarmServer {
     #[tool(
         description = "This session's tabs: list them (default), open a new one (optionally \
         at url) which becomes current, select one by index, or close one. Tabs the page opened \
-        itself (popups, target=_blank links) appear in the list. Every other tool acts on the \
-        current tab.",
+        itself (popups, target=_blank links) appear in the list when the server allows popups; \
+        otherwise they are closed and the result of the click says where they led. Every other \
+        tool acts on the current tab.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -758,7 +767,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Read many pages in one call (up to 1000 URLs), spread over the \
+        description = "Read many pages in one call (up to 1000 URLs unless the server \
+        sets --max-batch-urls), spread over the \
         farm's browsers in parallel. Returns one section per URL, in input order, with its \
         content or its error, plus a summary line. Each page is cut at max_chars (default \
         4000). Sends progress notifications when the request carries a progress token. \
@@ -770,7 +780,7 @@ impl BrowserfarmServer {
         Parameters(args): Parameters<BatchScrapeArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        if let Err(e) = args.validate() {
+        if let Err(e) = args.validate(self.max_batch_urls) {
             return Ok(render::failure(&e));
         }
         let started = std::time::Instant::now();

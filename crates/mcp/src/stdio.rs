@@ -32,6 +32,8 @@ pub struct StdioOptions {
     pub cache: Option<Arc<crate::ResultCache>>,
     /// Lets running calls finish (or answer) before the server stops.
     pub drain: crate::Drain,
+    /// Most URLs one batch_scrape call may carry.
+    pub max_batch_urls: usize,
 }
 
 impl Default for StdioOptions {
@@ -42,6 +44,7 @@ impl Default for StdioOptions {
             audit: None,
             cache: None,
             drain: crate::Drain::new(),
+            max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
         }
     }
 }
@@ -96,7 +99,8 @@ where
         .with_rate_limit(options.rate_limit)
         .with_audit(options.audit.clone())
         .with_cache(options.cache.clone())
-        .with_drain(options.drain.clone());
+        .with_drain(options.drain.clone())
+        .with_max_batch_urls(options.max_batch_urls);
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

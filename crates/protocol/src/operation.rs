@@ -450,7 +450,8 @@ pub struct EvaluateArgs {
 /// `evaluate`'s result cap when the caller gives none.
 pub const DEFAULT_EVALUATE_CHARS: usize = 50_000;
 
-/// Most URLs one `batch_scrape` call may carry.
+/// Most URLs one `batch_scrape` call may carry unless the server says otherwise
+/// (`--max-batch-urls`).
 pub const MAX_BATCH_URLS: usize = 1000;
 /// Per-URL character cap in a batch when the caller gives none.
 pub const DEFAULT_BATCH_MAX_CHARS: usize = 4_000;
@@ -482,15 +483,17 @@ pub struct BatchScrapeArgs {
 }
 
 impl BatchScrapeArgs {
-    /// Checks the batch as a whole; each URL is checked again as its own job, so
-    /// one bad URL fails alone instead of failing the batch.
-    pub fn validate(&self) -> Result<(), JobError> {
+    /// Checks the batch as a whole against the server's `max_urls`; each URL is
+    /// checked again as its own job, so one bad URL fails alone instead of failing
+    /// the batch.
+    pub fn validate(&self, max_urls: usize) -> Result<(), JobError> {
         match self.urls.len() {
             0 => Err(JobError::invalid_argument(
                 "urls is empty: pass at least one URL",
             )),
-            n if n > MAX_BATCH_URLS => Err(JobError::invalid_argument(format!(
-                "{n} URLs is more than the {MAX_BATCH_URLS} one batch may carry; split it"
+            n if n > max_urls => Err(JobError::invalid_argument(format!(
+                "{n} URLs is more than the {max_urls} one batch may carry on this server; \
+                 split it"
             ))),
             _ => match self.concurrency {
                 Some(0) => Err(JobError::invalid_argument("concurrency must be at least 1")),

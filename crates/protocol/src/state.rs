@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{JobError, check_navigation_url};
 
-/// Most tabs one session may hold.
+/// Most tabs one session may hold unless the server says otherwise (`--max-tabs`).
 pub const MAX_TABS: usize = 16;
 /// Log entries returned when the caller gives no `max_entries`.
 pub const DEFAULT_LOG_ENTRIES: usize = 50;

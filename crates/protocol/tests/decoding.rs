@@ -112,7 +112,7 @@ fn decode_all(value: &Value) {
         BatchScrapeArgs
     );
     if let Ok(a) = serde_json::from_value::<BatchScrapeArgs>(value.clone()) {
-        let _ = a.validate();
+        let _ = a.validate(browserfarm_protocol::MAX_BATCH_URLS);
     }
     if let Ok(a) = serde_json::from_value::<WaitForArgs>(value.clone()) {
         let _ = a.condition();

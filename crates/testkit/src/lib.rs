@@ -152,6 +152,15 @@ impl Fixtures {
             )
             .route("/huge", get(huge))
             .route(
+                "/popup-storm",
+                get(|| async {
+                    Html(
+                        "<!doctype html><title>Storm</title><p>Popup storm</p><script>\
+                         for (let i = 0; i < 20; i++) window.open('/p/' + i);</script>",
+                    )
+                }),
+            )
+            .route(
                 "/wait/{ms}",
                 get(|axum::extract::Path(ms): axum::extract::Path<u64>| async move {
                     tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;

@@ -63,10 +63,11 @@ impl Rig {
     }
 }
 
-/// Browser flags for the server or the agents: uploads from `uploads`, downloads
-/// on and capped at 200 kB.
+/// Browser flags for the server or the agents: popups on, uploads from `uploads`,
+/// downloads on and capped at 200 kB.
 fn browser_args(uploads: &str) -> Vec<&str> {
     vec![
+        "--popups",
         "--upload-dir",
         uploads,
         "--downloads",

@@ -1,0 +1,73 @@
+//! Configurable limits and the popup switch: popups are off unless the server
+//! allows them, tabs per session and URLs per batch are bounded by flags.
+
+use serde_json::json;
+
+use crate::client::McpProcess;
+use browserfarm_testkit::Fixtures;
+
+async fn server(flags: &[&str]) -> McpProcess {
+    let mut mcp = McpProcess::spawn(flags);
+    mcp.initialize().await;
+    mcp
+}
+
+/// Off by default: a page cannot open windows from script, and the popup a
+/// click opens is closed, with its URL in the result.
+#[tokio::test]
+async fn popups_are_off_unless_enabled() {
+    let pages = Fixtures::start().await;
+    let mut mcp = server(&[]).await;
+    mcp.ok("navigate", json!({"url": pages.url("/popup-storm")}))
+        .await;
+    let listed = mcp.ok("tabs", json!({})).await.text();
+    assert!(listed.contains("1 tab(s)"), "{listed}");
+
+    mcp.ok("navigate", json!({"url": pages.url("/controls")}))
+        .await;
+    let clicked = mcp.ok("click", json!({"selector": "#popup"})).await.text();
+    assert!(
+        clicked.contains("/p/7 in a new tab, which was closed: this server does not allow popups"),
+        "{clicked}"
+    );
+    let listed = mcp.ok("tabs", json!({})).await.text();
+    assert!(listed.contains("1 tab(s)"), "{listed}");
+}
+
+/// With --popups, script popups open, and a session keeps at most --max-tabs of
+/// them; the rest are closed.
+#[tokio::test]
+async fn allowed_popups_stop_at_the_tab_limit() {
+    let pages = Fixtures::start().await;
+    let mut mcp = server(&["--popups", "--max-tabs", "4"]).await;
+    mcp.ok("navigate", json!({"url": pages.url("/popup-storm")}))
+        .await;
+    // Popups open asynchronously; they are adopted when tabs is called.
+    let mut listed = String::new();
+    for _ in 0..20 {
+        listed = mcp.ok("tabs", json!({})).await.text();
+        if listed.contains("4 tab(s)") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(listed.contains("4 tab(s)"), "{listed}");
+    mcp.call("tabs", json!({"action": "new"}))
+        .await
+        .assert_error("this session already has 4 tabs");
+}
+
+#[tokio::test]
+async fn batches_are_bounded_by_max_batch_urls() {
+    let pages = Fixtures::start().await;
+    let mut mcp = server(&["--max-batch-urls", "3"]).await;
+    let urls: Vec<String> = (0..4).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    mcp.call("batch_scrape", json!({"urls": urls}))
+        .await
+        .assert_error("4 URLs is more than the 3 one batch may carry on this server");
+    let ok = mcp
+        .ok("batch_scrape", json!({"urls": &urls[..3]}))
+        .await
+        .text();
+    assert!(ok.contains("3 ok, 0 failed"), "{ok}");
+}
