@@ -76,6 +76,10 @@ const EXTRA_ARGS: &[&str] = &[
 const CHROMIUMOXIDE_REQUEST_TIMEOUT: Duration =
     Duration::from_millis(browserfarm_protocol::MAX_TIMEOUT_MS + 10_000);
 
+/// Two stalled calls (see [`ChromeProcess::stalled`]) this close together mean
+/// the browser, not the page, is at fault.
+const STALL_WINDOW: Duration = Duration::from_secs(60);
+
 /// How often the CDP pump checks that its Chromium process still exists.
 const PROCESS_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
@@ -161,6 +165,8 @@ pub struct ChromeProcess {
     pid: Option<u32>,
     /// The warm context and tab one-off jobs reuse (see `stateless`).
     pub(crate) scratch: Option<crate::stateless::Scratch>,
+    /// When a call last timed out while its tab still answered scripts.
+    last_stall: std::sync::Mutex<Option<std::time::Instant>>,
     /// Browser contexts opened in this process (the pool retires it after
     /// `max_leases`).
     pub(crate) contexts_opened: std::sync::atomic::AtomicUsize,
@@ -242,6 +248,7 @@ impl ChromeProcess {
             pid,
             scratch: None,
             contexts_opened: Default::default(),
+            last_stall: Default::default(),
             gate: None,
         })
     }
@@ -262,6 +269,18 @@ impl ChromeProcess {
     /// Marks the process unusable; the pool replaces it instead of leasing it again.
     pub fn mark_broken(&self) {
         self.broken.store(true, Ordering::Release);
+    }
+
+    /// Records a call that timed out while its tab still answered scripts; true
+    /// when another did within [`STALL_WINDOW`], i.e. the process is sick.
+    pub(crate) fn stalled(&self) -> bool {
+        let now = std::time::Instant::now();
+        let previous = self
+            .last_stall
+            .lock()
+            .expect("stall clock poisoned")
+            .replace(now);
+        previous.is_some_and(|then| now - then < STALL_WINDOW)
     }
 
     /// Operating-system process id, for diagnostics and fault-injection tests.

@@ -143,7 +143,8 @@ impl Session {
             if op.url().is_none() {
                 return Err(JobError::new(
                     ErrorKind::PageCrashed,
-                    "the tab crashed since the last call (its page may have run out of memory);                      it was replaced by a blank tab, cookies kept. Navigate again, then retry.",
+                    "the tab crashed since the last call (its page may have run out of memory); \
+                     it was replaced by a blank tab, cookies kept. Navigate again, then retry.",
                 ));
             }
         }
@@ -206,27 +207,20 @@ impl Session {
             }
             Fault::Timeout => {
                 let tab: Tab<'_> = live.tab().tab(PROBE_TIMEOUT);
-                let scripts = tab
+                let answers = tab
                     .eval::<serde_json::Value>("probing the tab", "1")
                     .await
                     .is_ok();
-                // A tab whose scripts answer may still be unable to paint: once
-                // Chromium gives up restarting a crashed GPU process, every
-                // screenshot and tab reset waits out its deadline while the
-                // browser looks healthy. A one-pixel capture tells; such a
-                // browser is replaced below.
-                let pixel = serde_json::json!({
-                    "clip": {"x": 0, "y": 0, "width": 1, "height": 1, "scale": 1}
-                });
-                let paints = scripts
-                    && tab
-                        .raw("probing rendering", "Page.captureScreenshot", pixel)
-                        .await
-                        .is_ok();
-                if scripts && !paints {
+                // A browser can keep answering scripts while it no longer paints
+                // or opens tabs (seen after some of its helper processes were
+                // killed): screenshots and tab resets then wait out their deadline
+                // while reads still work. A second such stall within
+                // STALL_WINDOW replaces the browser below.
+                let stalled_before = answers && during != EVALUATING && live.lease.stalled();
+                if stalled_before {
                     live.lease.mark_broken();
                 }
-                if paints {
+                if answers && !stalled_before {
                     let message = if during == EVALUATING {
                         "the expression did not settle in time (a promise that never \
                          resolves?); the page is still usable"

@@ -146,6 +146,14 @@ async fn two_thousand_mixed_calls_with_random_faults_lose_nothing() {
     // but a handful right after faults succeeded or failed as asked.
     assert_eq!(tally.ok + tally.expected_errors + tally.fault_errors, CALLS);
     assert!(tally.fault_errors <= faults * FAULT_SHADOW, "{tally:?}");
+    // A fault may cost a call its deadline; a browser that keeps stalling after
+    // one (it answers scripts but no longer paints) must be replaced, not
+    // waited on call after call.
+    assert!(
+        tally.slow <= faults * 2,
+        "{} calls waited out a deadline after {faults} faults: {tally:?}",
+        tally.slow
+    );
     assert!(
         rss_end < rss_after_warmup * 3 / 2 + 20_000,
         "server memory grew from {rss_after_warmup} kB to {rss_end} kB"
