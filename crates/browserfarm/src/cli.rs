@@ -364,6 +364,13 @@ pub struct McpArgs {
           default_value_t = browserfarm_protocol::MAX_BATCH_URLS,
           value_parser = clap::value_parser!(u32).range(1..=100_000).map(|v| v as usize))]
     pub max_batch_urls: usize,
+
+    /// HTTP mode: most MCP sessions one client address may hold open at once
+    /// (streamable HTTP and SSE); 0 for no limit. Further sessions are refused
+    /// with 429 until one closes or expires.
+    #[arg(long, env = "BROWSERFARM_MAX_SESSIONS_PER_CLIENT",
+          default_value_t = browserfarm_mcp::DEFAULT_MAX_SESSIONS_PER_CLIENT)]
+    pub max_sessions_per_client: usize,
 }
 
 /// Settings of the embedded browser pool.

@@ -295,6 +295,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 metrics: Some(exposition.clone()),
                 drain,
                 max_batch_urls: args.max_batch_urls,
+                max_sessions_per_client: args.max_sessions_per_client,
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }

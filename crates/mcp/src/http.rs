@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +75,9 @@ pub struct HttpOptions {
     pub drain: crate::Drain,
     /// Most URLs one batch_scrape call may carry.
     pub max_batch_urls: usize,
+    /// Most MCP sessions (streamable HTTP or SSE) open at once from one client
+    /// address; 0 means no limit.
+    pub max_sessions_per_client: usize,
 }
 
 impl Default for HttpOptions {
@@ -91,6 +95,65 @@ impl Default for HttpOptions {
             metrics: None,
             drain: crate::Drain::new(),
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
+            max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
+        }
+    }
+}
+
+/// Default for [`HttpOptions::max_sessions_per_client`].
+pub const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 16;
+
+tokio::task_local! {
+    /// The address of the client whose request is being served, for counting
+    /// the sessions it opens (rmcp makes a session's server inside the request).
+    static PEER: IpAddr;
+}
+
+/// Open MCP sessions per client address.
+#[derive(Default)]
+struct Clients(std::sync::Mutex<HashMap<IpAddr, usize>>);
+
+impl Clients {
+    fn open(&self, ip: IpAddr) -> usize {
+        *self
+            .0
+            .lock()
+            .expect("client map poisoned")
+            .get(&ip)
+            .unwrap_or(&0)
+    }
+}
+
+/// One session counted against its client; uncounted when the session's server
+/// (every clone of it) is gone.
+pub(crate) struct ClientSlot {
+    clients: Arc<Clients>,
+    ip: IpAddr,
+}
+
+impl ClientSlot {
+    fn take(clients: &Arc<Clients>, ip: IpAddr) -> ClientSlot {
+        *clients
+            .0
+            .lock()
+            .expect("client map poisoned")
+            .entry(ip)
+            .or_default() += 1;
+        ClientSlot {
+            clients: clients.clone(),
+            ip,
+        }
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self.clients.0.lock().expect("client map poisoned");
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
         }
     }
 }
@@ -103,11 +166,17 @@ struct Shared {
     /// Legacy SSE sessions: id → the inbox of that session's server.
     sse: Arc<Mutex<HashMap<String, mpsc::Sender<Bytes>>>>,
     activity: crate::Activity,
+    clients: Arc<Clients>,
 }
 
 impl Shared {
     fn server(&self) -> BrowserfarmServer {
+        let slot = PEER
+            .try_with(|ip| *ip)
+            .ok()
+            .map(|ip| ClientSlot::take(&self.clients, ip));
         BrowserfarmServer::new(self.executor.clone())
+            .with_client_slot(slot)
             .with_rate_limit(self.options.rate_limit)
             .with_audit(self.options.audit.clone())
             .with_activity(self.options.dashboard.then(|| self.activity.clone()))
@@ -125,9 +194,12 @@ pub async fn serve_http(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = router(executor, options, shutdown.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }
 
 pub fn router(
@@ -141,6 +213,7 @@ pub fn router(
         shutdown,
         sse: Default::default(),
         activity: Default::default(),
+        clients: Default::default(),
     };
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(shared.options.session_idle);
@@ -295,7 +368,35 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
              server's --token",
         );
     }
-    next.run(request).await
+    let Some(peer) = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return next.run(request).await;
+    };
+    let max = shared.options.max_sessions_per_client;
+    if max > 0 && opens_session(&request) && shared.clients.open(peer) >= max {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "this client already has {max} MCP sessions open, the most one client may \
+                 hold (--max-sessions-per-client); reuse one or close one (DELETE /mcp with \
+                 its Mcp-Session-Id) first"
+            ),
+        );
+    }
+    PEER.scope(peer, next.run(request)).await
+}
+
+/// A request that would open an MCP session: a POST to `/mcp` without a session
+/// id (initialize), or a legacy SSE stream.
+fn opens_session(request: &Request) -> bool {
+    let path = request.uri().path();
+    (request.method() == axum::http::Method::POST
+        && path == "/mcp"
+        && !request.headers().contains_key("mcp-session-id"))
+        || (request.method() == axum::http::Method::GET && path == "/sse")
 }
 
 /// The DNS-rebinding defence every gated route shares (the dashboard too): the

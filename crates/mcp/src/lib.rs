@@ -23,6 +23,6 @@ pub use activity::{Activity, CallTotals, RECENT_CALLS, RecentCall};
 pub use audit::AuditLog;
 pub use cache::{CacheConfig, ResultCache};
 pub use drain::Drain;
-pub use http::{HttpOptions, router as http_router, serve_http};
+pub use http::{DEFAULT_MAX_SESSIONS_PER_CLIENT, HttpOptions, router as http_router, serve_http};
 pub use server::{BrowserfarmServer, INSTRUCTIONS};
 pub use stdio::{StdioOptions, serve_stdio};

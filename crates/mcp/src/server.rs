@@ -106,6 +106,8 @@ pub struct BrowserfarmServer {
     cache: Option<Arc<ResultCache>>,
     drain: crate::Drain,
     max_batch_urls: usize,
+    /// Counts this session against its client (HTTP mode).
+    client_slot: Option<Arc<crate::http::ClientSlot>>,
 }
 
 impl BrowserfarmServer {
@@ -134,7 +136,13 @@ impl BrowserfarmServer {
             cache: None,
             drain: crate::Drain::new(),
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
+            client_slot: None,
         }
+    }
+
+    pub(crate) fn with_client_slot(mut self, slot: Option<crate::http::ClientSlot>) -> Self {
+        self.client_slot = slot.map(Arc::new);
+        self
     }
 
     /// Most URLs one batch_scrape call may carry (`--max-batch-urls`).

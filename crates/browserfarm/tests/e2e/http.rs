@@ -520,3 +520,55 @@ async fn status_cli_reports_nodes_and_exits_by_health() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot reach the gateway"), "{err}");
 }
+
+/// An initialize request whose answer is returned as it is (a session is
+/// opened when it succeeds).
+async fn initialize_raw(server: &HttpServer) -> reqwest::Response {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                      "params": {"protocolVersion": PROTOCOL, "capabilities": {},
+                                 "clientInfo": {"name": "e2e", "version": "1"}}});
+    reqwest::Client::new()
+        .post(format!("{}/mcp", server.base))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", PROTOCOL)
+        .body(init.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// One client address holds at most --max-sessions-per-client sessions; a
+/// further initialize is refused with 429 and a clear message until one closes.
+#[tokio::test]
+async fn sessions_per_client_are_limited() {
+    let server = HttpServer::start(&["--max-sessions-per-client", "2"]).await;
+    let mut a = StreamableSession::new(&server, None);
+    a.initialize().await;
+    let mut b = StreamableSession::new(&server, None);
+    b.initialize().await;
+    let refused = initialize_raw(&server).await;
+    assert_eq!(refused.status(), 429);
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("already has 2 MCP sessions open")
+            && body.contains("--max-sessions-per-client"),
+        "{body}"
+    );
+    // Calls in the sessions already open are not affected.
+    b.request("tools/list", json!({})).await;
+    assert!(a.delete().await < 300);
+    // The closed session's count is given back once rmcp drops it.
+    for attempt in 0.. {
+        let status = initialize_raw(&server).await.status();
+        if status.is_success() {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(
+            attempt < 50,
+            "a closed session still counts against its client"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
