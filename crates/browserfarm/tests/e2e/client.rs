@@ -55,6 +55,13 @@ impl McpProcess {
         (mcp, init)
     }
 
+    /// Starts the server with extra arguments and completes the handshake.
+    pub async fn start_with(extra: &[&str]) -> McpProcess {
+        let mut mcp = McpProcess::spawn(extra);
+        mcp.initialize().await;
+        mcp
+    }
+
     pub async fn initialize(&mut self) -> Value {
         let result = self
             .request(

@@ -6,18 +6,12 @@ use serde_json::json;
 use crate::client::McpProcess;
 use browserfarm_testkit::Fixtures;
 
-async fn server(flags: &[&str]) -> McpProcess {
-    let mut mcp = McpProcess::spawn(flags);
-    mcp.initialize().await;
-    mcp
-}
-
 /// Off by default: a page cannot open windows from script, and the popup a
 /// click opens is closed, with its URL in the result.
 #[tokio::test]
 async fn popups_are_off_unless_enabled() {
     let pages = Fixtures::start().await;
-    let mut mcp = server(&[]).await;
+    let mut mcp = McpProcess::start_with(&[]).await;
     mcp.ok("navigate", json!({"url": pages.url("/popup-storm")}))
         .await;
     let listed = mcp.ok("tabs", json!({})).await.text();
@@ -39,7 +33,7 @@ async fn popups_are_off_unless_enabled() {
 #[tokio::test]
 async fn allowed_popups_stop_at_the_tab_limit() {
     let pages = Fixtures::start().await;
-    let mut mcp = server(&["--popups", "--max-tabs", "4"]).await;
+    let mut mcp = McpProcess::start_with(&["--popups", "--max-tabs", "4"]).await;
     mcp.ok("navigate", json!({"url": pages.url("/popup-storm")}))
         .await;
     // Popups open asynchronously; they are adopted when tabs is called.
@@ -60,7 +54,7 @@ async fn allowed_popups_stop_at_the_tab_limit() {
 #[tokio::test]
 async fn batches_are_bounded_by_max_batch_urls() {
     let pages = Fixtures::start().await;
-    let mut mcp = server(&["--max-batch-urls", "3"]).await;
+    let mut mcp = McpProcess::start_with(&["--max-batch-urls", "3"]).await;
     let urls: Vec<String> = (0..4).map(|i| pages.url(&format!("/p/{i}"))).collect();
     mcp.call("batch_scrape", json!({"urls": urls}))
         .await

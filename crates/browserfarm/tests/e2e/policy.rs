@@ -8,18 +8,12 @@ use serde_json::json;
 use crate::client::McpProcess;
 use browserfarm_testkit::Fixtures;
 
-async fn server(flags: &[&str]) -> McpProcess {
-    let mut mcp = McpProcess::spawn(flags);
-    mcp.initialize().await;
-    mcp
-}
-
 #[tokio::test]
 async fn blocked_hosts_are_refused_in_navigations_redirects_and_subresources() {
     let pages = Fixtures::start().await;
     let port = pages.addr.port();
     let blocked = format!("http://localhost:{port}");
-    let mut mcp = server(&["--block-hosts", "localhost,*.internal"]).await;
+    let mut mcp = McpProcess::start_with(&["--block-hosts", "localhost,*.internal"]).await;
 
     mcp.call("navigate", json!({"url": format!("{blocked}/p/1")}))
         .await
@@ -71,7 +65,7 @@ async fn blocked_hosts_are_refused_in_navigations_redirects_and_subresources() {
 #[tokio::test]
 async fn an_allow_list_refuses_every_other_host() {
     let pages = Fixtures::start().await;
-    let mut mcp = server(&["--allow-hosts", "127.0.0.1"]).await;
+    let mut mcp = McpProcess::start_with(&["--allow-hosts", "127.0.0.1"]).await;
     mcp.ok("navigate", json!({"url": pages.url("/p/1")})).await;
     mcp.call(
         "scrape",
@@ -84,7 +78,7 @@ async fn an_allow_list_refuses_every_other_host() {
 #[tokio::test]
 async fn private_networks_are_refused_after_resolving_names() {
     let pages = Fixtures::start().await;
-    let mut mcp = server(&["--block-private-networks"]).await;
+    let mut mcp = McpProcess::start_with(&["--block-private-networks"]).await;
     mcp.call("navigate", json!({"url": pages.url("/p/1")}))
         .await
         .assert_error("127.0.0.1, a private, loopback or link-local address");
@@ -102,6 +96,6 @@ async fn private_networks_are_refused_after_resolving_names() {
     .await
     .assert_error("169.254.169.254");
     // Without the flag, the same server browses loopback as usual.
-    let mut open = server(&[]).await;
+    let mut open = McpProcess::start_with(&[]).await;
     open.ok("navigate", json!({"url": pages.url("/p/1")})).await;
 }
