@@ -367,10 +367,10 @@ pub struct McpArgs {
 
     /// HTTP mode: most MCP sessions one client address may hold open at once
     /// (streamable HTTP and SSE); 0 for no limit. Further sessions are refused
-    /// with 429 until one closes or expires.
-    #[arg(long, env = "BROWSERFARM_MAX_SESSIONS_PER_CLIENT",
-          default_value_t = browserfarm_mcp::DEFAULT_MAX_SESSIONS_PER_CLIENT)]
-    pub max_sessions_per_client: usize,
+    /// with 429 until one closes or expires. Default: 16 when listening beyond
+    /// loopback, no limit on loopback (local tools open many short sessions).
+    #[arg(long, env = "BROWSERFARM_MAX_SESSIONS_PER_CLIENT", value_name = "N")]
+    pub max_sessions_per_client: Option<usize>,
 }
 
 /// Settings of the embedded browser pool.

@@ -295,7 +295,13 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 metrics: Some(exposition.clone()),
                 drain,
                 max_batch_urls: args.max_batch_urls,
-                max_sessions_per_client: args.max_sessions_per_client,
+                max_sessions_per_client: args.max_sessions_per_client.unwrap_or(
+                    if listener.local_addr()?.ip().is_loopback() {
+                        0
+                    } else {
+                        browserfarm_mcp::DEFAULT_MAX_SESSIONS_PER_CLIENT
+                    },
+                ),
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }

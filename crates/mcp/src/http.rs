@@ -100,7 +100,8 @@ impl Default for HttpOptions {
     }
 }
 
-/// Default for [`HttpOptions::max_sessions_per_client`].
+/// Default for [`HttpOptions::max_sessions_per_client`]; the binary applies it
+/// to servers listening beyond loopback.
 pub const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 16;
 
 tokio::task_local! {
