@@ -6,51 +6,27 @@
 //! the connection closing under it. Only after that does the transport close and
 //! the browsers go.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 /// How long answers of cut calls get to reach the transport before it closes.
 const SETTLE: Duration = Duration::from_millis(200);
 
 /// Shared by every connection of a server; cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Drain {
-    inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for Drain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Drain")
-            .field("closing", &self.inner.closing.is_cancelled())
-            .field("running", &self.inner.running.load(Ordering::Relaxed))
-            .finish()
-    }
-}
-
-#[derive(Default)]
-struct Inner {
-    /// Set when the stop begins: no call starts after it.
-    closing: CancellationToken,
+    /// Holds one token per running call; closed when the stop begins, after
+    /// which no call starts.
+    running: TaskTracker,
     /// Set when the grace period is over: running calls give up.
     cut: CancellationToken,
-    running: AtomicUsize,
-    idle: Notify,
 }
 
 /// A running tool call; the drain waits for it.
-pub(crate) struct Running(Arc<Inner>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
+pub(crate) type Running = TaskTrackerToken;
 
 impl Drain {
     pub fn new() -> Drain {
@@ -60,13 +36,11 @@ impl Drain {
     /// Stops new calls, waits up to `grace` for running ones, then cuts the rest
     /// and waits until their answers are out. Returns how many calls were cut.
     pub async fn drain(&self, grace: Duration) -> usize {
-        self.inner.closing.cancel();
-        let finished = tokio::time::timeout(grace, self.idle()).await.is_ok();
-        let cut = if finished {
-            0
-        } else {
-            self.inner.running.load(Ordering::Acquire)
-        };
+        self.running.close();
+        let finished = tokio::time::timeout(grace, self.running.wait())
+            .await
+            .is_ok();
+        let cut = if finished { 0 } else { self.running.len() };
         if cut > 0 {
             tracing::warn!(
                 calls = cut,
@@ -74,36 +48,20 @@ impl Drain {
                  with an error"
             );
         }
-        self.inner.cut.cancel();
-        let _ = tokio::time::timeout(SETTLE, self.idle()).await;
+        self.cut.cancel();
+        let _ = tokio::time::timeout(SETTLE, self.running.wait()).await;
         tokio::time::sleep(SETTLE).await;
         cut
     }
 
-    async fn idle(&self) {
-        loop {
-            let notified = self.inner.idle.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if self.inner.running.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-
     /// Counts a call as running; `None` once the stop has begun.
     pub(crate) fn enter(&self) -> Option<Running> {
-        if self.inner.closing.is_cancelled() {
-            return None;
-        }
-        self.inner.running.fetch_add(1, Ordering::AcqRel);
-        Some(Running(self.inner.clone()))
+        (!self.running.is_closed()).then(|| self.running.token())
     }
 
     /// Resolves when running calls must give up.
     pub(crate) async fn cut(&self) {
-        self.inner.cut.cancelled().await
+        self.cut.cancelled().await
     }
 }
 
