@@ -102,12 +102,18 @@ impl McpProcess {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"))
     }
 
-    /// Sends a request and returns the whole response message (result or error).
-    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+    /// Sends a request without waiting for its answer; returns its id.
+    pub async fn send(&mut self, method: &str, params: Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.send_raw(msg.to_string().as_bytes()).await;
+        id
+    }
+
+    /// Sends a request and returns the whole response message (result or error).
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send(method, params).await;
         loop {
             let reply = self.read_message().await;
             if reply.get("id") == Some(&json!(id)) {
@@ -122,10 +128,7 @@ impl McpProcess {
         method: &str,
         params: Value,
     ) -> (Value, Vec<Value>) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        self.send_raw(msg.to_string().as_bytes()).await;
+        let id = self.send(method, params).await;
         let mut notifications = Vec::new();
         loop {
             let message = self.read_message().await;
@@ -159,9 +162,14 @@ impl McpProcess {
     /// Closes stdin and waits for the process to exit.
     pub async fn close_and_wait(&mut self) -> std::process::ExitStatus {
         drop(self.stdin.take());
+        self.wait_exit().await
+    }
+
+    /// Waits (up to 30 s) for the process to exit.
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
         tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
-            .expect("server exited after stdin closed")
+            .expect("server exited in time")
             .unwrap()
     }
 

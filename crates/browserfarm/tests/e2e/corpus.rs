@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::client::McpProcess;
-use crate::http::{HttpServer, messages};
+use crate::http::{HttpServer, content_type, messages};
 use browserfarm_testkit::Fixtures;
 
 const CORPUS: &str = include_str!("../corpus/bad-input.json");
@@ -246,15 +246,10 @@ async fn the_bad_input_corpus_over_http() {
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let kind = content_type(&response);
         let body = response.text().await.unwrap_or_default();
         let reply = if (200..300).contains(&status) {
-            messages(&content_type, &body)
+            messages(&kind, &body)
                 .into_iter()
                 .find(|m| m["id"] == json!(id) || m.get("error").is_some())
                 .unwrap_or_else(|| json!({"http_status": status, "body": body}))
@@ -269,11 +264,8 @@ async fn the_bad_input_corpus_over_http() {
         let response = post(probe.to_string().into_bytes(), Some(&session))
             .await
             .unwrap();
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let next = messages(&content_type, &response.text().await.unwrap())
+        let kind = content_type(&response);
+        let next = messages(&kind, &response.text().await.unwrap())
             .into_iter()
             .find(|m| m["id"] == 1)
             .unwrap_or_default();

@@ -115,9 +115,7 @@ pub(crate) async fn gateway(agents: &[&Agent], extra: &[&str]) -> McpProcess {
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut mcp = McpProcess::spawn(&refs);
-    mcp.initialize().await;
-    mcp
+    McpProcess::start_with(&refs).await
 }
 
 fn batch_urls(pages: &Fixtures, n: usize) -> Vec<String> {

@@ -77,6 +77,16 @@ impl Drop for HttpServer {
     }
 }
 
+/// A reply's `Content-Type`, or "" without one.
+pub(crate) fn content_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// The JSON-RPC messages in a reply that is either JSON or an SSE stream.
 pub(crate) fn messages(content_type: &str, body: &str) -> Vec<Value> {
     if content_type.starts_with("application/json") {
@@ -139,14 +149,9 @@ impl StreamableSession {
         if let Some(session) = response.headers().get("mcp-session-id") {
             self.id = Some(session.to_str().unwrap().to_owned());
         }
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let kind = content_type(&response);
         let text = response.text().await.unwrap();
-        messages(&content_type, &text)
+        messages(&kind, &text)
             .into_iter()
             .find(|m| m["id"] == json!(id))
             .unwrap_or_else(|| panic!("no reply to {method} in {text}"))

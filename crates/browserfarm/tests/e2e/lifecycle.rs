@@ -56,20 +56,10 @@ async fn sigterm_and_sigint_exit_and_leave_no_chromium() {
             .await;
         let pid = mcp.pid();
         nix_signal::send(pid, signal);
-        let status = tokio::time::timeout(Duration::from_secs(30), mcp.child.wait())
-            .await
-            .expect("exited after signal")
-            .unwrap();
+        let status = mcp.wait_exit().await;
         assert!(status.success(), "{status}");
         assert_no_chromium_left(pid).await;
     }
-}
-
-/// Sends a `tools/call` without waiting for its answer.
-async fn send_call(mcp: &mut McpProcess, id: u64, tool: &str, arguments: serde_json::Value) {
-    let msg = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                     "params": {"name": tool, "arguments": arguments}});
-    mcp.send_raw(msg.to_string().as_bytes()).await;
 }
 
 /// Reads messages until the answers to all of `ids` are in; returns them by id.
@@ -87,13 +77,6 @@ async fn answers(mcp: &mut McpProcess, ids: &[u64]) -> Vec<ToolResult> {
     got.into_iter().map(Option::unwrap).collect()
 }
 
-async fn wait_exit(mcp: &mut McpProcess, within: Duration) -> std::process::ExitStatus {
-    tokio::time::timeout(within, mcp.child.wait())
-        .await
-        .expect("exited after SIGTERM")
-        .unwrap()
-}
-
 /// SIGTERM to a gateway in the middle of a batch on two agents: the batch runs to
 /// the end and is answered, and once the agents stop too no Chromium is left.
 #[tokio::test]
@@ -104,21 +87,20 @@ async fn sigterm_mid_batch_finishes_the_running_call() {
     let urls: Vec<String> = (0..4)
         .map(|i| pages.url(&format!("/wait/{}", 1500 + i)))
         .collect();
-    send_call(
-        &mut mcp,
-        100,
-        "batch_scrape",
-        json!({"urls": urls, "concurrency": 4}),
-    )
-    .await;
+    let id = mcp
+        .send(
+            "tools/call",
+            json!({"name": "batch_scrape", "arguments": {"urls": urls, "concurrency": 4}}),
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     nix_signal::send(mcp.pid(), nix_signal::TERM);
-    let [batch] = <[ToolResult; 1]>::try_from(answers(&mut mcp, &[100]).await)
+    let [batch] = <[ToolResult; 1]>::try_from(answers(&mut mcp, &[id]).await)
         .ok()
         .unwrap();
     assert!(!batch.is_error(), "{}", batch.text());
     assert!(batch.text().contains("4 ok, 0 failed"), "{}", batch.text());
-    let status = wait_exit(&mut mcp, Duration::from_secs(30)).await;
+    let status = mcp.wait_exit().await;
     assert!(status.success(), "{status}");
     for agent in [a, b] {
         let pid = agent.pid();
@@ -134,29 +116,29 @@ async fn sigterm_mid_batch_finishes_the_running_call() {
 #[tokio::test]
 async fn sigterm_answers_calls_that_outlive_the_grace_period() {
     let pages = Fixtures::start().await;
-    let mut mcp = McpProcess::spawn(&["--shutdown-grace-secs", "1"]);
-    mcp.initialize().await;
+    let mut mcp = McpProcess::start_with(&["--shutdown-grace-secs", "1"]).await;
     mcp.ok("navigate", json!({"url": pages.url("/article")}))
         .await;
     let pid = mcp.pid();
-    send_call(
-        &mut mcp,
-        100,
-        "batch_scrape",
-        json!({"urls": [pages.url("/wait/20000")]}),
-    )
-    .await;
+    let slow = mcp
+        .send(
+            "tools/call",
+            json!({"name": "batch_scrape", "arguments": {"urls": [pages.url("/wait/20000")]}}),
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let signalled = std::time::Instant::now();
     nix_signal::send(pid, nix_signal::TERM);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    send_call(&mut mcp, 101, "scrape", json!({})).await;
-    let [cut, refused] = <[ToolResult; 2]>::try_from(answers(&mut mcp, &[100, 101]).await)
+    let late = mcp
+        .send("tools/call", json!({"name": "scrape", "arguments": {}}))
+        .await;
+    let [cut, refused] = <[ToolResult; 2]>::try_from(answers(&mut mcp, &[slow, late]).await)
         .ok()
         .unwrap();
     cut.assert_error("the server shut down before this call finished");
     refused.assert_error("the server is shutting down; this call was not run");
-    let status = wait_exit(&mut mcp, Duration::from_secs(30)).await;
+    let status = mcp.wait_exit().await;
     assert!(status.success(), "{status}");
     assert!(
         signalled.elapsed() < Duration::from_secs(15),

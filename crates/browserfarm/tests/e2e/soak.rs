@@ -55,8 +55,7 @@ struct Tally {
 #[tokio::test]
 async fn two_thousand_mixed_calls_with_random_faults_lose_nothing() {
     let pages = Fixtures::start().await;
-    let mut mcp = McpProcess::spawn(&["--max-browsers", "2", "--audit-log", "off"]);
-    mcp.initialize().await;
+    let mut mcp = McpProcess::start_with(&["--max-browsers", "2", "--audit-log", "off"]).await;
     let pid = mcp.pid();
     let mut rng = Rng(0x5eed_0000_2026_1126);
     let mut tally = Tally::default();

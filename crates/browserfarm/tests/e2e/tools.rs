@@ -254,8 +254,7 @@ async fn evaluate_returns_json_and_awaits_promises() {
 #[tokio::test]
 async fn evaluate_infinite_loop_is_stopped_and_page_recovers() {
     let pages = Fixtures::start().await;
-    let mut mcp = McpProcess::spawn(&["--script-timeout-ms", "500"]);
-    mcp.initialize().await;
+    let mut mcp = McpProcess::start_with(&["--script-timeout-ms", "500"]).await;
     mcp.ok("navigate", json!({"url": pages.url("/article")}))
         .await;
     let looped = mcp
@@ -408,8 +407,7 @@ async fn batch_scrape_on_the_local_pool_reports_progress_and_keeps_order() {
 #[tokio::test]
 async fn rate_limit_refuses_calls_beyond_the_burst_and_paces_batches() {
     let pages = Fixtures::start().await;
-    let mut mcp = McpProcess::spawn(&["--rate-limit", "1", "--rate-burst", "2"]);
-    mcp.initialize().await;
+    let mut mcp = McpProcess::start_with(&["--rate-limit", "1", "--rate-burst", "2"]).await;
     // The first call may wait for Chromium; after it, calls on the warm tab take
     // milliseconds, far quicker than the bucket refills (one token a second).
     mcp.ok("navigate", json!({"url": "about:blank"})).await;
@@ -447,8 +445,7 @@ async fn rate_limit_refuses_calls_beyond_the_burst_and_paces_batches() {
 #[tokio::test]
 async fn node_tags_on_the_embedded_pool_are_matched_against_its_tags() {
     let pages = Fixtures::start().await;
-    let mut mcp = McpProcess::spawn(&["--local-tags", "region=eu"]);
-    mcp.initialize().await;
+    let mut mcp = McpProcess::start_with(&["--local-tags", "region=eu"]).await;
     mcp.ok(
         "scrape",
         json!({"url": pages.url("/article"), "node_tags": {"region": "eu"}}),
@@ -477,8 +474,7 @@ async fn the_audit_log_has_one_line_per_call_and_never_the_typed_text() {
     let pages = Fixtures::start().await;
     let log = std::env::temp_dir().join(format!("browserfarm-audit-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&log);
-    let mut mcp = McpProcess::spawn(&["--audit-log", log.to_str().unwrap()]);
-    mcp.initialize().await;
+    let mut mcp = McpProcess::start_with(&["--audit-log", log.to_str().unwrap()]).await;
     mcp.ok("navigate", json!({"url": pages.url("/form")})).await;
     mcp.ok("type", json!({"selector": "#q", "text": "hunter2-secret"}))
         .await;
@@ -518,8 +514,7 @@ async fn the_audit_log_has_one_line_per_call_and_never_the_typed_text() {
 #[tokio::test]
 async fn screenshots_over_the_byte_budget_are_shrunk_and_say_so() {
     let pages = Fixtures::start().await;
-    let mut mcp = McpProcess::spawn(&["--screenshot-max-bytes", "60000"]);
-    mcp.initialize().await;
+    let mut mcp = McpProcess::start_with(&["--screenshot-max-bytes", "60000"]).await;
     let shot = mcp
         .ok(
             "screenshot",

@@ -53,9 +53,7 @@ impl Rig {
     async fn client(&self) -> McpProcess {
         let upload_arg = self.uploads.to_str().unwrap();
         if self.agents.is_empty() {
-            let mut mcp = McpProcess::spawn(&browser_args(upload_arg));
-            mcp.initialize().await;
-            mcp
+            McpProcess::start_with(&browser_args(upload_arg)).await
         } else {
             let agents: Vec<&Agent> = self.agents.iter().collect();
             gateway(&agents, &[]).await
