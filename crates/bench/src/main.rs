@@ -226,7 +226,7 @@ fn print_machine(chrome: &str) {
 }
 
 async fn raw_row(args: &Args, corpus: &Corpus) -> anyhow::Result<Row> {
-    let own = rss::tree_pss(std::process::id());
+    let own = rss::tree_pss(&[std::process::id()]);
     let peak = PeakRss::watch(vec![std::process::id()]);
     let started = Instant::now();
     let (raw, _) = Raw::launch(&args.chrome).await?;

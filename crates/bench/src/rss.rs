@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Sum of PSS over `root` and all its descendants, in bytes.
-pub fn tree_pss(root: u32) -> u64 {
+/// Sum of PSS over `roots` and all their descendants, in bytes. Reads the
+/// process table once, and PSS only for processes in the trees: reading
+/// `smaps_rollup` walks a process's page tables, which is not free and briefly
+/// stalls the process it reads, so every other process is left alone.
+pub fn tree_pss(roots: &[u32]) -> u64 {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut rss: HashMap<u32, u64> = HashMap::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -28,12 +30,11 @@ pub fn tree_pss(root: u32) -> u64 {
             .unwrap_or_default();
         let ppid = rest.get(1).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
         children.entry(ppid).or_default().push(pid);
-        rss.insert(pid, pss(pid));
     }
     let mut total = 0;
-    let mut stack = vec![root];
+    let mut stack = roots.to_vec();
     while let Some(pid) = stack.pop() {
-        total += rss.get(&pid).copied().unwrap_or(0);
+        total += pss(pid);
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
         }
@@ -55,25 +56,26 @@ fn pss(pid: u32) -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
-/// Samples the trees of `roots` every 100 ms until dropped; `peak()` is the
-/// highest sum seen.
+/// Samples the trees of `roots` every 200 ms until dropped; `peak()` is the
+/// highest sum seen. Samples on a thread of its own: the reads block, and on the
+/// async runtime they would delay the very calls being timed.
 pub struct PeakRss {
     peak: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
 }
 
 impl PeakRss {
     pub fn watch(roots: Vec<u32>) -> PeakRss {
         let peak = Arc::new(AtomicU64::new(0));
-        let seen = peak.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let now: u64 = roots.iter().map(|&r| tree_pss(r)).sum();
-                seen.fetch_max(now, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopped) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                seen.fetch_max(tree_pss(&roots), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(200));
             }
         });
-        PeakRss { peak, task }
+        PeakRss { peak, stop }
     }
 
     pub fn peak(&self) -> u64 {
@@ -83,6 +85,6 @@ impl PeakRss {
 
 impl Drop for PeakRss {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop.store(true, Ordering::Relaxed);
     }
 }

@@ -135,6 +135,9 @@ pub struct LaunchOptions {
     pub no_sandbox: bool,
     /// Let pages open popups without a user gesture (Chromium's popup blocker off).
     pub popups: bool,
+    /// Send every request through this HTTP proxy (the pool's egress proxy),
+    /// loopback included.
+    pub proxy: Option<std::net::SocketAddr>,
 }
 
 /// Why a browser-level command failed.
@@ -164,7 +167,7 @@ pub struct ChromeProcess {
     user_data_dir: PathBuf,
     pid: Option<u32>,
     /// The warm context and tab one-off jobs reuse (see `stateless`).
-    pub(crate) scratch: Option<crate::stateless::Scratch>,
+    pub(crate) scratch: std::sync::Mutex<Option<crate::stateless::Scratch>>,
     /// When a call last timed out while its tab still answered scripts.
     last_stall: std::sync::Mutex<Option<std::time::Instant>>,
     /// Browser contexts opened in this process (the pool retires it after
@@ -197,6 +200,15 @@ impl ChromeProcess {
             .args(EXTRA_ARGS.iter().copied());
         if opts.popups {
             builder = builder.arg("disable-popup-blocking");
+        }
+        if let Some(proxy) = opts.proxy {
+            // `<-loopback>` drops Chromium's implicit bypass of localhost and
+            // 127.0.0.1, which the policy must see too.
+            builder = builder
+                .arg(format!("proxy-server=http://{proxy}"))
+                .arg("proxy-bypass-list=<-loopback>")
+                // WebRTC would otherwise send UDP past the proxy.
+                .arg("force-webrtc-ip-handling-policy=disable_non_proxied_udp");
         }
         if opts.no_sandbox || running_as_root() {
             builder = builder.no_sandbox();
@@ -246,7 +258,7 @@ impl ChromeProcess {
             broken: AtomicBool::new(false),
             user_data_dir,
             pid,
-            scratch: None,
+            scratch: Default::default(),
             contexts_opened: Default::default(),
             last_stall: Default::default(),
             gate: None,

@@ -4,13 +4,16 @@
 //! against the private ranges, then continued or failed (`BlockedByClient`).
 //! Navigation tools also check their URL up front, for a clear error.
 //!
-//! Known limit: Chromium resolves the name again itself, so a DNS answer that
-//! changes between the two lookups (rebinding with a tiny TTL) is not caught.
+//! `Fetch` alone cannot pin an address (Chromium resolves the name again itself)
+//! nor pause a popup's first request, so the pool also puts Chromium behind
+//! [`crate::egress`], which connects only to addresses [`Gate::admit`] checked.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
 
 use browserfarm_protocol::{HostPolicy, JobError};
 
@@ -24,11 +27,17 @@ const MAX_VERDICTS: usize = 4_096;
 /// Host and port → when it was judged and the verdict.
 type Verdicts = HashMap<(String, u16), (Instant, Result<(), JobError>)>;
 
+/// Resolves a host and port to socket addresses (the system resolver unless
+/// [`Gate::with_resolver`] says otherwise).
+pub type Resolver =
+    Arc<dyn Fn(String, u16) -> BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> + Send + Sync>;
+
 /// A host policy and its recent verdicts (so a page's hundred requests to one
 /// host cost one DNS lookup).
 pub struct Gate {
     policy: HostPolicy,
     verdicts: Mutex<Verdicts>,
+    resolver: Resolver,
 }
 
 impl std::fmt::Debug for Gate {
@@ -44,7 +53,21 @@ impl Gate {
         Gate {
             policy,
             verdicts: Mutex::default(),
+            resolver: Arc::new(|host, port| {
+                Box::pin(async move {
+                    tokio::net::lookup_host((host.as_str(), port))
+                        .await
+                        .map(Iterator::collect)
+                })
+            }),
         }
+    }
+
+    /// Resolves names with `resolver` instead of the system's: for tests, and
+    /// for embedders that resolve names their own way.
+    pub fn with_resolver(mut self, resolver: Resolver) -> Gate {
+        self.resolver = resolver;
+        self
     }
 
     pub fn policy(&self) -> &HostPolicy {
@@ -88,35 +111,43 @@ impl Gate {
         if !self.policy.block_private {
             return Ok(());
         }
+        self.resolve_checked(host, port).await.map(drop)
+    }
+
+    /// The addresses a connection to `host:port` may use: the name passes the
+    /// host lists, and with private networks blocked every address it resolves
+    /// to is public. Never cached: what this returns is what gets connected to.
+    pub(crate) async fn admit(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, JobError> {
+        self.policy.check_name(host)?;
+        self.resolve_checked(host, port).await
+    }
+
+    async fn resolve_checked(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, JobError> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
+        // `localhost` and `*.localhost` never leave the machine, whatever DNS says.
+        if bare == "localhost" || bare.ends_with(".localhost") {
+            self.policy
+                .check_address(host, IpAddr::from([127, 0, 0, 1]))?;
+        }
+        let addresses: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => {
-                match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((bare, port)))
-                    .await
-                {
-                    Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+                let lookup = (self.resolver)(bare.to_owned(), port);
+                match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+                    Ok(Ok(found)) if !found.is_empty() => found,
                     // Refuse what cannot be checked: Chromium might resolve it.
                     _ => {
                         return Err(JobError::new(
                             browserfarm_protocol::ErrorKind::UrlRefused,
-                            format!(
-                                "could not resolve {host} to check it against \
-                                 --block-private-networks"
-                            ),
+                            format!("could not resolve {host} to check it against the host policy"),
                         ));
                     }
                 }
             }
         };
-        // `localhost` and `*.localhost` never leave the machine, whatever DNS says.
-        if bare == "localhost" || bare.ends_with(".localhost") {
-            return self
-                .policy
-                .check_address(host, IpAddr::from([127, 0, 0, 1]));
+        for address in &addresses {
+            self.policy.check_address(host, address.ip())?;
         }
-        addresses
-            .into_iter()
-            .try_for_each(|ip| self.policy.check_address(host, ip))
+        Ok(addresses)
     }
 }

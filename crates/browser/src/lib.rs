@@ -14,6 +14,7 @@
 mod cdp;
 mod chrome;
 mod downloads;
+mod egress;
 mod emulate;
 mod extract;
 mod gate;
@@ -35,7 +36,7 @@ mod watch;
 use std::path::PathBuf;
 
 pub use chrome::{CHROME_CANDIDATES, find_chrome};
-pub use gate::Gate;
+pub use gate::{Gate, Resolver};
 pub use pool::{
     DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, Lease, Pool, PoolConfig, PoolStatus,
 };

@@ -125,13 +125,17 @@ impl std::ops::Deref for Lease {
 
 impl Lease {
     /// Takes the process's warm scratch context, if it has one.
-    pub(crate) fn take_scratch(&mut self) -> Option<crate::stateless::Scratch> {
-        self.0.scratch.take()
+    pub(crate) fn take_scratch(&self) -> Option<crate::stateless::Scratch> {
+        self.0
+            .scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Hands a wiped scratch context back to the process for the next one-off job.
-    pub(crate) fn keep_scratch(&mut self, scratch: crate::stateless::Scratch) {
-        self.0.scratch = Some(scratch);
+    pub(crate) fn keep_scratch(&self, scratch: crate::stateless::Scratch) {
+        *self.0.scratch.lock().unwrap_or_else(|e| e.into_inner()) = Some(scratch);
     }
 }
 
@@ -148,6 +152,10 @@ struct Inner {
     closing: TaskTracker,
     profile_root: PathBuf,
     background: Vec<tokio::task::AbortHandle>,
+    /// Processes running one-off jobs right now, by group.
+    hosts: crate::stateless::Hosts,
+    /// The proxy Chromium goes through when a host policy is set.
+    _egress: Option<crate::egress::Egress>,
 }
 
 impl Pool {
@@ -164,6 +172,13 @@ impl Pool {
             source,
         })?;
 
+        let gate = config.gate.clone().filter(|g| g.policy().is_active());
+        let egress = match &gate {
+            Some(gate) => Some(crate::egress::Egress::start(gate.clone()).map_err(|e| {
+                LaunchError::Config(format!("cannot start the egress proxy on 127.0.0.1: {e}"))
+            })?),
+            None => None,
+        };
         let closing = TaskTracker::new();
         let manager = Manager {
             opts: LaunchOptions {
@@ -172,11 +187,12 @@ impl Pool {
                 launch_timeout: config.launch_timeout,
                 no_sandbox: config.no_sandbox,
                 popups: config.popups,
+                proxy: egress.as_ref().map(crate::egress::Egress::addr),
             },
             profile_root: profile_root.clone(),
             max_leases: config.max_leases.max(1),
             closing: closing.clone(),
-            gate: config.gate.clone().filter(|g| g.policy().is_active()),
+            gate,
         };
         let pool = managed::Pool::builder(manager)
             .max_size(config.max_browsers.max(1))
@@ -204,6 +220,8 @@ impl Pool {
                 closing,
                 profile_root,
                 background: vec![warm.abort_handle(), reaper.abort_handle()],
+                hosts: Default::default(),
+                _egress: egress,
             }),
         })
     }
@@ -249,6 +267,10 @@ impl Pool {
             waiting: s.waiting,
             max: s.max_size,
         }
+    }
+
+    pub(crate) fn hosts(&self) -> &crate::stateless::Hosts {
+        &self.inner.hosts
     }
 
     /// Runs clean-up work that holds a lease; shutdown waits for it (bounded).

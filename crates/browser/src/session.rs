@@ -7,6 +7,7 @@
 //! crashed or hung browser is marked broken and the session moves to a fresh one
 //! on its next job (page and cookies lost).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use browserfarm_protocol::{EmulateArgs, ErrorKind, JobError, JobOutput, Operation};
@@ -34,7 +35,8 @@ pub struct Session {
 
 /// A session's hold on Chromium: the leased process, its context and tabs.
 pub(crate) struct Live {
-    pub(crate) lease: Lease,
+    /// Shared with the other jobs of a one-off host (see [`crate::stateless`]).
+    pub(crate) lease: Arc<Lease>,
     pub(crate) context: BrowserContextId,
     /// Never empty; `tabs[current]` is the tab jobs act on.
     pub(crate) tabs: Vec<TabHandle>,
@@ -52,11 +54,11 @@ pub(crate) struct Live {
 impl Session {
     /// Leases a browser and opens a fresh incognito context with one blank tab.
     pub async fn open(pool: &Pool) -> Result<Session, JobError> {
-        let live = Live::open(pool, false).await?;
+        let live = Live::open(pool).await?;
         Ok(Session::with(pool, live))
     }
 
-    fn with(pool: &Pool, live: Live) -> Session {
+    pub(crate) fn with(pool: &Pool, live: Live) -> Session {
         Session {
             pool: pool.clone(),
             live: Some(live),
@@ -65,9 +67,15 @@ impl Session {
         }
     }
 
-    /// Runs one operation outside any session, on a leased process's warm scratch
-    /// tab, which is wiped after the result is in (see [`crate::stateless`]).
-    pub async fn run_once(pool: &Pool, op: &Operation) -> Result<JobOutput, JobError> {
+    /// Runs one operation outside any session. One that loads its own page runs
+    /// on a warm tab of a scratch context, shared with the jobs of the same
+    /// `group` running at that moment and wiped once they are all done (see
+    /// [`crate::stateless`]); anything else gets a fresh context of its own.
+    pub async fn run_once(
+        pool: &Pool,
+        op: &Operation,
+        group: Option<&str>,
+    ) -> Result<JobOutput, JobError> {
         op.validate()?;
         // Only a job that loads its own page may reuse a tab: anything else would
         // act on the page the previous job left behind.
@@ -77,13 +85,13 @@ impl Session {
             session.close().await;
             return result;
         };
-        let mut session = Session::with(pool, Live::open(pool, true).await?);
-        let result = session.run(op).await;
-        if let Some(live) = session.live.take() {
-            let wipe = crate::stateless::wipe(live, url.to_owned(), pool.config().cdp_timeout);
-            pool.spawn_tracked(wipe);
-        }
-        result
+        crate::stateless::run(pool, op, url, group).await
+    }
+
+    /// Takes the session's hold on Chromium, leaving it closed.
+    pub(crate) fn take_live(&mut self) -> Option<Live> {
+        self.closed = true;
+        self.live.take()
     }
 
     /// Process id of the Chromium serving this session (for diagnostics and tests).
@@ -121,7 +129,7 @@ impl Session {
             self.lost_state = true;
         }
         if self.live.is_none() {
-            self.live = Some(Live::open(&self.pool, false).await?);
+            self.live = Some(Live::open(&self.pool).await?);
         }
         if std::mem::take(&mut self.lost_state) && op.url().is_none() {
             return Err(JobError::new(
@@ -274,52 +282,33 @@ impl Session {
 }
 
 impl Live {
-    /// Leases a process and opens a fresh context and tab in it, or, with
-    /// `scratch`, takes over the process's warm scratch tab when it has one.
-    async fn open(pool: &Pool, scratch: bool) -> Result<Live, JobError> {
+    /// Leases a process and opens a fresh context and tab in it.
+    async fn open(pool: &Pool) -> Result<Live, JobError> {
         let deadline = pool.config().cdp_timeout;
         // A process can die between leases without the pool noticing; one retry on
         // a fresh process hides that from the caller.
         let mut last_error = None;
         for _ in 0..2 {
-            let mut lease = pool.lease().await?;
-            if scratch && let Some(warm) = lease.take_scratch() {
-                match warm.resume(lease, deadline, pool.config().viewport).await {
-                    Ok(live) => return Ok(live),
-                    Err(back) => lease = back,
-                }
-            }
+            let lease = pool.lease().await?;
             let opened = match open_context(&lease, deadline).await {
                 Ok((context, tab)) => {
-                    // One-off jobs get no downloads (nobody could fetch them); a
-                    // session gets what the server allows, and is told about the rest.
-                    if scratch {
-                        Downloads::deny(&lease, &context, deadline)
-                            .await
-                            .map(|()| (context, tab, Downloads::none()))
-                    } else {
-                        Downloads::start(&lease, &context, &tab.page, pool.config(), deadline)
-                            .await
-                            .map(|downloads| (context, tab, downloads))
-                    }
+                    Downloads::start(&lease, &context, &tab.page, pool.config(), deadline)
+                        .await
+                        .map(|downloads| (context, tab, downloads))
                 }
                 Err(e) => Err(e),
             };
             match opened {
                 Ok((context, tab, downloads)) => {
                     return Ok(Live {
-                        lease,
+                        lease: Arc::new(lease),
                         context,
                         tabs: vec![tab],
                         current: 0,
                         uses: 0,
                         emulation: EmulateArgs::default(),
                         viewport: pool.config().viewport,
-                        downloads: if scratch {
-                            Downloads::none()
-                        } else {
-                            downloads
-                        },
+                        downloads,
                     });
                 }
                 Err(e) => {
@@ -381,7 +370,7 @@ impl Live {
     }
 }
 
-async fn open_context(
+pub(crate) async fn open_context(
     lease: &Lease,
     deadline: Duration,
 ) -> Result<(BrowserContextId, TabHandle), String> {

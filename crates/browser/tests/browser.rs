@@ -65,13 +65,20 @@ fn process_exists(pid: u32) -> bool {
 }
 
 async fn once_text(pool: &Pool, url: String) -> String {
+    once_text_in(pool, url, None).await
+}
+
+async fn once_text_in(pool: &Pool, url: String, group: Option<&str>) -> String {
     let op = Operation::Scrape(ScrapeArgs {
         url: Some(url),
         format: Some(ScrapeFormat::Text),
         main_content: Some(false),
         max_chars: None,
     });
-    match Session::run_once(pool, &op).await.expect("one-off scrape") {
+    match Session::run_once(pool, &op, group)
+        .await
+        .expect("one-off scrape")
+    {
         JobOutput::Scraped(s) => s.content,
         other => panic!("unexpected {other:?}"),
     }
@@ -96,7 +103,7 @@ async fn one_off_jobs_leave_nothing_for_the_next() {
         expression: "location.href".into(),
         max_chars: None,
     });
-    match Session::run_once(&pool, &op).await.expect("evaluate") {
+    match Session::run_once(&pool, &op, None).await.expect("evaluate") {
         JobOutput::Evaluated { value } => assert_eq!(value, serde_json::json!("about:blank")),
         other => panic!("unexpected {other:?}"),
     }
@@ -105,6 +112,55 @@ async fn one_off_jobs_leave_nothing_for_the_next() {
         1,
         "one warm browser served every job"
     );
+    pool.shutdown().await;
+}
+
+/// One-off jobs of one group run as tabs of one browser and share its cookies
+/// while they run; a job of another group running at the same time never sees
+/// them, and later groups find the context wiped.
+#[tokio::test]
+async fn grouped_one_off_jobs_share_one_browser_and_nothing_crosses_groups() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| c.max_browsers = 2);
+    let a = Some("a");
+    // Six slow pages keep group a's browser busy while the rest happens.
+    let busy = futures::future::join_all(
+        (0..6).map(|i| once_text_in(&pool, pages.url(&format!("/wait/1500?{i}")), a)),
+    );
+    let rest = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let set = once_text_in(&pool, pages.url("/cookie/set?v=a"), a).await;
+        assert!(set.contains("cookie set to a"), "{set}");
+        let (same, other) = tokio::join!(
+            once_text_in(&pool, pages.url("/cookie/show"), a),
+            once_text_in(&pool, pages.url("/cookie/show"), Some("b")),
+        );
+        assert!(
+            same.contains("farm=a"),
+            "group a shares its cookies: {same}"
+        );
+        assert!(
+            other.contains("cookies: none"),
+            "group b sees none: {other}"
+        );
+    };
+    let (waited, ()) = tokio::join!(busy, rest);
+    assert!(
+        waited.iter().all(|t| t.contains("Waited 1500 ms")),
+        "{waited:?}"
+    );
+    assert_eq!(
+        pool.status().running,
+        2,
+        "group a's 8 jobs ran in one browser, group b's in another"
+    );
+    // Both browsers again, each for a group of its own: both wiped.
+    let (c, d) = tokio::join!(
+        once_text_in(&pool, pages.url("/cookie/show"), Some("c")),
+        once_text_in(&pool, pages.url("/cookie/show"), Some("d")),
+    );
+    assert!(c.contains("cookies: none"), "{c}");
+    assert!(d.contains("cookies: none"), "{d}");
     pool.shutdown().await;
 }
 
@@ -308,5 +364,111 @@ async fn a_crashed_renderer_fails_the_call_in_time_and_the_tab_is_replaced_cooki
         assert!(shown.contains("farm=kept"), "{shown}");
     }
     s.close().await;
+    pool.shutdown().await;
+}
+
+/// A listener that counts the connections it gets and answers each with a tiny
+/// page: somewhere to see whether a request arrived at all.
+async fn counting_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 22\r\n\
+                          Connection: close\r\n\r\n<title>Counted</title>",
+                    )
+                    .await;
+            });
+        }
+    });
+    (port, count)
+}
+
+/// A pool whose policy only allows `pinned.test`, a name only the gate's own
+/// resolver knows (it points at 127.0.0.1); Chromium's resolver knows nothing of
+/// it but does know `localhost`.
+fn pinned_pool() -> Pool {
+    use browserfarm_browser::Gate;
+    use browserfarm_protocol::HostPolicy;
+    let policy = HostPolicy {
+        allow: vec!["pinned.test".into()],
+        ..HostPolicy::default()
+    };
+    let gate = Gate::new(policy).with_resolver(std::sync::Arc::new(|host: String, port| {
+        Box::pin(async move {
+            if host == "pinned.test" {
+                Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))])
+            } else {
+                Err(std::io::Error::other(format!("{host} is unknown here")))
+            }
+        })
+    }));
+    pool(|c| {
+        c.max_browsers = 1;
+        c.gate = Some(std::sync::Arc::new(gate));
+    })
+}
+
+/// Under a host policy Chromium goes through the egress proxy: it connects to
+/// the address the policy checked (closing DNS rebinding), over plain http and
+/// CONNECT alike, and nothing reaches a refused host, not even the first request
+/// of a popup, which CDP `Fetch` cannot pause.
+#[tokio::test]
+async fn under_a_policy_chromium_reaches_only_the_addresses_the_policy_checked() {
+    let pages = Fixtures::start().await;
+    let port = pages.addr.port();
+    let pool = pinned_pool();
+    let mut session = Session::open(&pool).await.unwrap();
+
+    // https goes through a CONNECT tunnel to the same checked address (the
+    // counting server speaks no TLS, so the load itself fails).
+    let (tls_port, tls_hits) = counting_server().await;
+    let _ = session
+        .run(&navigate(format!("https://pinned.test:{tls_port}/")))
+        .await;
+    assert!(tls_hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // Only the gate can resolve pinned.test, so this page loading means Chromium
+    // connected where the gate's lookup said.
+    let text = page_text(&mut session, Some(format!("http://pinned.test:{port}/p/7"))).await;
+    assert!(text.contains("Page 7"), "{text}");
+
+    // A popup to a refused host: its first request would leave before Fetch can
+    // pause it, so only the proxy stands in the way.
+    let (port_q, hits) = counting_server().await;
+    let link = format!(
+        "document.body.insertAdjacentHTML('beforeend', \
+         '<a id=\"out\" target=\"_blank\" href=\"http://localhost:{port_q}/\">out</a>')"
+    );
+    session
+        .run(&Operation::Evaluate(browserfarm_protocol::EvaluateArgs {
+            expression: link,
+            max_chars: None,
+        }))
+        .await
+        .expect("adding the link");
+    session
+        .run(&Operation::Click(browserfarm_protocol::ClickArgs {
+            selector: Some("#out".into()),
+            ..Default::default()
+        }))
+        .await
+        .expect("clicking the link");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the refused host got a request"
+    );
+    session.close().await;
     pool.shutdown().await;
 }

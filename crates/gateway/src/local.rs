@@ -107,7 +107,7 @@ impl LocalExecutor {
     async fn run_job(&self, job: Job) -> Result<JobOutput, JobError> {
         match &job.session {
             Some(id) => self.session(id)?.lock().await.run(&job.operation).await,
-            None => Session::run_once(&self.pool, &job.operation).await,
+            None => Session::run_once(&self.pool, &job.operation, job.group.as_deref()).await,
         }
     }
 

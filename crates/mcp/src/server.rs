@@ -796,6 +796,9 @@ impl BrowserfarmServer {
         let concurrency = args.concurrency.unwrap_or(8).min(total);
         let progress_token = context.meta.get_progress_token();
         let placement = Self::placement();
+        // The batch's pages may run as tabs of one browser context (much faster
+        // than a process each); random, since a farm node serves many gateways.
+        let group = format!("batch-{:016x}", rand::random::<u64>());
         let scrape = |url: String| {
             let op = Operation::Scrape(ScrapeArgs {
                 url: Some(url),
@@ -804,8 +807,9 @@ impl BrowserfarmServer {
                 max_chars: Some(args.max_chars.unwrap_or(DEFAULT_BATCH_MAX_CHARS)),
             });
             let key = ResultCache::key(&op, &placement.node_tags);
-            let job =
-                Job::new(None, op).with_placement(placement.node_tags.clone(), placement.priority);
+            let job = Job::new(None, op)
+                .with_placement(placement.node_tags.clone(), placement.priority)
+                .in_group(group.clone());
             let cache = self
                 .cache
                 .as_deref()

@@ -57,6 +57,12 @@ pub struct Job {
     pub node_tags: NodeTags,
     #[serde(default)]
     pub priority: Priority,
+    /// One-off jobs of one group may run at the same time as tabs of one browser
+    /// context, sharing its cookies while they run (much faster than a process
+    /// each); jobs of different groups never share a context. The MCP server
+    /// gives each `batch_scrape` call a group of its own. Ignored by session jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl Job {
@@ -66,7 +72,14 @@ impl Job {
             operation,
             node_tags: NodeTags::new(),
             priority: Priority::Normal,
+            group: None,
         }
+    }
+
+    /// Lets this one-off job share a browser context with the group's others.
+    pub fn in_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
     }
 
     pub fn with_placement(mut self, node_tags: NodeTags, priority: Priority) -> Self {
