@@ -15,9 +15,10 @@
 //! page for `about:blank` would cost the next job a fresh renderer) and the context
 //! wiped (every cookie, and all storage of the origins its jobs opened); its tabs
 //! are then parked in the process for the next host, and the process goes back to
-//! the pool. A scratch context is disposed after [`SCRATCH_USES`] jobs, which
-//! bounds what a wipe cannot reach (storage of third-party frames, the HTTP
-//! cache). Work that needs a context nobody used before runs in a session.
+//! the pool. A host ending with a context that has served [`SCRATCH_USES`] jobs
+//! disposes it instead, which bounds what a wipe cannot reach (storage of
+//! third-party frames, the HTTP cache). Work that needs a context nobody used
+//! before runs in a session.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -365,6 +365,13 @@ pub struct McpArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000).map(|v| v as usize))]
     pub max_batch_urls: usize,
 
+    /// Most characters of text one tool result may carry; longer results are cut
+    /// and say so, and a batch_scrape that could exceed it is refused up front.
+    #[arg(long, env = "BROWSERFARM_MAX_OUTPUT_CHARS",
+          default_value_t = browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
+          value_parser = clap::value_parser!(u64).range(1_000..=100_000_000).map(|v| v as usize))]
+    pub max_output_chars: usize,
+
     /// HTTP mode: most MCP sessions one client address may hold open at once
     /// (streamable HTTP and SSE); 0 for no limit. Further sessions are refused
     /// with 429 until one closes or expires. Default: 16 when listening beyond

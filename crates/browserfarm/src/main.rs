@@ -295,6 +295,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 metrics: Some(exposition.clone()),
                 drain,
                 max_batch_urls: args.max_batch_urls,
+                max_output_chars: args.max_output_chars,
                 max_sessions_per_client: args.max_sessions_per_client.unwrap_or(
                     if listener.local_addr()?.ip().is_loopback() {
                         0
@@ -313,6 +314,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 cache,
                 drain,
                 max_batch_urls: args.max_batch_urls,
+                max_output_chars: args.max_output_chars,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }

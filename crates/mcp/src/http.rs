@@ -75,6 +75,8 @@ pub struct HttpOptions {
     pub drain: crate::Drain,
     /// Most URLs one batch_scrape call may carry.
     pub max_batch_urls: usize,
+    /// Most characters of text one tool result may carry.
+    pub max_output_chars: usize,
     /// Most MCP sessions (streamable HTTP or SSE) open at once from one client
     /// address; 0 means no limit.
     pub max_sessions_per_client: usize,
@@ -95,6 +97,7 @@ impl Default for HttpOptions {
             metrics: None,
             drain: crate::Drain::new(),
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
+            max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
         }
     }
@@ -184,6 +187,7 @@ impl Shared {
             .with_cache(self.options.cache.clone())
             .with_drain(self.options.drain.clone())
             .with_max_batch_urls(self.options.max_batch_urls)
+            .with_max_output_chars(self.options.max_output_chars)
     }
 }
 

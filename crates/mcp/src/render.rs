@@ -383,3 +383,55 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
     }
     CallToolResult::success(vec![ContentBlock::text(out)])
 }
+
+/// Cuts the text blocks of `result` to `max_chars` characters in all, saying so
+/// at the cut (`--max-output-chars`). Images and files have byte caps of their
+/// own.
+pub fn cap_text(result: &mut CallToolResult, max_chars: usize) {
+    let mut left = max_chars;
+    for block in &mut result.content {
+        let ContentBlock::Text(text) = block else {
+            continue;
+        };
+        let (kept, dropped) = cut_chars(std::mem::take(&mut text.text), left);
+        left -= kept.chars().count();
+        text.text = kept;
+        if dropped > 0 {
+            text.text.push_str(&format!(
+                "\n\n[{dropped} more characters cut: this server returns at most {max_chars} \
+                 characters per result (--max-output-chars); ask for less, e.g. a smaller \
+                 max_chars, fewer URLs or a snapshot page]"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use rmcp::model::{CallToolResult, ContentBlock};
+
+    fn texts(result: &CallToolResult) -> Vec<String> {
+        result
+            .content
+            .iter()
+            .filter_map(|b| b.as_text().map(|t| t.text.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn text_past_the_cap_is_cut_and_says_so() {
+        let mut result = CallToolResult::success(vec![
+            ContentBlock::text("abcdef"),
+            ContentBlock::text("ghij"),
+        ]);
+        super::cap_text(&mut result, 8);
+        let t = texts(&result);
+        assert_eq!(t[0], "abcdef");
+        assert!(t[1].starts_with("gh\n\n[2 more characters cut"), "{}", t[1]);
+        assert!(t[1].contains("--max-output-chars"));
+
+        let mut small = CallToolResult::success(vec![ContentBlock::text("short")]);
+        super::cap_text(&mut small, 8);
+        assert_eq!(texts(&small), ["short"]);
+    }
+}

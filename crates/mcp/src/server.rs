@@ -106,6 +106,8 @@ pub struct BrowserfarmServer {
     cache: Option<Arc<ResultCache>>,
     drain: crate::Drain,
     max_batch_urls: usize,
+    /// Most characters of text one tool result may carry (`--max-output-chars`).
+    max_output_chars: usize,
     /// Counts this session against its client (HTTP mode).
     client_slot: Option<Arc<crate::http::ClientSlot>>,
 }
@@ -136,6 +138,7 @@ impl BrowserfarmServer {
             cache: None,
             drain: crate::Drain::new(),
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
+            max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             client_slot: None,
         }
     }
@@ -148,6 +151,12 @@ impl BrowserfarmServer {
     /// Most URLs one batch_scrape call may carry (`--max-batch-urls`).
     pub fn with_max_batch_urls(mut self, max: usize) -> Self {
         self.max_batch_urls = max.max(1);
+        self
+    }
+
+    /// Most characters of text one tool result may carry (`--max-output-chars`).
+    pub fn with_max_output_chars(mut self, max: usize) -> Self {
+        self.max_output_chars = max.max(1);
         self
     }
 
@@ -791,6 +800,20 @@ impl BrowserfarmServer {
         if let Err(e) = args.validate(self.max_batch_urls) {
             return Ok(render::failure(&e));
         }
+        // Checked before any page is read: collecting 1000 pages of a million
+        // characters would hold gigabytes in this process before the cut.
+        let per_page = args.max_chars.unwrap_or(DEFAULT_BATCH_MAX_CHARS);
+        let most = per_page.saturating_mul(args.urls.len());
+        if most > self.max_output_chars {
+            let error = JobError::invalid_argument(format!(
+                "this batch could return {most} characters ({} URLs × max_chars {per_page}), \
+                 more than this server returns in one result (--max-output-chars {}); pass a \
+                 smaller max_chars or split the URLs over several calls",
+                args.urls.len(),
+                self.max_output_chars
+            ));
+            return Ok(render::failure(&error));
+        }
         let started = std::time::Instant::now();
         let total = args.urls.len();
         let concurrency = args.concurrency.unwrap_or(8).min(total);
@@ -823,21 +846,35 @@ impl BrowserfarmServer {
                 }
             }
         };
-        let mut results = futures::stream::iter(args.urls.iter().cloned().map(scrape))
-            .buffered(concurrency.max(1));
-        let mut outcomes = Vec::with_capacity(total);
-        while let Some(outcome) = results.next().await {
+        // Unordered, so a slow page never holds back the start of the next ones
+        // (`buffered` counts finished pages waiting behind it as in flight); the
+        // index puts each result back in input order.
+        let mut results =
+            futures::stream::iter(args.urls.iter().cloned().enumerate().map(|(i, url)| {
+                let page = scrape(url);
+                async move { (i, page.await) }
+            }))
+            .buffer_unordered(concurrency.max(1));
+        let mut slots: Vec<Option<Result<JobOutput, JobError>>> =
+            std::iter::repeat_with(|| None).take(total).collect();
+        let mut done = 0;
+        while let Some((i, outcome)) = results.next().await {
             match &outcome {
                 Ok(_) => metrics::page_scraped(),
                 Err(e) => metrics::error(e.kind),
             }
-            outcomes.push(outcome);
+            slots[i] = Some(outcome);
+            done += 1;
             if let Some(token) = &progress_token {
-                let note = ProgressNotificationParam::new(token.clone(), outcomes.len() as f64)
+                let note = ProgressNotificationParam::new(token.clone(), done as f64)
                     .with_total(total as f64);
                 let _ = context.peer.notify_progress(note).await;
             }
         }
+        let outcomes: Vec<Result<JobOutput, JobError>> = slots
+            .into_iter()
+            .map(|slot| slot.expect("the stream yields every page once"))
+            .collect();
         tracing::info!(urls = total, elapsed = ?started.elapsed(), "batch_scrape done");
         let outcome = Audited {
             url: None,
@@ -931,7 +968,14 @@ impl ServerHandler for BrowserfarmServer {
         let started = std::time::Instant::now();
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {
-            answer = PLACEMENT.scope(placement, self.tool_router.call(call)) => answer,
+            answer = PLACEMENT.scope(placement, self.tool_router.call(call)) => {
+                answer.map(|mut response| {
+                    if let CallToolResponse::Complete(result) = &mut response {
+                        render::cap_text(result, self.max_output_chars);
+                    }
+                    response
+                })
+            }
             () = self.drain.cut() => {
                 let error = JobError::new(
                     ErrorKind::Unavailable,

@@ -34,6 +34,8 @@ pub struct StdioOptions {
     pub drain: crate::Drain,
     /// Most URLs one batch_scrape call may carry.
     pub max_batch_urls: usize,
+    /// Most characters of text one tool result may carry.
+    pub max_output_chars: usize,
 }
 
 impl Default for StdioOptions {
@@ -45,6 +47,7 @@ impl Default for StdioOptions {
             cache: None,
             drain: crate::Drain::new(),
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
+            max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
         }
     }
 }
@@ -100,7 +103,8 @@ where
         .with_audit(options.audit.clone())
         .with_cache(options.cache.clone())
         .with_drain(options.drain.clone())
-        .with_max_batch_urls(options.max_batch_urls);
+        .with_max_batch_urls(options.max_batch_urls)
+        .with_max_output_chars(options.max_output_chars);
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

@@ -33,9 +33,9 @@ pub use node_api::{
 };
 pub use operation::{
     BatchScrapeArgs, ClickArgs, DEFAULT_BATCH_MAX_CHARS, DEFAULT_EVALUATE_CHARS, DEFAULT_MAX_CHARS,
-    DEFAULT_TIMEOUT_MS, EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY,
-    MAX_BATCH_URLS, MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, ScrapeArgs,
-    ScrapeFormat, ScreenshotArgs, TypeArgs, WaitUntil,
+    DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_TIMEOUT_MS, EvaluateArgs, FarmStatusArgs, ImageFormat,
+    MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS, MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs,
+    Operation, ScrapeArgs, ScrapeFormat, ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{Image, JobOutput, PageInfo, Scraped};
 pub use state::{

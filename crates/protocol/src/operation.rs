@@ -455,6 +455,10 @@ pub const DEFAULT_EVALUATE_CHARS: usize = 50_000;
 pub const MAX_BATCH_URLS: usize = 1000;
 /// Per-URL character cap in a batch when the caller gives none.
 pub const DEFAULT_BATCH_MAX_CHARS: usize = 4_000;
+
+/// Default bound on the text of one tool result, in characters: room for the
+/// largest batch at default settings (1000 URLs of 4000 characters).
+pub const DEFAULT_MAX_OUTPUT_CHARS: usize = 5_000_000;
 /// Most URLs of one batch in flight at once.
 pub const MAX_BATCH_CONCURRENCY: usize = 64;
 

@@ -65,3 +65,40 @@ async fn batches_are_bounded_by_max_batch_urls() {
         .text();
     assert!(ok.contains("3 ok, 0 failed"), "{ok}");
 }
+
+#[tokio::test]
+async fn results_are_bounded_by_max_output_chars() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::start_with(&["--max-output-chars", "1500"]).await;
+    let big = mcp
+        .ok(
+            "scrape",
+            json!({"url": pages.url("/big"), "main_content": false}),
+        )
+        .await;
+    // The bound is on all text blocks of the result together.
+    let blocks: Vec<String> = big
+        .content("text")
+        .map(|c| c["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let last = blocks.last().expect("text");
+    let (cut, note) = last.rsplit_once("\n\n[").expect("the cut says so");
+    let kept: usize = blocks[..blocks.len() - 1]
+        .iter()
+        .map(|b| b.chars().count())
+        .sum::<usize>()
+        + cut.chars().count();
+    assert_eq!(kept, 1500, "{blocks:?}");
+    assert!(note.contains("--max-output-chars"), "{note}");
+
+    // A batch that could exceed the bound is refused before any page is read.
+    let urls: Vec<String> = (0..3).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    mcp.call("batch_scrape", json!({"urls": urls, "max_chars": 1000}))
+        .await
+        .assert_error("more than this server returns in one result (--max-output-chars 1500)");
+    let ok = mcp
+        .ok("batch_scrape", json!({"urls": urls, "max_chars": 400}))
+        .await
+        .text();
+    assert!(ok.contains("3 ok, 0 failed"), "{ok}");
+}
