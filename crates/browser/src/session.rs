@@ -317,13 +317,7 @@ impl Live {
                 }
             }
         }
-        Err(JobError::new(
-            ErrorKind::Unavailable,
-            format!(
-                "could not open a browser tab: {}",
-                last_error.unwrap_or_else(|| "unknown error".into())
-            ),
-        ))
+        Err(no_tab(last_error))
     }
 
     /// The tab jobs act on.
@@ -368,6 +362,17 @@ impl Live {
             self.lease.mark_broken();
         }
     }
+}
+
+/// Why no tab could be opened after the retries of a fresh lease.
+pub(crate) fn no_tab(last_error: Option<String>) -> JobError {
+    JobError::new(
+        ErrorKind::Unavailable,
+        format!(
+            "could not open a browser tab: {}",
+            last_error.unwrap_or_else(|| "unknown error".into())
+        ),
+    )
 }
 
 pub(crate) async fn open_context(

@@ -32,7 +32,7 @@ use tokio::sync::OnceCell;
 
 use crate::downloads::Downloads;
 use crate::pool::{Lease, Pool};
-use crate::session::{Live, open_context};
+use crate::session::{Live, no_tab, open_context};
 use crate::tab::TabHandle;
 
 /// Jobs a scratch context serves before it is disposed and a fresh one made.
@@ -214,13 +214,7 @@ impl Host {
                 }
             }
         }
-        Err(JobError::new(
-            ErrorKind::Unavailable,
-            format!(
-                "could not open a browser tab: {}",
-                last_error.unwrap_or_else(|| "unknown error".into())
-            ),
-        ))
+        Err(no_tab(last_error))
     }
 
     /// A tab for one job: a parked one, thawed, or a new one.
