@@ -151,6 +151,8 @@ struct HostState {
     origins: BTreeSet<String>,
     /// Out of service: being retired.
     closed: bool,
+    /// A job was dropped half way, leaving a tab behind: dispose the context.
+    tainted: bool,
 }
 
 impl Host {
@@ -278,12 +280,13 @@ impl Host {
         if !ready.lease.is_healthy() {
             return;
         }
-        let (tabs, uses, origins) = {
+        let (tabs, uses, origins, tainted) = {
             let mut state = self.state();
             let origins: Vec<String> = std::mem::take(&mut state.origins).into_iter().collect();
-            (std::mem::take(&mut state.parked), state.uses, origins)
+            let tabs = std::mem::take(&mut state.parked);
+            (tabs, state.uses, origins, state.tainted)
         };
-        let worn = uses >= SCRATCH_USES || tabs.is_empty();
+        let worn = uses >= SCRATCH_USES || tabs.is_empty() || tainted;
         let wiped = !worn && clear(ready, &tabs, &origins, deadline).await;
         if wiped {
             ready.lease.keep_scratch(Scratch {
@@ -317,23 +320,50 @@ pub(crate) async fn run(
     url: &str,
     group: Option<&str>,
 ) -> Result<browserfarm_protocol::JobOutput, JobError> {
-    let deadline = pool.config().cdp_timeout;
-    let host = pool.hosts().join(group);
-    let result = run_on(pool, &host, op, url, deadline).await;
-    pool.hosts().leave(&host);
-    let pool_ = pool.clone();
-    pool.spawn_tracked(async move {
-        // A group's next job usually follows at once (a batch at concurrency 1):
-        // it should find the host, not lease another process while this one is
-        // being wiped.
-        if host.group.is_some() {
-            tokio::time::sleep(LINGER).await;
-        }
-        if pool_.hosts().close_if_idle(&host) {
-            host.retire(deadline).await;
-        }
-    });
+    let mut joined = Joined {
+        pool,
+        host: pool.hosts().join(group),
+        finished: false,
+    };
+    let result = run_on(pool, &joined.host, op, url, pool.config().cdp_timeout).await;
+    joined.finished = true;
     result
+}
+
+/// A job's place on its host. Leaving it, also when the job is dropped half way
+/// (its call cancelled, the server stopping), lets the host retire once idle.
+struct Joined<'a> {
+    pool: &'a Pool,
+    host: Arc<Host>,
+    finished: bool,
+}
+
+impl Drop for Joined<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The job's tab went with it, unfrozen and untracked: its context
+            // must not be parked for anyone else.
+            self.host.state().tainted = true;
+        }
+        self.pool.hosts().leave(&self.host);
+        let (pool, host) = (self.pool.clone(), self.host.clone());
+        let deadline = pool.config().cdp_timeout;
+        let retire = async move {
+            // A group's next job usually follows at once (a batch at concurrency
+            // 1): it should find the host, not lease another process while this
+            // one is being wiped.
+            if host.group.is_some() {
+                tokio::time::sleep(LINGER).await;
+            }
+            if pool.hosts().close_if_idle(&host) {
+                host.retire(deadline).await;
+            }
+        };
+        // Without a runtime (it is shutting down) the lease simply drops.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.pool.spawn_tracked(retire);
+        }
+    }
 }
 
 async fn run_on(

@@ -472,3 +472,31 @@ async fn under_a_policy_chromium_reaches_only_the_addresses_the_policy_checked()
     session.close().await;
     pool.shutdown().await;
 }
+
+/// A one-off job dropped half way (its call cancelled) gives its browser back
+/// (its context, which still holds the job's page, is disposed rather than
+/// parked), and the next group finds a clean context.
+#[tokio::test]
+async fn a_cancelled_one_off_job_gives_its_browser_back() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| {
+        c.max_browsers = 1;
+        c.acquire_timeout = Duration::from_secs(5);
+    });
+    let set = once_text_in(&pool, pages.url("/cookie/set?v=x"), Some("a"));
+    let cancelled = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        once_text_in(&pool, pages.url("/wait/3000"), Some("a")).await
+    };
+    // The set finishes; the slow page is dropped while it loads.
+    let (text, dropped) = tokio::join!(
+        set,
+        tokio::time::timeout(Duration::from_millis(1200), cancelled)
+    );
+    assert!(text.contains("cookie set to x"), "{text}");
+    assert!(dropped.is_err(), "the slow job was cancelled");
+    let seen = once_text_in(&pool, pages.url("/cookie/show"), Some("b")).await;
+    assert!(seen.contains("cookies: none"), "{seen}");
+    assert_eq!(pool.status().running, 1);
+    pool.shutdown().await;
+}
