@@ -348,19 +348,21 @@ impl Live {
     }
 
     pub(crate) async fn close(self, deadline: Duration) {
-        if !self.lease.is_healthy() {
-            return;
-        }
-        let disposed = tokio::time::timeout(
-            deadline,
-            self.lease.browser().dispose_browser_context(self.context),
-        )
-        .await;
-        if !matches!(disposed, Ok(Ok(()))) {
-            // A context we cannot dispose may keep cookies alive in this process:
-            // retire the process rather than hand it to another session.
-            self.lease.mark_broken();
-        }
+        dispose_context(&self.lease, self.context, deadline).await;
+    }
+}
+
+/// Disposes a browser context with its tabs. A context we cannot dispose may
+/// keep cookies alive in its process: the process is then retired rather than
+/// handed to anyone else.
+pub(crate) async fn dispose_context(lease: &Lease, context: BrowserContextId, deadline: Duration) {
+    if !lease.is_healthy() {
+        return;
+    }
+    let disposed =
+        tokio::time::timeout(deadline, lease.browser().dispose_browser_context(context)).await;
+    if !matches!(disposed, Ok(Ok(()))) {
+        lease.mark_broken();
     }
 }
 

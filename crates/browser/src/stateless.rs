@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use browserfarm_protocol::{ErrorKind, JobError};
+use browserfarm_protocol::JobError;
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::emulation::SetScriptExecutionDisabledParams;
 use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
@@ -32,7 +32,7 @@ use tokio::sync::OnceCell;
 
 use crate::downloads::Downloads;
 use crate::pool::{Lease, Pool};
-use crate::session::{Live, no_tab, open_context};
+use crate::session::{Live, dispose_context, no_tab, open_context};
 use crate::tab::TabHandle;
 
 /// Jobs a scratch context serves before it is disposed and a fresh one made.
@@ -71,7 +71,7 @@ impl Hosts {
     /// new one (registered so the group's next jobs join it).
     fn join(&self, group: Option<&str>) -> Arc<Host> {
         let Some(group) = group else {
-            return Arc::new(Host::new(None, 1));
+            return Arc::new(Host::new(None));
         };
         let mut hosts = self.lock();
         let of_group = hosts.entry(group.to_owned()).or_default();
@@ -92,14 +92,9 @@ impl Hosts {
                 return host.clone();
             }
         }
-        let host = Arc::new(Host::new(Some(group.to_owned()), 1));
+        let host = Arc::new(Host::new(Some(group.to_owned())));
         of_group.push(host.clone());
         host
-    }
-
-    /// One job of `host` ended.
-    fn leave(&self, host: &Arc<Host>) {
-        host.state().active -= 1;
     }
 
     /// Whether `host` has no jobs; if so it is taken out of service (no job
@@ -156,12 +151,13 @@ struct HostState {
 }
 
 impl Host {
-    fn new(group: Option<String>, active: usize) -> Host {
+    /// A host with its first job joined.
+    fn new(group: Option<String>) -> Host {
         Host {
             group,
             ready: OnceCell::new(),
             state: Mutex::new(HostState {
-                active,
+                active: 1,
                 ..Default::default()
             }),
         }
@@ -233,12 +229,7 @@ impl Host {
         }
         TabHandle::open(&ready.lease, ready.context.clone(), deadline)
             .await
-            .map_err(|e| {
-                JobError::new(
-                    ErrorKind::Unavailable,
-                    format!("could not open a browser tab: {e}"),
-                )
-            })
+            .map_err(|e| no_tab(Some(e)))
     }
 
     /// Takes back what a job leaves: its tab for the group's next job, and the
@@ -296,19 +287,7 @@ impl Host {
             });
             return;
         }
-        let disposed = tokio::time::timeout(
-            deadline,
-            ready
-                .lease
-                .browser()
-                .dispose_browser_context(ready.context.clone()),
-        )
-        .await;
-        if !matches!(disposed, Ok(Ok(()))) {
-            // A context we cannot dispose may keep cookies alive in this process:
-            // retire the process rather than hand it to anyone else.
-            ready.lease.mark_broken();
-        }
+        dispose_context(&ready.lease, ready.context.clone(), deadline).await;
     }
 }
 
@@ -340,12 +319,15 @@ struct Joined<'a> {
 
 impl Drop for Joined<'_> {
     fn drop(&mut self) {
-        if !self.finished {
-            // The job's tab went with it, unfrozen and untracked: its context
-            // must not be parked for anyone else.
-            self.host.state().tainted = true;
+        {
+            let mut state = self.host.state();
+            state.active -= 1;
+            if !self.finished {
+                // The job's tab went with it, unfrozen and untracked: its context
+                // must not be parked for anyone else.
+                state.tainted = true;
+            }
         }
-        self.pool.hosts().leave(&self.host);
         let (pool, host) = (self.pool.clone(), self.host.clone());
         let deadline = pool.config().cdp_timeout;
         let retire = async move {
