@@ -208,6 +208,11 @@ impl Fixtures {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// URLs of the first `n` distinct small pages `/p/0`, `/p/1`, …
+    pub fn numbered(&self, n: usize) -> Vec<String> {
+        (0..n).map(|i| self.url(&format!("/p/{i}"))).collect()
+    }
 }
 
 impl Drop for Fixtures {

@@ -118,10 +118,6 @@ pub(crate) async fn gateway(agents: &[&Agent], extra: &[&str]) -> McpProcess {
     McpProcess::start_with(&refs).await
 }
 
-fn batch_urls(pages: &Fixtures, n: usize) -> Vec<String> {
-    (0..n).map(|i| pages.url(&format!("/p/{i}"))).collect()
-}
-
 /// Rows of the farm_status table whose node column is `name`.
 fn status_row(status: &str, name: &str) -> String {
     status
@@ -144,7 +140,7 @@ async fn batch_scrape_spreads_over_every_node_in_input_order() {
     let pages = Fixtures::start().await;
     let (a, b, c) = tokio::join!(Agent::start(&[]), Agent::start(&[]), Agent::start(&[]));
     let mut mcp = gateway(&[&a, &b, &c], &[]).await;
-    let urls = batch_urls(&pages, 60);
+    let urls = pages.numbered(60);
     let text = mcp
         .ok("batch_scrape", json!({"urls": urls, "concurrency": 6}))
         .await
@@ -183,7 +179,7 @@ async fn killed_node_mid_batch_loses_nothing_and_its_breaker_recovers() {
         ],
     )
     .await;
-    let urls = batch_urls(&pages, 60);
+    let urls = pages.numbered(60);
     let batch = mcp.call("batch_scrape", json!({"urls": urls, "concurrency": 3}));
     let killer = async {
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -301,7 +297,7 @@ async fn full_node_answers_429_and_jobs_land_elsewhere() {
         .await;
 
     let mut mcp = gateway(&[&full, &spare], &[]).await;
-    let urls = batch_urls(&pages, 10);
+    let urls = pages.numbered(10);
     let text = mcp
         .ok("batch_scrape", json!({"urls": urls, "concurrency": 2}))
         .await
@@ -372,7 +368,7 @@ async fn agents_register_themselves_and_go_offline_when_they_die() {
     let row = wait_for_row(&mut mcp, &agent.name(), |r| r.contains("| up |")).await;
     assert!(row.contains("kind=pi") && row.contains("s ago"), "{row}");
     let text = mcp
-        .ok("batch_scrape", json!({"urls": batch_urls(&pages, 6)}))
+        .ok("batch_scrape", json!({"urls": pages.numbered(6)}))
         .await
         .text();
     assert!(text.starts_with("Batch of 6 URLs: 6 ok"), "{text}");
@@ -443,7 +439,7 @@ async fn node_tags_route_jobs_to_matching_nodes() {
     let text = mcp
         .ok(
             "batch_scrape",
-            json!({"urls": batch_urls(&pages, 6), "node_tags": {"region": "us"}, "priority": "high"}),
+            json!({"urls": pages.numbered(6), "node_tags": {"region": "us"}, "priority": "high"}),
         )
         .await
         .text();
@@ -495,7 +491,7 @@ async fn the_local_pool_joins_a_farm_unless_disabled() {
     let text = mcp
         .ok(
             "batch_scrape",
-            json!({"urls": batch_urls(&pages, 16), "concurrency": 4}),
+            json!({"urls": pages.numbered(16), "concurrency": 4}),
         )
         .await
         .text();
@@ -523,7 +519,7 @@ async fn a_hung_node_is_marked_down_and_jobs_go_elsewhere_until_it_wakes() {
         &mcp.ok("farm_status", json!({})).await.text(),
         &b.name(),
     ));
-    let urls = batch_urls(&pages, 12);
+    let urls = pages.numbered(12);
     let text = mcp
         .ok("batch_scrape", json!({"urls": urls, "concurrency": 4}))
         .await
@@ -535,7 +531,7 @@ async fn a_hung_node_is_marked_down_and_jobs_go_elsewhere_until_it_wakes() {
     b.signal("-CONT");
     wait_for_row(&mut mcp, &b.name(), |r| r.contains("| up |")).await;
     let text = mcp
-        .ok("batch_scrape", json!({"urls": batch_urls(&pages, 4)}))
+        .ok("batch_scrape", json!({"urls": pages.numbered(4)}))
         .await
         .text();
     assert!(text.contains("4 ok, 0 failed"), "{text}");

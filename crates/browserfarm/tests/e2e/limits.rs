@@ -55,7 +55,7 @@ async fn allowed_popups_stop_at_the_tab_limit() {
 async fn batches_are_bounded_by_max_batch_urls() {
     let pages = Fixtures::start().await;
     let mut mcp = McpProcess::start_with(&["--max-batch-urls", "3"]).await;
-    let urls: Vec<String> = (0..4).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    let urls = pages.numbered(4);
     mcp.call("batch_scrape", json!({"urls": urls}))
         .await
         .assert_error("4 URLs is more than the 3 one batch may carry on this server");
@@ -92,7 +92,7 @@ async fn results_are_bounded_by_max_output_chars() {
     assert!(note.contains("--max-output-chars"), "{note}");
 
     // A batch that could exceed the bound is refused before any page is read.
-    let urls: Vec<String> = (0..3).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    let urls = pages.numbered(3);
     mcp.call("batch_scrape", json!({"urls": urls, "max_chars": 1000}))
         .await
         .assert_error("more than this server returns in one result (--max-output-chars 1500)");

@@ -362,7 +362,7 @@ async fn closed_port_and_slow_page_fail_within_their_deadline() {
 async fn batch_scrape_on_the_local_pool_reports_progress_and_keeps_order() {
     let pages = Fixtures::start().await;
     let (mut mcp, _) = McpProcess::start().await;
-    let mut urls: Vec<String> = (0..5).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    let mut urls = pages.numbered(5);
     urls.insert(2, "file:///etc/passwd".to_owned());
     let params = json!({
         "name": "batch_scrape",
@@ -429,7 +429,7 @@ async fn rate_limit_refuses_calls_beyond_the_burst_and_paces_batches() {
     // page waits for its own, one a second.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = Instant::now();
-    let urls: Vec<String> = (0..3).map(|i| pages.url(&format!("/p/{i}"))).collect();
+    let urls = pages.numbered(3);
     let text = mcp
         .ok("batch_scrape", json!({"urls": urls, "priority": "low"}))
         .await
