@@ -68,6 +68,10 @@ const EXTRA_ARGS: &[&str] = &[
     // optimisation hints; on a closed network each attempt fails slowly.
     "disable-field-trial-config",
     "no-pings",
+    // Every job opens its own tab in a context of its own; the tab Chromium
+    // would open at start only competes with the first of them for the CPU
+    // (measured: ~300 ms of a ~1 s cold start on two cores).
+    "no-startup-window",
 ];
 
 /// chromiumoxide's own request timeout. It also bounds how long it waits for a

@@ -154,6 +154,8 @@ struct Inner {
     background: Vec<tokio::task::AbortHandle>,
     /// Processes running one-off jobs right now, by group.
     hosts: crate::stateless::Hosts,
+    /// True once the processes started at start are up (or failed to start).
+    warm_done: tokio::sync::watch::Receiver<bool>,
     /// The proxy Chromium goes through when a host policy is set.
     _egress: Option<crate::egress::Egress>,
 }
@@ -203,9 +205,12 @@ impl Pool {
             .build()
             .map_err(|e| LaunchError::Config(e.to_string()))?;
 
+        let (warmed, warm_done) = tokio::sync::watch::channel(false);
         let warm = tokio::spawn(warm_up(
             pool.clone(),
             config.min_browsers.min(config.max_browsers),
+            config.cdp_timeout,
+            warmed,
         ));
         let reaper = tokio::spawn(close_idle(
             pool.clone(),
@@ -221,6 +226,7 @@ impl Pool {
                 profile_root,
                 background: vec![warm.abort_handle(), reaper.abort_handle()],
                 hosts: Default::default(),
+                warm_done,
                 _egress: egress,
             }),
         })
@@ -238,6 +244,18 @@ impl Pool {
     /// Leases a healthy process, starting one if there is room, waiting up to
     /// `acquire_timeout` otherwise.
     pub async fn lease(&self) -> Result<Lease, JobError> {
+        // A call arriving while the first processes start would find none idle
+        // and start one more: on two cores, two Chromiums starting at once each
+        // take twice as long. Waiting for the warm-up is quicker (bounded by the
+        // launch timeout, which bounds the warm-up itself).
+        let mut warm_done = self.inner.warm_done.clone();
+        if !*warm_done.borrow() {
+            let _ = tokio::time::timeout(
+                self.inner.config.launch_timeout + self.inner.config.cdp_timeout,
+                warm_done.wait_for(|done| *done),
+            )
+            .await;
+        }
         self.inner.pool.get().await.map(Lease).map_err(|e| match e {
             PoolError::Timeout(managed::TimeoutType::Wait) => JobError::new(
                 ErrorKind::Unavailable,
@@ -312,13 +330,29 @@ impl Pool {
     }
 }
 
-async fn warm_up(pool: managed::Pool<Manager>, count: usize) {
-    let leases = futures::future::join_all((0..count).map(|_| pool.get())).await;
-    for lease in leases {
-        if let Err(e) = lease {
+/// Starts `count` processes, each with a context and tab opened ahead for the
+/// first job, then says so on `done`.
+async fn warm_up(
+    pool: managed::Pool<Manager>,
+    count: usize,
+    deadline: Duration,
+    done: tokio::sync::watch::Sender<bool>,
+) {
+    let warm_one = |pool: managed::Pool<Manager>| async move {
+        let lease = Lease(pool.get().await.map_err(|e| e.to_string())?);
+        let started = std::time::Instant::now();
+        let scratch = crate::stateless::Scratch::open_ahead(&lease, deadline).await?;
+        tracing::debug!(pid = lease.pid(), elapsed = ?started.elapsed(), "opened a context ahead");
+        lease.keep_scratch(scratch);
+        Ok::<_, String>(())
+    };
+    let warmed = futures::future::join_all((0..count).map(|_| warm_one(pool.clone()))).await;
+    for result in warmed {
+        if let Err(e) = result {
             tracing::warn!(error = %e, "could not pre-start a browser");
         }
     }
+    done.send_replace(true);
 }
 
 async fn close_idle(pool: managed::Pool<Manager>, min: usize, idle: Duration) {

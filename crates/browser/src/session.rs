@@ -282,7 +282,8 @@ impl Session {
 }
 
 impl Live {
-    /// Leases a process and opens a fresh context and tab in it.
+    /// Leases a process and opens a fresh context and tab in it, or takes one
+    /// opened ahead that no job used.
     async fn open(pool: &Pool) -> Result<Live, JobError> {
         let deadline = pool.config().cdp_timeout;
         // A process can die between leases without the pool noticing; one retry on
@@ -290,7 +291,11 @@ impl Live {
         let mut last_error = None;
         for _ in 0..2 {
             let lease = pool.lease().await?;
-            let opened = match open_context(&lease, deadline).await {
+            let context = match crate::stateless::Scratch::take_unused(&lease, deadline).await {
+                Some(opened_ahead) => Ok(opened_ahead),
+                None => open_context(&lease, deadline).await,
+            };
+            let opened = match context {
                 Ok((context, tab)) => {
                     Downloads::start(&lease, &context, &tab.page, pool.config(), deadline)
                         .await

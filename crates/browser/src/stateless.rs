@@ -55,7 +55,48 @@ const STORAGE_TYPES: &str =
 pub(crate) struct Scratch {
     context: BrowserContextId,
     tabs: Vec<TabHandle>,
+    /// Jobs run in the context; 0 for one opened ahead that nobody used yet.
     uses: u32,
+}
+
+impl Scratch {
+    /// A context and tab opened ahead of any job, while a warming process has
+    /// nothing else to do: the first job on it, one-off or a session's, then
+    /// starts at its page load instead of at a renderer start.
+    pub(crate) async fn open_ahead(lease: &Lease, deadline: Duration) -> Result<Scratch, String> {
+        let (context, tab) = open_context(lease, deadline).await?;
+        Ok(Scratch {
+            context,
+            tabs: vec![tab],
+            uses: 0,
+        })
+    }
+
+    /// Takes `lease`'s parked scratch context for a session if no job ever ran
+    /// in it (it is then as fresh as a new one), with its tab thawed. A used one
+    /// stays parked for the next host.
+    pub(crate) async fn take_unused(
+        lease: &Lease,
+        deadline: Duration,
+    ) -> Option<(BrowserContextId, TabHandle)> {
+        let scratch = lease.take_scratch()?;
+        if scratch.uses > 0 {
+            lease.keep_scratch(scratch);
+            return None;
+        }
+        let mut tabs = scratch.tabs.into_iter();
+        let first = tabs.next();
+        for tab in tabs {
+            tab.close(deadline).await;
+        }
+        match first {
+            Some(tab) if thaw(&tab, deadline).await => Some((scratch.context, tab)),
+            _ => {
+                dispose_context(lease, scratch.context, deadline).await;
+                None
+            }
+        }
+    }
 }
 
 /// The hosts serving groups right now, by group.
@@ -179,8 +220,14 @@ impl Host {
             if let Some(scratch) = lease.take_scratch() {
                 // One thawed tab proves the process still answers.
                 let mut tabs = scratch.tabs.into_iter();
+                // One opened ahead has no download behaviour yet.
+                let ahead = scratch.uses == 0;
                 if let Some(tab) = tabs.next()
                     && thaw(&tab, deadline).await
+                    && (!ahead
+                        || Downloads::deny(&lease, &scratch.context, deadline)
+                            .await
+                            .is_ok())
                 {
                     let mut state = self.state();
                     state.parked = std::iter::once(tab).chain(tabs).collect();

@@ -193,6 +193,31 @@ async fn sessions_sharing_one_browser_never_share_cookies() {
     pool.shutdown().await;
 }
 
+/// Calls arriving while the pool starts wait for the browser being warmed (and
+/// use the context it opened ahead) instead of starting a second Chromium beside
+/// it, a session as well as a one-off job.
+#[tokio::test]
+async fn the_first_calls_wait_for_the_warming_browser() {
+    let pages = Fixtures::start().await;
+    for session_first in [true, false] {
+        let pool = pool(|c| c.min_browsers = 1);
+        if session_first {
+            let mut s = Session::open(&pool).await.unwrap();
+            let text = page_text(&mut s, Some(pages.url("/cookie/show"))).await;
+            assert!(text.contains("cookies: none"), "{text}");
+            s.close().await;
+        }
+        let text = once_text(&pool, pages.url("/article")).await;
+        assert!(text.contains("Growing Browsers"), "{text}");
+        assert_eq!(
+            pool.status().running,
+            1,
+            "a second Chromium was started (session first: {session_first})"
+        );
+        pool.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn browsers_are_recycled_after_max_leases() {
     let pool = pool(|c| {

@@ -397,6 +397,14 @@ pub struct BrowserArgs {
           value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
     pub max_browsers: usize,
 
+    /// Most jobs run at once; more wait in the queue. Default: twice
+    /// --max-browsers, since the one-off jobs of one batch share a browser as
+    /// tabs (a session, or a lone one-off job, holds a browser of its own and
+    /// waits for one when all are busy).
+    #[arg(long, env = "BROWSERFARM_MAX_JOBS",
+          value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
+    pub max_jobs: Option<usize>,
+
     /// A Chromium process is replaced after serving this many sessions.
     #[arg(long, env = "BROWSERFARM_MAX_LEASES", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
@@ -513,6 +521,11 @@ fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
 }
 
 impl BrowserArgs {
+    /// Jobs the embedded pool runs at once (--max-jobs).
+    pub fn job_capacity(&self) -> usize {
+        self.max_jobs.unwrap_or(2 * self.max_browsers)
+    }
+
     /// The host policy, with `private_by_default` deciding --block-private-networks
     /// when it is not given.
     fn host_policy(&self, private_by_default: bool) -> browserfarm_protocol::HostPolicy {

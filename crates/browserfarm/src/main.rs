@@ -231,7 +231,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         Arc::new(queued)
     } else {
         let local = local.expect("checked above: no farm means a local pool");
-        let capacity = local.pool().config().max_browsers;
+        let capacity = args.browser.job_capacity();
         tracing::info!(
             "browserfarm {} serving MCP, embedded pool",
             env!("CARGO_PKG_VERSION")
@@ -350,7 +350,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     let private_by_default = !args.listen.ip().is_loopback();
     let pool = Pool::start(args.browser.pool_config(private_by_default))
         .context("cannot start the browser pool")?;
-    let capacity = pool.config().max_browsers;
+    let capacity = args.browser.job_capacity();
     let executor = Arc::new(LocalExecutor::new(pool));
     let exposition = Arc::new(
         Exposition::new(recorder)

@@ -1,7 +1,8 @@
-//! The gateway's admission queue: at most as many jobs in flight as the farm has
-//! browsers, the rest waiting in a bounded queue served high priority first
-//! (first come, first served within a priority). Without it every job would be
-//! sent at once and nodes would sort it out with 429s, ignoring priorities.
+//! The gateway's admission queue: at most as many jobs in flight as the farm
+//! can run (its nodes' capacity), the rest waiting in a bounded queue served
+//! high priority first (first come, first served within a priority). Without it
+//! every job would be sent at once and nodes would sort it out with 429s,
+//! ignoring priorities.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
