@@ -2,7 +2,9 @@
 //!
 //! Placement: among nodes that are up and whose breaker lets a call through, two
 //! are drawn at random and the less loaded one (in-flight per weighted capacity)
-//! wins: power of two choices, which spreads load without a global view.
+//! wins: power of two choices, which spreads load without a global view. A job
+//! of a group (the pages of one `batch_scrape`) goes where the group's latest
+//! job went when that node is no busier, so a batch keeps its agent's warm tabs.
 //! Sessions are sticky: a session lives on one node and every job of it goes there.
 //! Failures: a stateless job is retried on other nodes (up to `attempts`, jittered
 //! backoff; a busy node is skipped without counting against it); a session whose
@@ -92,7 +94,12 @@ pub struct FarmExecutor {
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     stopped: AtomicBool,
     started: Instant,
+    /// The node each group's latest job was sent to (see [`FarmExecutor::pick`]).
+    groups: Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// How long the gateway remembers where a group's jobs went.
+const GROUP_MEMORY: Duration = Duration::from_secs(10);
 
 impl FarmExecutor {
     /// Builds the farm (configured nodes plus, optionally, the local pool) and
@@ -127,6 +134,7 @@ impl FarmExecutor {
             tasks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             started: Instant::now(),
+            groups: Mutex::new(HashMap::new()),
         })
     }
 
@@ -213,8 +221,26 @@ impl FarmExecutor {
         removed
     }
 
-    /// Power of two choices among usable nodes carrying `tags`, not in `exclude`.
-    fn pick(&self, exclude: &[String], tags: &NodeTags) -> Option<Arc<Node>> {
+    /// Power of two choices among usable nodes carrying `tags`, not in `exclude`;
+    /// `prefer` wins when it is usable and no more loaded than that choice. A
+    /// group's jobs prefer the node its latest job went to: a batch read a page
+    /// at a time then stays on that agent's warm tabs instead of opening a
+    /// browser on a random node per page, while jobs running side by side still
+    /// spread (the preferred node is busier by then).
+    fn pick(&self, exclude: &[String], tags: &NodeTags, prefer: Option<&str>) -> Option<Arc<Node>> {
+        let chosen = self.two_choices(exclude, tags)?;
+        let preferred = prefer.filter(|p| *p != chosen.name).and_then(|p| {
+            self.nodes()
+                .into_iter()
+                .find(|n| n.name == p && !exclude.contains(&n.name) && n.usable_for(tags))
+        });
+        Some(match preferred {
+            Some(node) if node.load() <= chosen.load() => node,
+            _ => chosen,
+        })
+    }
+
+    fn two_choices(&self, exclude: &[String], tags: &NodeTags) -> Option<Arc<Node>> {
         let nodes = self.nodes();
         let usable: Vec<&Arc<Node>> = nodes
             .iter()
@@ -238,6 +264,24 @@ impl FarmExecutor {
                 })
             }
         }
+    }
+
+    /// The node `group`'s latest job went to, if recently.
+    fn group_node(&self, group: &str) -> Option<String> {
+        lock(&self.groups)
+            .get(group)
+            .filter(|(_, at)| at.elapsed() < GROUP_MEMORY)
+            .map(|(node, _)| node.clone())
+    }
+
+    fn remember_group(&self, group: &str, node: &str) {
+        let mut groups = lock(&self.groups);
+        // Groups end without saying so (a batch is done): forget old ones as
+        // new ones come, so the map stays the size of the recent groups.
+        if groups.len() >= 256 {
+            groups.retain(|_, (_, at)| at.elapsed() < GROUP_MEMORY);
+        }
+        groups.insert(group.to_owned(), (node.to_owned(), Instant::now()));
     }
 
     fn no_node(&self, tried: &[String], tags: &NodeTags, last: Option<&CallError>) -> JobError {
@@ -296,7 +340,7 @@ impl FarmExecutor {
     /// calls of a freshly started gateway.
     async fn await_first_node(&self, tags: &NodeTags) {
         let until = self.started + self.config.registration_grace;
-        while Instant::now() < until && self.pick(&[], tags).is_none() {
+        while Instant::now() < until && self.two_choices(&[], tags).is_none() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -311,7 +355,7 @@ impl FarmExecutor {
         let mut tried = exclude.to_vec();
         let mut last = None;
         for _ in 0..self.nodes().len() {
-            let Some(node) = self.pick(&tried, tags) else {
+            let Some(node) = self.two_choices(&tried, tags) else {
                 break;
             };
             match node.call(node.backend.open_session()).await {
@@ -332,9 +376,13 @@ impl FarmExecutor {
         let mut last: Option<CallError> = None;
         let mut attempt = 0;
         while attempt < self.config.attempts.max(1) {
-            let Some(node) = self.pick(&tried, &job.node_tags) else {
+            let prefer = job.group.as_deref().and_then(|g| self.group_node(g));
+            let Some(node) = self.pick(&tried, &job.node_tags, prefer.as_deref()) else {
                 break;
             };
+            if let Some(group) = &job.group {
+                self.remember_group(group, &node.name);
+            }
             match node.run(&job).await {
                 Ok(output) => return Ok(output),
                 Err(CallError::Rejected(e)) if !e.kind.is_transient() => return Err(e),

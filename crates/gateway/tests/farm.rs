@@ -20,6 +20,8 @@ use browserfarm_protocol::{
 #[derive(Clone, Copy)]
 enum Behaviour {
     Ok,
+    /// Answers like `Ok` after 300 ms.
+    Slow,
     Status(u16),
     Hang,
 }
@@ -48,8 +50,11 @@ async fn health() -> Json<Health> {
 
 async fn job(State(stub): State<Arc<Stub>>, Json(_job): Json<Job>) -> Response {
     stub.jobs.fetch_add(1, Ordering::SeqCst);
+    if let Behaviour::Slow = stub.behaviour {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     match stub.behaviour {
-        Behaviour::Ok => Json(JobOutput::Scraped(Scraped {
+        Behaviour::Ok | Behaviour::Slow => Json(JobOutput::Scraped(Scraped {
             page: PageInfo {
                 url: "http://stub/".into(),
                 status: Some(200),
@@ -211,4 +216,50 @@ async fn consecutive_failures_open_the_breaker_and_the_error_says_why() {
         before,
         "an open breaker sends nothing"
     );
+}
+
+/// A group's jobs sent one after another stay on one node (its warm tabs), jobs
+/// without a group spread, and a group's jobs running side by side spread too.
+#[tokio::test]
+async fn a_groups_jobs_one_at_a_time_stay_on_one_node_and_side_by_side_spread() {
+    let mut stubs = Vec::new();
+    for _ in 0..3 {
+        stubs.push(stub(Behaviour::Slow).await);
+    }
+    let urls: Vec<&str> = stubs.iter().map(|(u, _)| u.as_str()).collect();
+    let farm = farm(&urls, 5).await;
+    let counts = || -> Vec<usize> {
+        stubs
+            .iter()
+            .map(|(_, s)| s.jobs.swap(0, Ordering::SeqCst))
+            .collect()
+    };
+    let grouped = || {
+        let mut job = scrape();
+        job.group = Some("batch-1".into());
+        job
+    };
+    for _ in 0..6 {
+        farm.run(grouped()).await.unwrap();
+    }
+    let sequential = counts();
+    assert!(sequential.contains(&6), "one at a time: {sequential:?}");
+    // Random placement puts all 12 on one of 3 nodes once in 177,147 runs.
+    for _ in 0..12 {
+        farm.run(scrape()).await.unwrap();
+    }
+    let ungrouped = counts();
+    assert!(!ungrouped.contains(&12), "without a group: {ungrouped:?}");
+    let mut running = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (farm, job) = (farm.clone(), grouped());
+        running.spawn(async move { farm.run(job).await.unwrap() });
+    }
+    running.join_all().await;
+    let side_by_side = counts();
+    assert!(
+        side_by_side.iter().filter(|&&n| n > 0).count() >= 2,
+        "side by side: {side_by_side:?}"
+    );
+    farm.shutdown().await;
 }
