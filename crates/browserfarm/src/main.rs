@@ -164,7 +164,11 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             "embedded browser pool ready"
         );
         let tags: NodeTags = args.local_tags.iter().cloned().collect();
-        Some(Arc::new(LocalExecutor::new(pool).with_tags(tags)))
+        Some(Arc::new(
+            LocalExecutor::new(pool)
+                .with_tags(tags)
+                .with_capacity(args.browser.job_capacity()),
+        ))
     } else {
         None
     };
@@ -351,7 +355,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     let pool = Pool::start(args.browser.pool_config(private_by_default))
         .context("cannot start the browser pool")?;
     let capacity = args.browser.job_capacity();
-    let executor = Arc::new(LocalExecutor::new(pool));
+    let executor = Arc::new(LocalExecutor::new(pool).with_capacity(capacity));
     let exposition = Arc::new(
         Exposition::new(recorder)
             .with_local(executor.clone())

@@ -6,25 +6,37 @@
 //! canned result, so what is measured is the gateway: placement, breaker, HTTP/JSON
 //! to the node and back. Prints a markdown table: sequential latency (p50/p99) and
 //! throughput with 64 jobs in flight.
+//!
+//! Then farm scaling where the CPU is not the limit: 1 to 32 stub nodes, each
+//! taking [`SCALE_JOB`] per job and reporting capacity [`SCALE_CAPACITY`], behind
+//! the gateway's admission queue (as `browserfarm mcp` runs it), with far more
+//! jobs submitted than the farm can run at once. A second table gives jobs/s
+//! against the ideal (nodes × capacity / job time).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use browserfarm_gateway::{Executor, FarmConfig, FarmExecutor, NodeSpec};
+use browserfarm_gateway::{Executor, FarmConfig, FarmExecutor, NodeSpec, QueueConfig, Queued};
 use browserfarm_protocol::{
     Health, Job, JobOutput, Operation, PageInfo, ScrapeArgs, ScrapeFormat, Scraped,
 };
 
-async fn stub_node() -> String {
-    let health = || async {
+/// Time a scaling stub node takes per job.
+const SCALE_JOB: Duration = Duration::from_millis(100);
+/// Jobs a scaling stub node reports it runs at once.
+const SCALE_CAPACITY: usize = 4;
+
+/// A stub node answering each job after `delay`, reporting `capacity`.
+async fn stub_node(delay: Duration, capacity: usize) -> String {
+    let health = move || async move {
         Json(Health {
             status: "ok".into(),
             version: "stub".into(),
             arch: std::env::consts::ARCH.into(),
             tags: Default::default(),
-            capacity: 64,
+            capacity,
             in_flight: 0,
             queued: 0,
             max_queue: 64,
@@ -34,7 +46,11 @@ async fn stub_node() -> String {
             uptime_secs: 0,
         })
     };
-    let job = |Json(_job): Json<Job>| async {
+    let job = move |Json(_job): Json<Job>| async move {
+        // Even a zero sleep would wait for the timer's next millisecond tick.
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         Json(JobOutput::Scraped(Scraped {
             page: PageInfo {
                 url: "http://stub/".into(),
@@ -72,26 +88,7 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5000);
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        nodes.push(NodeSpec {
-            url: stub_node().await,
-            token: None,
-            weight: 1.0,
-            tags: Default::default(),
-        });
-    }
-    let farm = Arc::new(
-        FarmExecutor::start(
-            FarmConfig {
-                nodes,
-                ..FarmConfig::default()
-            },
-            None,
-        )
-        .await
-        .unwrap(),
-    );
+    let farm = Arc::new(stub_farm(3, Duration::ZERO, 64).await);
 
     for i in 0..200 {
         farm.run(job(i)).await.unwrap();
@@ -125,4 +122,60 @@ async fn main() {
     println!("| sequential p99 | {:.0} µs |", pct(99));
     println!("| throughput, {in_flight} in flight | {rate:.0} jobs/s |");
     farm.shutdown().await;
+
+    println!();
+    println!(
+        "| stub nodes ({} ms a job, capacity {SCALE_CAPACITY}) | jobs | jobs/s | ideal jobs/s | of ideal |",
+        SCALE_JOB.as_millis()
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for nodes in [1, 2, 4, 8, 16, 32] {
+        let farm: Arc<dyn Executor> = Arc::new(stub_farm(nodes, SCALE_JOB, SCALE_CAPACITY).await);
+        // Ten waves of jobs, all submitted at once: the queue holds the rest.
+        let jobs = nodes * SCALE_CAPACITY * 10;
+        let queued = Arc::new(Queued::new(
+            farm.clone(),
+            QueueConfig {
+                max_queue: jobs,
+                ..QueueConfig::default()
+            },
+            move || nodes * SCALE_CAPACITY,
+        ));
+        let started = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..jobs {
+            let queued = queued.clone();
+            set.spawn(async move { queued.run(job(i)).await.unwrap() });
+        }
+        while set.join_next().await.is_some() {}
+        let rate = jobs as f64 / started.elapsed().as_secs_f64();
+        let ideal = (nodes * SCALE_CAPACITY) as f64 / SCALE_JOB.as_secs_f64();
+        println!(
+            "| {nodes} | {jobs} | {rate:.0} | {ideal:.0} | {:.0} % |",
+            100.0 * rate / ideal
+        );
+        farm.shutdown().await;
+    }
+}
+
+/// A farm of `count` stub nodes.
+async fn stub_farm(count: usize, delay: Duration, capacity: usize) -> FarmExecutor {
+    let mut nodes = Vec::new();
+    for _ in 0..count {
+        nodes.push(NodeSpec {
+            url: stub_node(delay, capacity).await,
+            token: None,
+            weight: 1.0,
+            tags: Default::default(),
+        });
+    }
+    FarmExecutor::start(
+        FarmConfig {
+            nodes,
+            ..FarmConfig::default()
+        },
+        None,
+    )
+    .await
+    .unwrap()
 }

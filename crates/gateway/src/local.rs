@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +24,10 @@ pub struct LocalExecutor {
     next_id: AtomicU64,
     jobs_ok: AtomicU64,
     jobs_failed: AtomicU64,
+    /// Jobs running now, against `capacity`.
+    in_flight: AtomicUsize,
+    /// Jobs run at once (`--max-jobs`; one-off jobs of a batch share a browser).
+    capacity: usize,
     /// Labels jobs' `node_tags` are matched against (besides `arch`).
     tags: NodeTags,
     started: std::time::Instant,
@@ -34,15 +38,25 @@ const LOCAL_NODE: &str = "local";
 
 impl LocalExecutor {
     pub fn new(pool: Pool) -> Self {
+        let capacity = pool.config().max_browsers;
         LocalExecutor {
             pool,
             sessions: Default::default(),
             next_id: AtomicU64::new(1),
             jobs_ok: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            capacity,
             tags: NodeTags::new(),
             started: std::time::Instant::now(),
         }
+    }
+
+    /// How many jobs this pool runs at once, as reported to a gateway (default:
+    /// one per browser).
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
     }
 
     /// Labels this pool carries for jobs' `node_tags`.
@@ -59,8 +73,8 @@ impl LocalExecutor {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             arch: std::env::consts::ARCH.to_owned(),
             tags,
-            capacity: pool.max,
-            in_flight: pool.running - pool.idle,
+            capacity: self.capacity,
+            in_flight: self.in_flight.load(Ordering::Relaxed),
             queued: pool.waiting,
             max_queue: 0,
             browsers_active: pool.running - pool.idle,
@@ -148,6 +162,9 @@ impl Executor for LocalExecutor {
         job.operation.validate()?;
         self.check_tags(&job.node_tags)?;
         let started = std::time::Instant::now();
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        // Counted down also when the call is dropped half way (cancelled).
+        let _running = scopeguard(&self.in_flight);
         let result = self.run_job(job).await;
         let (counter, status) = if result.is_ok() {
             (&self.jobs_ok, "ok")
@@ -160,15 +177,14 @@ impl Executor for LocalExecutor {
     }
 
     async fn status(&self) -> FarmStatus {
-        let pool = self.pool.status();
         FarmStatus {
             sessions: self.sessions.lock().expect("session map poisoned").len(),
             nodes: vec![NodeStatus {
                 name: LOCAL_NODE.to_owned(),
                 state: "up".to_owned(),
                 breaker: "closed".to_owned(),
-                in_flight: pool.running - pool.idle,
-                capacity: pool.max,
+                in_flight: self.in_flight.load(Ordering::Relaxed),
+                capacity: self.capacity,
                 arch: Some(std::env::consts::ARCH.to_owned()),
                 tags: self.tags.clone(),
                 jobs_ok: self.jobs_ok.load(Ordering::Relaxed),
@@ -199,4 +215,15 @@ impl Executor for LocalExecutor {
         }
         self.pool.shutdown().await;
     }
+}
+
+/// Decrements `counter` when dropped.
+fn scopeguard(counter: &AtomicUsize) -> impl Drop + '_ {
+    struct Guard<'a>(&'a AtomicUsize);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    Guard(counter)
 }

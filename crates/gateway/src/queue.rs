@@ -133,7 +133,7 @@ impl Admission {
                 return Err(JobError::new(
                     ErrorKind::Busy,
                     format!(
-                        "the gateway queue is full ({queued} jobs waiting for {} browsers); \
+                        "the gateway queue is full ({queued} jobs waiting; {} run at once); \
                          retry later or lower batch concurrency",
                         state.capacity
                     ),
