@@ -62,9 +62,11 @@ pub(crate) struct Scratch {
 impl Scratch {
     /// A context and tab opened ahead of any job, while a warming process has
     /// nothing else to do: the first job on it, one-off or a session's, then
-    /// starts at its page load instead of at a renderer start.
+    /// starts at its page load instead of at a renderer start. Downloads are
+    /// refused, as in every scratch context; a session taking it sets its own.
     pub(crate) async fn open_ahead(lease: &Lease, deadline: Duration) -> Result<Scratch, String> {
         let (context, tab) = open_context(lease, deadline).await?;
+        Downloads::deny(lease, &context, deadline).await?;
         Ok(Scratch {
             context,
             tabs: vec![tab],
@@ -220,14 +222,8 @@ impl Host {
             if let Some(scratch) = lease.take_scratch() {
                 // One thawed tab proves the process still answers.
                 let mut tabs = scratch.tabs.into_iter();
-                // One opened ahead has no download behaviour yet.
-                let ahead = scratch.uses == 0;
                 if let Some(tab) = tabs.next()
                     && thaw(&tab, deadline).await
-                    && (!ahead
-                        || Downloads::deny(&lease, &scratch.context, deadline)
-                            .await
-                            .is_ok())
                 {
                     let mut state = self.state();
                     state.parked = std::iter::once(tab).chain(tabs).collect();

@@ -827,7 +827,7 @@ impl BrowserfarmServer {
                 url: Some(url),
                 format: args.format,
                 main_content: args.main_content,
-                max_chars: Some(args.max_chars.unwrap_or(DEFAULT_BATCH_MAX_CHARS)),
+                max_chars: Some(per_page),
             });
             let key = ResultCache::key(&op, &placement.node_tags);
             let job = Job::new(None, op)
