@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use browserfarm_browser::{Pool, Session};
 use browserfarm_protocol::{JobOutput, NavigateArgs, Operation, ScrapeArgs, ScreenshotArgs};
 
-use crate::cli::BrowserArgs;
+use crate::flags::BrowserArgs;
 
 const PAGE: &str = "<!doctype html><html><head><title>browserfarm doctor</title></head>\
 <body><h1>browserfarm doctor</h1><p>If you can read this, Chromium works.</p></body></html>";

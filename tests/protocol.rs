@@ -132,7 +132,7 @@ async fn protocol_mistakes_get_json_rpc_errors() {
 /// version it really is, so the two cannot drift apart.
 #[tokio::test]
 async fn the_manifest_matches_the_server() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../mcp-manifest.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/mcp-manifest.json");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("mcp-manifest.json"))
             .expect("mcp-manifest.json is JSON");

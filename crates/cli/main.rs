@@ -1,7 +1,7 @@
 //! The `browserfarm` binary: argument parsing, logging and wiring. Everything else
 //! lives in the library crates under `crates/`.
 
-mod cli;
+mod flags;
 mod doctor;
 mod farm_file;
 mod status;
@@ -24,7 +24,7 @@ use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{AgentArgs, Cli, Command, McpArgs, resolve_token};
+use crate::flags::{AgentArgs, Cli, Command, McpArgs, resolve_token};
 use crate::farm_file::FarmFile;
 
 fn main() -> ExitCode {

@@ -20,7 +20,7 @@ use crate::client::McpProcess;
 use crate::http::{HttpServer, content_type, messages};
 use browserfarm_testkit::Fixtures;
 
-const CORPUS: &str = include_str!("../corpus/bad-input.json");
+const CORPUS: &str = include_str!("corpus/bad-input.json");
 
 /// Longest any case may take to answer (the slowest is the 50 MB page).
 const CASE_DEADLINE: Duration = Duration::from_secs(90);

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use browserfarm_protocol::{FarmStatus, format_tags};
 
-use crate::cli::StatusArgs;
+use crate::flags::StatusArgs;
 
 pub async fn run(mut args: StatusArgs) -> ExitCode {
-    args.token = match crate::cli::resolve_token(args.token.take(), args.token_file.as_deref()) {
+    args.token = match crate::flags::resolve_token(args.token.take(), args.token_file.as_deref()) {
         Ok(token) => token,
         Err(e) => {
             eprintln!("error: {e}");
