@@ -5,9 +5,8 @@
 use browserfarm_testkit::Fixtures;
 use serde_json::json;
 
-use crate::client::McpProcess;
-use crate::farm::free_port;
-use crate::metrics::{get_metrics, parse, value};
+use crate::util::metrics::{get_metrics, parse, value};
+use crate::util::{McpProcess, free_port};
 
 /// (hits, misses) as the gateway's /metrics reports them.
 async fn counts(base: &str) -> (f64, f64) {

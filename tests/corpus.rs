@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::client::McpProcess;
-use crate::http::{HttpServer, content_type, messages};
 use browserfarm_testkit::Fixtures;
+
+use crate::util::{HttpServer, McpProcess, PROTOCOL, content_type, messages};
 
 const CORPUS: &str = include_str!("corpus/bad-input.json");
 
@@ -216,7 +216,7 @@ async fn the_bad_input_corpus_over_http() {
             .post(&url)
             .header("Accept", "application/json, text/event-stream")
             .header("Content-Type", "application/json")
-            .header("MCP-Protocol-Version", crate::http::PROTOCOL)
+            .header("MCP-Protocol-Version", PROTOCOL)
             .timeout(CASE_DEADLINE)
             .body(body);
         if let Some(s) = session {
@@ -225,7 +225,7 @@ async fn the_bad_input_corpus_over_http() {
         req.send()
     };
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": crate::http::PROTOCOL, "capabilities": {},
+        "protocolVersion": PROTOCOL, "capabilities": {},
         "clientInfo": {"name": "corpus", "version": "1"}}});
     let response = post(init.to_string().into_bytes(), None).await.unwrap();
     let session = response.headers()["mcp-session-id"]

@@ -14,8 +14,7 @@ use browserfarm_protocol::{
 use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
 
-use crate::farm::Agent;
-use crate::http::{HttpServer, StreamableSession};
+use crate::util::{Agent, HttpServer, StreamableSession, free_port};
 
 /// What the page shows: connection state, node rows and call rows, read from the
 /// DOM the way a person would read the tables.
@@ -112,14 +111,6 @@ async fn mark(page: &mut Session) {
         max_chars: None,
     });
     run(page, mark).await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

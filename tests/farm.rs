@@ -1,122 +1,12 @@
 //! A farm on one machine: real `browserfarm agent` processes on loopback ports and
 //! the gateway (`browserfarm mcp --node …`) over stdio.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use browserfarm_testkit::Fixtures;
 use serde_json::json;
-use tokio::process::{Child, Command};
 
-use crate::client::McpProcess;
-
-/// A running agent; stopped with SIGTERM (so it closes its browsers) when dropped.
-pub(crate) struct Agent {
-    child: Child,
-    port: u16,
-}
-
-impl Agent {
-    pub(crate) async fn start(extra: &[&str]) -> Agent {
-        Agent::start_on(free_port(), extra).await
-    }
-
-    async fn start_on(port: u16, extra: &[&str]) -> Agent {
-        let child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
-            .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
-            // Small nodes: several farms run at once on a 2-core machine. Later
-            // arguments win, so `extra` can override these.
-            .args(["--min-browsers", "1", "--max-browsers", "2"])
-            .args(extra)
-            .env("RUST_LOG", "warn,chromiumoxide=off")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn agent");
-        let agent = Agent { child, port };
-        agent.wait_ready().await;
-        agent
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub(crate) fn name(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    async fn wait_ready(&self) {
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("agent on port {} did not start", self.port);
-    }
-
-    fn signal(&self, signal: &str) {
-        if let Some(pid) = self.child.id() {
-            send_signal(pid, signal);
-        }
-    }
-
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id().expect("agent running")
-    }
-
-    /// SIGTERM, then waits for the agent to exit.
-    pub(crate) async fn stop(mut self) -> std::process::ExitStatus {
-        self.signal("-TERM");
-        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
-            .await
-            .expect("agent exited after SIGTERM")
-            .unwrap()
-    }
-
-    pub(crate) async fn kill9(mut self) {
-        self.signal("-KILL");
-        let _ = self.child.wait().await;
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.signal("-TERM");
-        // A stopped agent (a test that failed mid-SIGSTOP) only sees TERM once woken.
-        self.signal("-CONT");
-    }
-}
-
-fn send_signal(pid: u32, signal: &str) {
-    let _ = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status();
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A gateway over `agents` only (no local pool), unless `extra` says otherwise.
-pub(crate) async fn gateway(agents: &[&Agent], extra: &[&str]) -> McpProcess {
-    let mut args: Vec<String> = vec!["--local-pool=false".to_owned()];
-    for agent in agents {
-        args.extend(["--node".to_owned(), agent.url()]);
-    }
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    McpProcess::start_with(&refs).await
-}
+use crate::util::{Agent, McpProcess, free_port, gateway, signal};
 
 /// Rows of the farm_status table whose node column is `name`.
 fn status_row(status: &str, name: &str) -> String {
@@ -165,7 +55,7 @@ async fn batch_scrape_spreads_over_every_node_in_input_order() {
 async fn killed_node_mid_batch_loses_nothing_and_its_breaker_recovers() {
     let pages = Fixtures::start().await;
     let (a, b, c) = tokio::join!(Agent::start(&[]), Agent::start(&[]), Agent::start(&[]));
-    let victim_port = c.port;
+    let victim_port = c.port();
     let victim_name = c.name();
     let mut mcp = gateway(
         &[&a, &b, &c],
@@ -275,7 +165,7 @@ async fn wrong_token_is_refused_with_a_clear_error() {
     );
 
     // The right token, read from a file (kept out of argv and the environment).
-    let token_file = std::env::temp_dir().join(format!("bf-token-{}", agent.port));
+    let token_file = std::env::temp_dir().join(format!("bf-token-{}", agent.port()));
     std::fs::write(&token_file, "right-token\n").unwrap();
     let mut good = gateway(&[&agent], &["--token-file", token_file.to_str().unwrap()]).await;
     let text = good
@@ -381,7 +271,7 @@ async fn agents_register_themselves_and_go_offline_when_they_die() {
     );
 
     // Killed without a goodbye: three missed heartbeats take it offline.
-    let port = agent.port;
+    let port = agent.port();
     let name = agent.name();
     agent.kill9().await;
     wait_for_row(&mut mcp, &name, |r| r.contains("| offline |")).await;
@@ -426,7 +316,7 @@ async fn node_tags_route_jobs_to_matching_nodes() {
     let pages = Fixtures::start().await;
     let (eu, us) = tokio::join!(Agent::start(&["--tags", "region=eu"]), Agent::start(&[]));
     // The US node gets its tag from the farm config file instead.
-    let config = std::env::temp_dir().join(format!("farm-{}.toml", us.port));
+    let config = std::env::temp_dir().join(format!("farm-{}.toml", us.port()));
     std::fs::write(
         &config,
         format!(
@@ -512,7 +402,7 @@ async fn a_hung_node_is_marked_down_and_jobs_go_elsewhere_until_it_wakes() {
     wait_for_row(&mut mcp, &b.name(), |r| r.contains("| up |")).await;
 
     // SIGSTOP: the process holds its port but never answers.
-    b.signal("-STOP");
+    b.signal("STOP");
     let row = wait_for_row(&mut mcp, &b.name(), |r| !r.contains("| up |")).await;
     assert!(!row.contains("| up |"), "{row}");
     let before = jobs_ok(&status_row(
@@ -528,7 +418,7 @@ async fn a_hung_node_is_marked_down_and_jobs_go_elsewhere_until_it_wakes() {
     let status = mcp.ok("farm_status", json!({})).await.text();
     assert_eq!(jobs_ok(&status_row(&status, &b.name())), before, "{status}");
 
-    b.signal("-CONT");
+    b.signal("CONT");
     wait_for_row(&mut mcp, &b.name(), |r| r.contains("| up |")).await;
     let text = mcp
         .ok("batch_scrape", json!({"urls": pages.numbered(4)}))
@@ -550,10 +440,10 @@ async fn jobs_held_by_a_node_that_hangs_mid_batch_fail_over_without_waiting_out_
     let urls: Vec<String> = (0..8)
         .map(|i| pages.url(&format!("/wait/{}", 3000 + i)))
         .collect();
-    let pid = b.child.id().unwrap();
+    let pid = b.pid();
     let stopper = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        send_signal(pid, "-STOP");
+        signal(pid, "STOP");
     });
     let started = std::time::Instant::now();
     let text = mcp
@@ -566,5 +456,5 @@ async fn jobs_held_by_a_node_that_hangs_mid_batch_fail_over_without_waiting_out_
     // The gateway's job timeout is 150 s; failing over on the health check's
     // verdict takes seconds.
     assert!(took < Duration::from_secs(60), "the batch took {took:?}");
-    b.signal("-CONT");
+    b.signal("CONT");
 }

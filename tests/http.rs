@@ -1,200 +1,12 @@
 //! MCP over HTTP: `browserfarm mcp --http` with streamable HTTP at /mcp and the
 //! legacy SSE transport, driven by a plain HTTP client.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 
-pub(crate) const PROTOCOL: &str = "2025-11-25";
-
-/// A running `browserfarm mcp --http`; SIGTERM on drop.
-pub(crate) struct HttpServer {
-    child: Child,
-    pub(crate) base: String,
-}
-
-impl HttpServer {
-    pub(crate) async fn start(extra: &[&str]) -> HttpServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        HttpServer::start_on(port, extra).await
-    }
-
-    pub(crate) async fn start_on(port: u16, extra: &[&str]) -> HttpServer {
-        let child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
-            .args(["mcp", "--min-browsers", "0", "--http"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn browserfarm");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return HttpServer {
-                    child,
-                    base: format!("http://127.0.0.1:{port}"),
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("HTTP server did not start");
-    }
-
-    /// SIGTERM, then waits for the process to exit.
-    pub(crate) async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-        let exited = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
-        assert!(exited.is_ok(), "the server exits on SIGTERM");
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-    }
-}
-
-/// A reply's `Content-Type`, or "" without one.
-pub(crate) fn content_type(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
-}
-
-/// The JSON-RPC messages in a reply that is either JSON or an SSE stream.
-pub(crate) fn messages(content_type: &str, body: &str) -> Vec<Value> {
-    if content_type.starts_with("application/json") {
-        return vec![serde_json::from_str(body).expect("JSON body")];
-    }
-    body.lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str(d.trim()).ok())
-        .collect()
-}
-
-/// One streamable-HTTP MCP session.
-pub(crate) struct StreamableSession {
-    http: reqwest::Client,
-    url: String,
-    token: Option<String>,
-    id: Option<String>,
-    next: u64,
-}
-
-impl StreamableSession {
-    pub(crate) fn new(server: &HttpServer, token: Option<&str>) -> StreamableSession {
-        StreamableSession {
-            http: reqwest::Client::new(),
-            url: format!("{}/mcp", server.base),
-            token: token.map(str::to_owned),
-            id: None,
-            next: 1,
-        }
-    }
-
-    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
-        let mut req = self
-            .http
-            .post(&self.url)
-            .header("Accept", "application/json, text/event-stream")
-            .header("Content-Type", "application/json")
-            .header("MCP-Protocol-Version", PROTOCOL)
-            .timeout(Duration::from_secs(120))
-            .body(body.to_string());
-        if let Some(id) = &self.id {
-            req = req.header("Mcp-Session-Id", id);
-        }
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        req
-    }
-
-    pub(crate) async fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next;
-        self.next += 1;
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let response = self.post(&body).send().await.expect("POST /mcp");
-        assert!(
-            response.status().is_success(),
-            "{method}: HTTP {}",
-            response.status()
-        );
-        if let Some(session) = response.headers().get("mcp-session-id") {
-            self.id = Some(session.to_str().unwrap().to_owned());
-        }
-        let kind = content_type(&response);
-        let text = response.text().await.unwrap();
-        messages(&kind, &text)
-            .into_iter()
-            .find(|m| m["id"] == json!(id))
-            .unwrap_or_else(|| panic!("no reply to {method} in {text}"))
-    }
-
-    pub(crate) async fn initialize(&mut self) {
-        let reply = self
-            .request(
-                "initialize",
-                json!({"protocolVersion": PROTOCOL, "capabilities": {},
-                       "clientInfo": {"name": "e2e", "version": "1"}}),
-            )
-            .await;
-        assert_eq!(reply["result"]["serverInfo"]["name"], "browserfarm");
-        assert!(self.id.is_some(), "the server assigns a session id");
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let status = self.post(&note).send().await.unwrap().status();
-        assert_eq!(status, 202);
-    }
-
-    pub(crate) async fn tool_text(&mut self, name: &str, arguments: Value) -> String {
-        let reply = self
-            .request("tools/call", json!({"name": name, "arguments": arguments}))
-            .await;
-        assert_eq!(reply["result"]["isError"], false, "{reply}");
-        reply["result"]["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn delete(&self) -> u16 {
-        let mut req = self
-            .http
-            .delete(&self.url)
-            .header("Mcp-Session-Id", self.id.as_deref().unwrap())
-            .header("MCP-Protocol-Version", PROTOCOL);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        req.send().await.unwrap().status().as_u16()
-    }
-}
+use crate::util::{HttpServer, PROTOCOL, StreamableSession, TOOLS, browserfarm};
 
 /// `GET /health`, polled until its open session count is `want`.
 async fn wait_for_sessions(server: &HttpServer, want: u64) {
@@ -225,7 +37,7 @@ async fn streamable_http_sessions_keep_state_apart_until_deleted() {
     let tools = a.request("tools/list", json!({})).await;
     assert_eq!(
         tools["result"]["tools"].as_array().unwrap().len(),
-        crate::protocol::TOOLS.len()
+        TOOLS.len()
     );
     let shot = a
         .request(
@@ -432,7 +244,7 @@ async fn legacy_sse_transport_serves_tools() {
         serde_json::from_str(&next_event(&mut events, &mut buffer, reply_to(3)).await).unwrap();
     assert_eq!(
         reply["result"]["tools"].as_array().unwrap().len(),
-        crate::protocol::TOOLS.len()
+        TOOLS.len()
     );
 
     let shot = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
@@ -461,10 +273,8 @@ async fn legacy_sse_transport_serves_tools() {
 
 #[tokio::test]
 async fn http_beyond_loopback_needs_a_token() {
-    let output = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
-        .args(["mcp", "--http", "0.0.0.0:1"])
+    let output = browserfarm(["mcp", "--http", "0.0.0.0:1"])
         .env_remove("BROWSERFARM_TOKEN")
-        .stdin(Stdio::null())
         .output()
         .await
         .unwrap();
@@ -475,8 +285,7 @@ async fn http_beyond_loopback_needs_a_token() {
 
 /// `browserfarm status` against a gateway; returns (exit code, stdout, stderr).
 async fn status(gateway: &str, extra: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
-        .args(["status", "--gateway", gateway])
+    let output = browserfarm(["status", "--gateway", gateway])
         .args(extra)
         .env_remove("BROWSERFARM_TOKEN")
         .output()

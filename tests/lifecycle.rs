@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::client::{McpProcess, ToolResult, chromium_of};
-use crate::farm::{Agent, gateway};
 use browserfarm_testkit::Fixtures;
+
+use crate::util::{Agent, McpProcess, ToolResult, chromium_of, gateway, signal};
 
 async fn assert_no_chromium_left(pid: u32) {
     // Killed children are reaped asynchronously by the kernel; allow a moment.
@@ -50,12 +50,12 @@ async fn closing_stdin_exits_and_leaves_no_chromium() {
 #[tokio::test]
 async fn sigterm_and_sigint_exit_and_leave_no_chromium() {
     let pages = Fixtures::start().await;
-    for signal in [nix_signal::TERM, nix_signal::INT] {
+    for name in ["TERM", "INT"] {
         let (mut mcp, _) = McpProcess::start().await;
         mcp.ok("navigate", json!({"url": pages.url("/article")}))
             .await;
         let pid = mcp.pid();
-        nix_signal::send(pid, signal);
+        assert!(signal(pid, name), "SIG{name} delivered");
         let status = mcp.wait_exit().await;
         assert!(status.success(), "{status}");
         assert_no_chromium_left(pid).await;
@@ -94,7 +94,7 @@ async fn sigterm_mid_batch_finishes_the_running_call() {
         )
         .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    nix_signal::send(mcp.pid(), nix_signal::TERM);
+    assert!(signal(mcp.pid(), "TERM"), "SIGTERM delivered");
     let [batch] = <[ToolResult; 1]>::try_from(answers(&mut mcp, &[id]).await)
         .ok()
         .unwrap();
@@ -128,7 +128,7 @@ async fn sigterm_answers_calls_that_outlive_the_grace_period() {
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let signalled = std::time::Instant::now();
-    nix_signal::send(pid, nix_signal::TERM);
+    assert!(signal(pid, "TERM"), "SIGTERM delivered");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let late = mcp
         .send("tools/call", json!({"name": "scrape", "arguments": {}}))
@@ -146,18 +146,4 @@ async fn sigterm_answers_calls_that_outlive_the_grace_period() {
         signalled.elapsed()
     );
     assert_no_chromium_left(pid).await;
-}
-
-/// Sending signals without `unsafe` or extra crates.
-mod nix_signal {
-    pub const TERM: &str = "TERM";
-    pub const INT: &str = "INT";
-
-    pub fn send(pid: u32, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([format!("-{signal}"), pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
 }

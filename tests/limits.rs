@@ -3,8 +3,9 @@
 
 use serde_json::json;
 
-use crate::client::McpProcess;
 use browserfarm_testkit::Fixtures;
+
+use crate::util::McpProcess;
 
 /// Off by default: a page cannot open windows from script, and the popup a
 /// click opens is closed, with its URL in the result.

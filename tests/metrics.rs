@@ -2,84 +2,13 @@
 //! `--metrics-listen` over one agent, both behind a token, scraped after a few
 //! tool calls.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use browserfarm_testkit::Fixtures;
 use serde_json::json;
 
-use crate::farm::{Agent, free_port, gateway};
-
-pub(crate) const TOKEN: &str = "metrics-e2e-token";
-
-/// One line of the text exposition format: `name{label="value",…} number`.
-#[derive(Debug)]
-pub(crate) struct Sample {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub value: f64,
-}
-
-/// Parses the samples of a text exposition (comments skipped). Label values in
-/// our series never contain quotes or commas, so a split is enough.
-pub(crate) fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|line| {
-            let (series, value) = line
-                .rsplit_once(' ')
-                .unwrap_or_else(|| panic!("bad line {line:?}"));
-            let (name, labels) = match series.split_once('{') {
-                Some((name, rest)) => {
-                    let labels = rest
-                        .trim_end_matches('}')
-                        .split(',')
-                        .filter(|p| !p.is_empty())
-                        .map(|pair| {
-                            let (k, v) = pair.split_once('=').expect("label=value");
-                            (k.to_owned(), v.trim_matches('"').to_owned())
-                        })
-                        .collect();
-                    (name, labels)
-                }
-                None => (series, BTreeMap::new()),
-            };
-            Sample {
-                name: name.to_owned(),
-                labels,
-                value: value
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
-            }
-        })
-        .collect()
-}
-
-/// The sum of the samples of `name` carrying all of `labels`; None when there
-/// is no such series.
-pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let matching: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.name == name)
-        .filter(|s| {
-            labels
-                .iter()
-                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|s| s.value)
-        .collect();
-    (!matching.is_empty()).then(|| matching.iter().sum())
-}
-
-pub(crate) async fn get_metrics(base: &str, token: Option<&str>) -> (u16, String) {
-    let mut request = reqwest::Client::new().get(format!("{base}/metrics"));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("GET /metrics");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
+use crate::util::metrics::{Sample, TOKEN, get_metrics, parse, value};
+use crate::util::{Agent, browserfarm, free_port, gateway};
 
 /// Scrapes until `ready` holds for the samples (gauges such as node_up follow
 /// health checks, which run every couple of seconds), or panics with the text.
@@ -194,10 +123,8 @@ async fn gateway_and_agent_metrics_count_calls_jobs_and_node_health() {
 
 #[tokio::test]
 async fn metrics_beyond_loopback_need_a_token() {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_browserfarm"))
-        .args(["mcp", "--metrics-listen", "0.0.0.0:1"])
+    let output = browserfarm(["mcp", "--metrics-listen", "0.0.0.0:1"])
         .env_remove("BROWSERFARM_TOKEN")
-        .stdin(std::process::Stdio::null())
         .output()
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 //! The npm packages: `scripts/npm-pack.sh` packs the launcher and this platform's
 //! binary package, and `npx` runs them offline from the tarballs, over stdio.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
+use crate::util::{TOOLS, installed, repo_path};
 
 /// `npx` over the two tarballs, with a cache of its own: nothing comes from a
 /// registry or an earlier install.
@@ -29,18 +27,16 @@ fn npx(tarballs: &[String], cache: &Path, args: &[&str]) -> Command {
 
 #[tokio::test]
 async fn npx_runs_the_packed_packages_offline() {
-    if std::process::Command::new("npm")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        // .ci/run installs npm; a developer machine without it skips this one.
-        eprintln!("skipping npx_runs_the_packed_packages_offline: npm is not installed");
+    if !installed::require(
+        "npm",
+        "apt-get install npm",
+        "npx_runs_the_packed_packages_offline",
+    ) {
         return;
     }
     let work = std::env::temp_dir().join(format!("browserfarm-npm-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
-    let packed = Command::new(repo_root().join("scripts/npm-pack.sh"))
+    let packed = Command::new(repo_path("scripts/npm-pack.sh"))
         .arg(env!("CARGO_BIN_EXE_browserfarm"))
         .arg(work.join("out"))
         .stderr(Stdio::inherit())
@@ -100,7 +96,7 @@ async fn npx_runs_the_packed_packages_offline() {
     })
     .await
     .expect("tools/list answered through the launcher");
-    assert_eq!(tools, crate::protocol::TOOLS.len());
+    assert_eq!(tools, TOOLS.len());
     drop(stdin);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await

@@ -5,8 +5,9 @@
 
 use serde_json::json;
 
-use crate::client::McpProcess;
 use browserfarm_testkit::Fixtures;
+
+use crate::util::McpProcess;
 
 #[tokio::test]
 async fn blocked_hosts_are_refused_in_navigations_redirects_and_subresources() {

@@ -4,7 +4,7 @@
 //! bearer token until the tool calls made here show up in its query API.
 //!
 //! Needs `prometheus` and `promtool` on PATH (Debian: `apt-get install
-//! prometheus`); without them the test says so and passes.
+//! prometheus`); see `util::tools` for what happens without them.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,19 +14,11 @@ use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::farm::{Agent, free_port, gateway};
-use crate::metrics::TOKEN;
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    })
-}
+use crate::util::metrics::TOKEN;
+use crate::util::{Agent, free_port, gateway, installed, repo_path};
 
 fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/prometheus")
+    repo_path("deploy/prometheus")
 }
 
 async fn promtool(args: &[&str], dir: &Path) {
@@ -109,11 +101,11 @@ async fn wait_for(api: &str, promql: &str, min: f64) -> f64 {
 
 #[tokio::test]
 async fn prometheus_scrapes_gateway_and_agents_with_the_shipped_config() {
-    if on_path("prometheus").is_none() || on_path("promtool").is_none() {
-        eprintln!(
-            "skipped: prometheus/promtool not on PATH; install Debian's prometheus package \
-             (apt-get install prometheus) to run this test"
-        );
+    let test = "prometheus_scrapes_gateway_and_agents_with_the_shipped_config";
+    let install = "apt-get install prometheus";
+    if !installed::require("prometheus", install, test)
+        || !installed::require("promtool", install, test)
+    {
         return;
     }
     let deploy = deploy_dir();

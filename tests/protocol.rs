@@ -2,35 +2,7 @@
 
 use serde_json::json;
 
-use crate::client::McpProcess;
-
-pub(crate) const TOOLS: [&str; 25] = [
-    "navigate",
-    "screenshot",
-    "scrape",
-    "snapshot",
-    "click",
-    "type",
-    "fill_form",
-    "select_option",
-    "hover",
-    "press_key",
-    "scroll",
-    "wait_for",
-    "upload_file",
-    "handle_dialog",
-    "tabs",
-    "cookies",
-    "storage_state",
-    "emulate",
-    "console_messages",
-    "network_requests",
-    "pdf",
-    "downloads",
-    "evaluate",
-    "batch_scrape",
-    "farm_status",
-];
+use crate::util::{McpProcess, TOOLS, repo_path};
 
 #[tokio::test]
 async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
@@ -132,7 +104,7 @@ async fn protocol_mistakes_get_json_rpc_errors() {
 /// version it really is, so the two cannot drift apart.
 #[tokio::test]
 async fn the_manifest_matches_the_server() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/mcp-manifest.json");
+    let path = repo_path("mcp-manifest.json");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("mcp-manifest.json"))
             .expect("mcp-manifest.json is JSON");

@@ -5,8 +5,9 @@
 
 use serde_json::json;
 
-use crate::client::{McpProcess, ToolResult, chromium_of};
 use browserfarm_testkit::Fixtures;
+
+use crate::util::{McpProcess, ToolResult, chromium_of, signal};
 
 const CALLS: usize = 2_000;
 /// A Chromium process (browser or renderer) is SIGKILLed about this often.
@@ -72,9 +73,7 @@ async fn two_thousand_mixed_calls_with_random_faults_lose_nothing() {
             let victims = chromium_of(pid);
             if !victims.is_empty() {
                 let victim = victims[rng.below(victims.len() as u64) as usize];
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &victim.to_string()])
-                    .status();
+                signal(victim, "KILL");
                 faults += 1;
                 fault_credit += FAULT_SHADOW;
             }

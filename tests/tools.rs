@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::json;
 
-use crate::client::McpProcess;
 use browserfarm_testkit::Fixtures;
 
-fn decode_image(result: &crate::client::ToolResult) -> (image::ImageFormat, u32, u32) {
+use crate::util::{McpProcess, ToolResult};
+
+fn decode_image(result: &ToolResult) -> (image::ImageFormat, u32, u32) {
     let img = result
         .content("image")
         .next()

@@ -6,9 +6,9 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::client::{McpProcess, ToolResult};
-use crate::farm::{Agent, gateway};
 use browserfarm_testkit::Fixtures;
+
+use crate::util::{Agent, McpProcess, TOOLS, ToolResult, gateway};
 
 /// Where the browsers run.
 #[derive(Clone, Copy, Debug)]
@@ -612,5 +612,5 @@ async fn every_listed_tool_answers_a_call() {
         let result = mcp.call(name, args).await;
         assert!(is_ok(&result), "{name}: {}", result.text());
     }
-    assert_eq!(names.len(), crate::protocol::TOOLS.len(), "{names:?}");
+    assert_eq!(names.len(), TOOLS.len(), "{names:?}");
 }

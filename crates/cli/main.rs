@@ -1,9 +1,9 @@
 //! The `browserfarm` binary: argument parsing, logging and wiring. Everything else
 //! lives in the library crates under `crates/`.
 
-mod flags;
 mod doctor;
 mod farm_file;
+mod flags;
 mod status;
 
 use std::process::ExitCode;
@@ -24,8 +24,8 @@ use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use crate::flags::{AgentArgs, Cli, Command, McpArgs, resolve_token};
 use crate::farm_file::FarmFile;
+use crate::flags::{AgentArgs, Cli, Command, McpArgs, resolve_token};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use super::process::browserfarm;
 
 /// Longest a test waits for any single reply (a 60-page batch on a loaded 2-core
 /// machine is the slowest).
@@ -24,17 +26,10 @@ pub struct McpProcess {
 impl McpProcess {
     /// Starts `browserfarm mcp` with extra arguments (not yet initialized).
     pub fn spawn(extra: &[&str]) -> McpProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_browserfarm"))
-            .arg("mcp")
-            .args(["--min-browsers", "0"])
+        let mut child = browserfarm(["mcp", "--min-browsers", "0"])
             .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn browserfarm");
         let stdin = child.stdin.take();
@@ -212,19 +207,4 @@ impl ToolResult {
             .flatten()
             .filter(move |c| c["type"] == kind)
     }
-}
-
-/// Processes whose command line mentions the profile directory of browserfarm
-/// process `pid`, i.e. its Chromium processes.
-pub fn chromium_of(pid: u32) -> Vec<u32> {
-    let needle = format!("/browserfarm/pid-{pid}/");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-        })
-        .collect()
 }

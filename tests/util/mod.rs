@@ -1,0 +1,46 @@
+//! The one process harness of the end-to-end suite. Scenario files import from
+//! here and never from each other: starting the real binary (`process`), an MCP
+//! client over its stdio (`stdio`) and over HTTP (`http`), farms of real agent
+//! processes (`farm`), Prometheus text (`metrics`), and the outside programs the suite
+//! needs (`installed`). Pages come from `browserfarm_testkit::Fixtures`.
+
+pub mod farm;
+pub mod http;
+pub mod installed;
+pub mod metrics;
+pub mod process;
+pub mod stdio;
+
+pub use farm::{Agent, gateway};
+pub use http::{HttpServer, PROTOCOL, StreamableSession, content_type, messages};
+pub use process::{browserfarm, chromium_of, free_port, repo_path, signal};
+pub use stdio::{McpProcess, ToolResult};
+
+/// Every tool the server lists.
+pub const TOOLS: [&str; 25] = [
+    "navigate",
+    "screenshot",
+    "scrape",
+    "snapshot",
+    "click",
+    "type",
+    "fill_form",
+    "select_option",
+    "hover",
+    "press_key",
+    "scroll",
+    "wait_for",
+    "upload_file",
+    "handle_dialog",
+    "tabs",
+    "cookies",
+    "storage_state",
+    "emulate",
+    "console_messages",
+    "network_requests",
+    "pdf",
+    "downloads",
+    "evaluate",
+    "batch_scrape",
+    "farm_status",
+];
