@@ -14,12 +14,15 @@ use browserfarm_browser::Pool;
 use std::time::Duration;
 
 use browserfarm_agent::{AgentConfig, Registrar};
-use browserfarm_gateway::metrics::{self, Exposition};
 use browserfarm_gateway::{
-    BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeSpec,
-    QueueConfig, Queued, RateLimit, registry_router,
+    BreakerConfig, Executor, FarmConfig, FarmExecutor, LocalExecutor, LocalMember, NodeGauges,
+    NodeSpec, PoolGauges, QueueConfig, QueueGauges, Queued, registry_router,
 };
-use browserfarm_mcp::{AuditLog, CacheConfig, Drain, HttpOptions, ResultCache, StdioOptions};
+use browserfarm_http::metrics_router;
+use browserfarm_mcp::{
+    AuditLog, CacheConfig, Drain, HttpOptions, RateLimit, ResultCache, StdioOptions,
+};
+use browserfarm_metrics::{self as metrics, Exposition};
 use browserfarm_protocol::NodeTags;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -179,7 +182,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
     let mut registry = None;
     let mut exposition = Exposition::new(recorder);
     if let Some(local) = &local {
-        exposition = exposition.with_local(local.clone());
+        exposition = exposition.with_gauges(Arc::new(PoolGauges(local.clone())));
     }
     let executor: Arc<dyn Executor> = if farm_mode {
         let config = FarmConfig {
@@ -231,7 +234,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         );
         let capacity = farm.clone();
         let queued = Queued::new(farm, queue, move || capacity.capacity());
-        exposition = exposition.with_admission(queued.admission().clone());
+        exposition = exposition.with_gauges(Arc::new(QueueGauges(queued.admission().clone())));
         Arc::new(queued)
     } else {
         let local = local.expect("checked above: no farm means a local pool");
@@ -241,16 +244,16 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION")
         );
         let queued = Queued::new(local, queue, move || capacity);
-        exposition = exposition.with_admission(queued.admission().clone());
+        exposition = exposition.with_gauges(Arc::new(QueueGauges(queued.admission().clone())));
         Arc::new(queued)
     };
-    let exposition = Arc::new(exposition.with_executor(executor.clone()));
+    let exposition = Arc::new(exposition.with_gauges(Arc::new(NodeGauges(executor.clone()))));
     tokio::spawn(upkeep(exposition.clone()));
     let metrics_server = metrics_listener.map(|listener| {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(listen = %addr, "serving Prometheus metrics at /metrics");
         }
-        let app = metrics::metrics_router(exposition.clone(), args.token.clone());
+        let app = metrics_router(exposition.clone(), args.token.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "metrics listener failed");
@@ -358,8 +361,8 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     let executor = Arc::new(LocalExecutor::new(pool).with_capacity(capacity));
     let exposition = Arc::new(
         Exposition::new(recorder)
-            .with_local(executor.clone())
-            .with_executor(executor.clone()),
+            .with_gauges(Arc::new(PoolGauges(executor.clone())))
+            .with_gauges(Arc::new(NodeGauges(executor.clone()))),
     );
     tokio::spawn(upkeep(exposition.clone()));
     let config = AgentConfig {

@@ -3,15 +3,18 @@
 //! `LocalExecutor`. See [`browserfarm_protocol::Health`] and the protocol crate's
 //! `node_api` module for the endpoints.
 //!
-//! Cross-cutting behaviour stays out of handlers: the bearer-token check (`auth`) is
-//! a middleware layer over every route, `/health` and `/metrics` included since
-//! they reveal capacity; admission control (`admission`) bounds running and queued jobs.
+//! Cross-cutting behaviour stays out of handlers: the bearer-token check
+//! (`browserfarm_http::BearerAuth`) is a layer over every route, `/health` and
+//! `/metrics` included since they reveal capacity; failures answer through
+//! `browserfarm_http::HttpError`, so their status follows from their kind in one
+//! place; admission control (`admission`) bounds running and queued jobs; idle
+//! sessions expire (`sessions`); `register` announces the node to a gateway.
 //!
 //! **Architecture invariant:** no rmcp (the node speaks HTTP, not MCP) and no
-//! chromiumoxide (the `browser` crate hides it).
+//! chromiumoxide (the `browser` crate hides it, behind the gateway's
+//! `LocalExecutor`).
 
 mod admission;
-mod auth;
 mod register;
 mod routes;
 mod sessions;
@@ -20,8 +23,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use browserfarm_gateway::metrics::Exposition;
 use browserfarm_gateway::{Executor, LocalExecutor};
+use browserfarm_metrics::Exposition;
 use tokio_util::sync::CancellationToken;
 
 pub use admission::Admission;

@@ -1,24 +1,31 @@
-//! The `/v1` routes, `/health` and `/metrics`. Handlers are small: auth and admission are
-//! layers or one call, errors become responses in one place ([`error_response`]).
+//! The `/v1` routes, `/health` and `/metrics`. Handlers are small: the bearer
+//! token is a layer over every route ([`BearerAuth`]), admission is one call, and
+//! a failure is an [`HttpError`], whose status follows from its kind in one place.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router, middleware};
-use browserfarm_gateway::{Executor, metrics};
+use axum::{Json, Router};
+use browserfarm_gateway::Executor;
+use browserfarm_http::{BearerAuth, HttpError, metrics_response};
 use browserfarm_protocol::{ErrorKind, Health, Job, JobError, SessionId, SessionOpened};
 
 use crate::Node;
-use crate::auth::require_token;
 
 /// Largest request body accepted (a job is a few hundred bytes).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What a caller without the node's token is told.
+const REFUSAL: &str = "missing or wrong bearer token for this node; check the gateway's --token / \
+     BROWSERFARM_TOKEN against the agent's";
+
 pub(crate) fn router(node: Arc<Node>) -> Router {
+    // `/health` and `/metrics` too: they reveal capacity.
+    let auth = BearerAuth::new(node.config.token.as_deref(), REFUSAL);
     Router::new()
         .route("/v1/sessions", post(open_session))
         .route("/v1/sessions/{id}", delete(close_session))
@@ -26,41 +33,8 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(node.clone(), require_token))
+        .layer(auth)
         .with_state(node)
-}
-
-/// The HTTP status for a failure, chosen so the gateway knows what to do: 4xx the
-/// caller's problem, 422 the job ran and failed, 429 go elsewhere, 5xx node trouble.
-fn status_for(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::InvalidArgument | ErrorKind::UrlRefused => StatusCode::BAD_REQUEST,
-        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorKind::SessionNotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::NodeFailed => StatusCode::BAD_GATEWAY,
-        // A job that hit an unexpected Chromium reply still ran on a working node:
-        // 5xx would count against the node's breaker and move its sessions.
-        ErrorKind::Internal
-        | ErrorKind::Navigation
-        | ErrorKind::Timeout
-        | ErrorKind::ElementNotFound
-        | ErrorKind::Script
-        | ErrorKind::BrowserCrashed
-        | ErrorKind::PageCrashed => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
-
-pub(crate) fn error_response(error: &JobError) -> Response {
-    let status = status_for(error.kind);
-    let mut response = (status, Json(error)).into_response();
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-    }
-    response
 }
 
 fn busy(node: &Node) -> JobError {
@@ -87,58 +61,59 @@ fn all_browsers_taken(node: &Node) -> bool {
     node.sessions.count() >= node.executor.pool().status().max
 }
 
-async fn open_session(State(node): State<Arc<Node>>) -> Response {
+async fn open_session(State(node): State<Arc<Node>>) -> Result<Response, HttpError> {
     if node.draining.load(Ordering::Acquire) {
-        return error_response(&draining());
+        return Err(draining().into());
     }
     if all_browsers_taken(&node) {
-        return error_response(&busy(&node));
+        return Err(busy(&node).into());
     }
-    match node.executor.open_session(&Default::default()).await {
-        Ok(session) => {
-            node.sessions.touch(&session);
-            (StatusCode::CREATED, Json(SessionOpened { session })).into_response()
-        }
-        Err(e) => error_response(&e),
-    }
+    let session = node.executor.open_session(&Default::default()).await?;
+    node.sessions.touch(&session);
+    Ok((StatusCode::CREATED, Json(SessionOpened { session })).into_response())
 }
 
-async fn close_session(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Response {
+async fn close_session(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, HttpError> {
     let id = SessionId(id);
     node.sessions.forget(&id);
-    match node.executor.close_session(&id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error_response(&e),
-    }
+    node.executor.close_session(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn run_job(State(node): State<Arc<Node>>, Json(job): Json<Job>) -> Response {
+async fn run_job(
+    State(node): State<Arc<Node>>,
+    Json(job): Json<Job>,
+) -> Result<Response, HttpError> {
     if node.draining.load(Ordering::Acquire) {
-        return error_response(&draining());
+        return Err(draining().into());
     }
     if job.session.is_none() && all_browsers_taken(&node) {
-        return error_response(&busy(&node));
+        return Err(busy(&node).into());
     }
     let Some(_slot) = node.admission.admit().await else {
-        return error_response(&busy(&node));
+        return Err(busy(&node).into());
     };
     if let Some(id) = &job.session {
         node.sessions.touch(id);
     }
     let op = job.operation.name();
     match tokio::time::timeout(node.config.job_timeout, node.executor.run(job)).await {
-        Ok(Ok(output)) => Json(output).into_response(),
-        Ok(Err(e)) => error_response(&e),
+        Ok(output) => Ok(Json(output?).into_response()),
         Err(_) => {
             tracing::warn!(op, "job overran the node's job deadline");
-            let e = JobError::new(
+            // Not the 422 of a page that timed out: the node itself overran, which
+            // the gateway counts against it.
+            Err(HttpError::new(
                 ErrorKind::Timeout,
                 format!(
                     "the job did not finish within {:?} on this node",
                     node.config.job_timeout
                 ),
-            );
-            (StatusCode::GATEWAY_TIMEOUT, Json(e)).into_response()
+            )
+            .with_status(StatusCode::GATEWAY_TIMEOUT))
         }
     }
 }
@@ -146,8 +121,8 @@ async fn run_job(State(node): State<Arc<Node>>, Json(job): Json<Job>) -> Respons
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
     match &node.config.metrics {
         Some(exposition) => {
-            metrics::queue_depth(node.admission.queued());
-            exposition.response().await
+            browserfarm_metrics::queue_depth(node.admission.queued());
+            metrics_response(exposition).await
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }

@@ -172,7 +172,7 @@ impl Executor for LocalExecutor {
             (&self.jobs_failed, "failed")
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::job(LOCAL_NODE, status, started.elapsed());
+        browserfarm_metrics::job(LOCAL_NODE, status, started.elapsed());
         result
     }
 

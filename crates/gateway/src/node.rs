@@ -240,7 +240,7 @@ impl Node {
                 Err(CallError::Failed(_)) => "node_failed",
                 Err(CallError::Unauthorized(_)) => "unauthorized",
             };
-            crate::metrics::job(&self.name, status, started.elapsed());
+            browserfarm_metrics::job(&self.name, status, started.elapsed());
         }
         result
     }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use browserfarm_gateway::metrics;
+use browserfarm_metrics as metrics;
 use browserfarm_protocol::{JobOutput, NodeTags, Operation};
 
 /// Cache settings (`--result-cache`, `--cache-*`).

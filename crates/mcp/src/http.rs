@@ -10,10 +10,11 @@
 //! (loopback only) a page reaching it by DNS rebinding could read counters,
 //! which carry no page content or arguments.
 //!
-//! Every other route but `/health` passes the same gate, following the MCP transport
-//! security guidance: the `Host` header must name an allowed host and a present
-//! `Origin` must be an allowed one (both stop DNS rebinding from a web page), and
-//! the bearer token must match when one is set. Each MCP session, on either
+//! Every other route but `/health` passes the same gate, in this order: the
+//! `Host`/`Origin` check ([`crate::host_check`], 403), the bearer token when one is
+//! set ([`BearerAuth`], 401), then the limit of MCP sessions per client address
+//! (429). Refusals are [`HttpError`]s, a `JobError` JSON body as on every other
+//! listener. Each MCP session, on either
 //! transport, gets its own [`BrowserfarmServer`] and so its own browser session,
 //! released when the MCP session ends (DELETE on `/mcp`, idle expiry, SSE
 //! disconnect).
@@ -27,13 +28,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use browserfarm_gateway::metrics::{Exposition, metrics_router};
-use browserfarm_gateway::{Executor, RateLimit, bearer_matches};
+use browserfarm_gateway::Executor;
+use browserfarm_http::{BearerAuth, HttpError, metrics_router};
+use browserfarm_metrics::Exposition;
+use browserfarm_protocol::ErrorKind;
 use futures::{Stream, StreamExt};
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -43,10 +46,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::BrowserfarmServer;
+use crate::host_check::HostCheck;
+use crate::{BrowserfarmServer, RateLimit};
 
-/// Host names always accepted in `Host` (and as `Origin` hosts).
-const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
+/// What a caller of `/mcp`, `/sse`, `/message` or `/v1/farm` without the token is
+/// told.
+const REFUSAL: &str = "missing or wrong bearer token: send `Authorization: Bearer <token>` with \
+     the server's --token";
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -171,6 +177,8 @@ struct Shared {
     sse: Arc<Mutex<HashMap<String, mpsc::Sender<Bytes>>>>,
     activity: crate::Activity,
     clients: Arc<Clients>,
+    hosts: Arc<HostCheck>,
+    auth: BearerAuth,
 }
 
 impl Shared {
@@ -212,13 +220,19 @@ pub fn router(
     options: HttpOptions,
     shutdown: CancellationToken,
 ) -> Router {
+    let hosts = Arc::new(HostCheck {
+        allowed_hosts: options.allowed_hosts.clone(),
+        allowed_origins: options.allowed_origins.clone(),
+    });
     let shared = Shared {
         executor,
+        auth: BearerAuth::new(options.token.as_deref(), REFUSAL),
         options: Arc::new(options),
         shutdown,
         sse: Default::default(),
         activity: Default::default(),
         clients: Default::default(),
+        hosts,
     };
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(shared.options.session_idle);
@@ -246,7 +260,8 @@ pub fn router(
         app = app.merge(crate::dashboard::router(
             shared.executor.clone(),
             shared.activity.clone(),
-            shared.options.clone(),
+            shared.hosts.clone(),
+            shared.options.token.as_deref(),
             shared.shutdown.clone(),
         ));
     }
@@ -323,75 +338,32 @@ async fn farm_status(State(shared): State<Shared>) -> Response {
     axum::Json(shared.executor.status().await).into_response()
 }
 
-pub(crate) fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({ "error": message }))).into_response()
-}
-
-/// The host part of a `Host` header or origin authority: `[::1]:80` → `::1`.
-fn host_of(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
-}
-
-fn host_allowed(options: &HttpOptions, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    LOOPBACK_HOSTS.contains(&host.as_str())
-        || options
-            .allowed_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&host))
-}
-
-fn origin_allowed(options: &HttpOptions, origin: &str) -> bool {
-    let origin = origin.trim_end_matches('/');
-    if options
-        .allowed_origins
-        .iter()
-        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
-    {
-        return true;
-    }
-    match origin.split_once("://") {
-        Some(("http" | "https", authority)) => host_allowed(options, host_of(authority)),
-        _ => false,
-    }
-}
-
-async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    if let Some(refused) = host_or_origin_refusal(&shared.options, headers) {
-        return refused;
-    }
-    if let Some(token) = &shared.options.token
-        && !bearer_matches(headers, token)
-    {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token: send `Authorization: Bearer <token>` with the \
-             server's --token",
-        );
-    }
+async fn gate(
+    State(shared): State<Shared>,
+    request: Request,
+    next: Next,
+) -> Result<Response, HttpError> {
+    shared.hosts.check(request.headers())?;
+    shared.auth.check(request.headers())?;
     let Some(peer) = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip())
     else {
-        return next.run(request).await;
+        return Ok(next.run(request).await);
     };
     let max = shared.options.max_sessions_per_client;
     if max > 0 && opens_session(&request) && shared.clients.open(peer) >= max {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
+        return Err(HttpError::new(
+            ErrorKind::Busy,
+            format!(
                 "this client already has {max} MCP sessions open, the most one client may \
                  hold (--max-sessions-per-client); reuse one or close one (DELETE /mcp with \
                  its Mcp-Session-Id) first"
             ),
-        );
+        ));
     }
-    PEER.scope(peer, next.run(request)).await
+    Ok(PEER.scope(peer, next.run(request)).await)
 }
 
 /// A request that would open an MCP session: a POST to `/mcp` without a session
@@ -402,41 +374,6 @@ fn opens_session(request: &Request) -> bool {
         && path == "/mcp"
         && !request.headers().contains_key("mcp-session-id"))
         || (request.method() == axum::http::Method::GET && path == "/sse")
-}
-
-/// The DNS-rebinding defence every gated route shares (the dashboard too): the
-/// refusal of a request without an allowed `Host`, or with an `Origin` that is
-/// not allowed.
-pub(crate) fn host_or_origin_refusal(
-    options: &HttpOptions,
-    headers: &axum::http::HeaderMap,
-) -> Option<Response> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !host_allowed(options, host_of(host)) {
-        return Some(refuse(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "Host '{host}' is not allowed; start the server with --allowed-hosts to \
-                 accept it"
-            ),
-        ));
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        if !origin_allowed(options, origin) {
-            return Some(refuse(
-                StatusCode::FORBIDDEN,
-                &format!(
-                    "Origin '{origin}' is not allowed; start the server with \
-                     --allowed-origins to accept it"
-                ),
-            ));
-        }
-    }
-    None
 }
 
 fn session_id() -> String {
@@ -539,10 +476,11 @@ async fn post_message(
         .get(&query.session_id)
         .cloned();
     let Some(inbox) = inbox else {
-        return refuse(
-            StatusCode::NOT_FOUND,
+        return HttpError::new(
+            ErrorKind::SessionNotFound,
             "unknown or closed SSE session; open a new one with GET /sse",
-        );
+        )
+        .into_response();
     };
     // rmcp reads one message per line: re-encode compactly (no raw newlines).
     let Ok(message) = serde_json::from_slice::<serde_json::Value>(&body) else {
@@ -555,33 +493,8 @@ async fn post_message(
     };
     match inbox.send(Bytes::from(message.to_string())).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(_) => refuse(StatusCode::GONE, "the SSE session has ended"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_and_origins() {
-        let options = HttpOptions {
-            allowed_hosts: vec!["farm.example".into()],
-            allowed_origins: vec!["https://app.example.com".into()],
-            ..HttpOptions::default()
-        };
-        assert!(host_allowed(&options, host_of("127.0.0.1:8931")));
-        assert!(host_allowed(&options, host_of("[::1]:8931")));
-        assert!(host_allowed(&options, host_of("LOCALHOST")));
-        assert!(host_allowed(&options, host_of("farm.example:80")));
-        assert!(!host_allowed(&options, host_of("evil.example:8931")));
-        assert!(!host_allowed(&options, host_of("")));
-
-        assert!(origin_allowed(&options, "http://localhost:3000"));
-        assert!(origin_allowed(&options, "https://app.example.com"));
-        assert!(origin_allowed(&options, "https://farm.example"));
-        assert!(!origin_allowed(&options, "https://evil.example"));
-        assert!(!origin_allowed(&options, "null"));
-        assert!(!origin_allowed(&options, "file://"));
+        Err(_) => HttpError::new(ErrorKind::SessionNotFound, "the SSE session has ended")
+            .with_status(StatusCode::GONE)
+            .into_response(),
     }
 }

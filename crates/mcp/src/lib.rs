@@ -1,7 +1,11 @@
 //! browserfarm's MCP front end: the tool catalogue an agent sees, the translation
 //! of tool calls into [`browserfarm_protocol::Job`]s for an
 //! [`browserfarm_gateway::Executor`], and the transports: stdio, streamable HTTP and
-//! legacy HTTP+SSE.
+//! legacy HTTP+SSE; around them the per-connection rate limit (`rate`), the audit
+//! log, the result cache, graceful draining, and in HTTP mode the Host/Origin
+//! check (`host_check`) and the live dashboard. The bearer token and error
+//! responses of HTTP mode are `browserfarm-http`'s, shared with every listener;
+//! the metric series are `browserfarm-metrics`'.
 //!
 //! **Architecture invariant:** this is the only crate that knows rmcp, and it does
 //! not know chromiumoxide or where jobs run. Each MCP connection maps to one
@@ -13,8 +17,10 @@ mod audit;
 mod cache;
 mod dashboard;
 mod drain;
+mod host_check;
 mod http;
 mod jsonrpc;
+mod rate;
 mod render;
 mod server;
 mod stdio;
@@ -24,5 +30,6 @@ pub use audit::AuditLog;
 pub use cache::{CacheConfig, ResultCache};
 pub use drain::Drain;
 pub use http::{DEFAULT_MAX_SESSIONS_PER_CLIENT, HttpOptions, router as http_router, serve_http};
+pub use rate::RateLimit;
 pub use server::{BrowserfarmServer, INSTRUCTIONS};
 pub use stdio::{StdioOptions, serve_stdio};

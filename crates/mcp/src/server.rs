@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use browserfarm_gateway::{Executor, RateLimit, TokenBucket, metrics};
+use browserfarm_gateway::Executor;
+use browserfarm_metrics as metrics;
 use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, ConsoleMessagesArgs, CookiesArgs, DEFAULT_BATCH_MAX_CHARS,
     DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs,
@@ -26,6 +27,7 @@ use tokio::sync::Mutex;
 use crate::activity::Activity;
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
 use crate::cache::ResultCache;
+use crate::rate::{RateLimit, TokenBucket};
 use crate::render::{self, Action};
 
 /// Sent to clients at initialize; agents read it to pick tools.

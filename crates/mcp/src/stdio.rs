@@ -25,7 +25,7 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 pub struct StdioOptions {
     pub max_message_bytes: usize,
     /// Per-connection tool call limit (`--rate-limit`).
-    pub rate_limit: Option<browserfarm_gateway::RateLimit>,
+    pub rate_limit: Option<crate::RateLimit>,
     /// Where each tool call is recorded (`--audit-log`).
     pub audit: Option<Arc<crate::AuditLog>>,
     /// Result cache for one-shot reads (`--result-cache`).

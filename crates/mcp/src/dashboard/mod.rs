@@ -3,9 +3,11 @@
 //! elsewhere), showing the farm's nodes, the last tool calls and totals, kept
 //! current by `GET /events`, a Server-Sent Events stream of full snapshots.
 //!
-//! The routes pass the same Host/Origin checks as the rest of HTTP mode. With a
-//! token they also need it, as a bearer header or as the sign-in cookie of
-//! [`login`]; that cookie opens these read-only routes and nothing else. Every
+//! The routes pass the same Host/Origin check as the rest of HTTP mode
+//! ([`crate::host_check`]). With a token they also need it, as a bearer header
+//! ([`BearerAuth`]) or as the sign-in cookie of [`login`]; that cookie opens these
+//! read-only routes and nothing else. The dashboard knows only these two checks
+//! and the executor, not the MCP transports it is served beside. Every
 //! response carries a strict Content-Security-Policy: the page runs only its own
 //! script and writes data into the DOM as text, so a node's error message cannot
 //! become markup.
@@ -23,14 +25,15 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, middleware::map_response};
-use browserfarm_gateway::{Executor, bearer_matches};
+use browserfarm_gateway::Executor;
+use browserfarm_http::BearerAuth;
 use browserfarm_protocol::FarmStatus;
 use futures::Stream;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::{Activity, RecentCall};
-use crate::http::{HttpOptions, host_or_origin_refusal, refuse};
+use crate::host_check::HostCheck;
 use login::Logins;
 
 const PAGE: &str = include_str!("assets/index.html");
@@ -66,21 +69,24 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
     frame-ancestors 'none'";
 
+/// What a caller of a dashboard route without the token or a sign-in is told.
+const REFUSAL: &str = "sign in at /dashboard, or send `Authorization: Bearer <token>` with the \
+     server's --token";
+
 #[derive(Clone)]
 struct Dashboard {
     executor: Arc<dyn Executor>,
     activity: Activity,
-    options: Arc<HttpOptions>,
+    hosts: Arc<HostCheck>,
+    auth: BearerAuth,
     shutdown: CancellationToken,
     logins: Arc<Logins>,
 }
 
 impl Dashboard {
+    /// The bearer token, or the cookie of a live sign-in.
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        match &self.options.token {
-            None => true,
-            Some(token) => bearer_matches(headers, token) || self.logins.valid(headers),
-        }
+        self.auth.allows(headers) || self.logins.valid(headers)
     }
 }
 
@@ -105,16 +111,19 @@ pub(crate) struct Totals {
     pub nodes_up: usize,
 }
 
+/// The dashboard's routes, behind `hosts` and, when set, `token`.
 pub(crate) fn router<S: Clone + Send + Sync + 'static>(
     executor: Arc<dyn Executor>,
     activity: Activity,
-    options: Arc<HttpOptions>,
+    hosts: Arc<HostCheck>,
+    token: Option<&str>,
     shutdown: CancellationToken,
 ) -> Router<S> {
     let dashboard = Dashboard {
         executor,
         activity,
-        options,
+        hosts,
+        auth: BearerAuth::new(token, REFUSAL),
         shutdown,
         logins: Default::default(),
     };
@@ -133,8 +142,8 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
 }
 
 async fn gate(State(dashboard): State<Dashboard>, request: Request, next: Next) -> Response {
-    if let Some(refused) = host_or_origin_refusal(&dashboard.options, request.headers()) {
-        return refused;
+    if let Err(refused) = dashboard.hosts.check(request.headers()) {
+        return refused.into_response();
     }
     let path = request.uri().path();
     if PUBLIC.contains(&path) || dashboard.authorized(request.headers()) {
@@ -144,11 +153,7 @@ async fn gate(State(dashboard): State<Dashboard>, request: Request, next: Next) 
         let failed = request.uri().query() == Some("signin=failed");
         return login_page(StatusCode::UNAUTHORIZED, failed);
     }
-    refuse(
-        StatusCode::UNAUTHORIZED,
-        "sign in at /dashboard, or send `Authorization: Bearer <token>` with the server's \
-         --token",
-    )
+    dashboard.auth.refusal().into_response()
 }
 
 async fn harden(mut response: Response) -> Response {
@@ -219,10 +224,10 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Response {
-    let Some(token) = &dashboard.options.token else {
+    if !dashboard.auth.is_required() {
         return (StatusCode::SEE_OTHER, to_page("../dashboard")).into_response();
-    };
-    if !constant_time_eq::constant_time_eq(form.token.as_bytes(), token.as_bytes()) {
+    }
+    if !dashboard.auth.accepts(&form.token) {
         tracing::warn!("dashboard sign-in with a wrong token");
         tokio::time::sleep(WRONG_TOKEN_DELAY).await;
         return (StatusCode::SEE_OTHER, to_page("../dashboard?signin=failed")).into_response();
@@ -259,7 +264,7 @@ async fn snapshot(dashboard: &Dashboard) -> Snapshot {
         },
         farm,
         recent,
-        auth: dashboard.options.token.is_some(),
+        auth: dashboard.auth.is_required(),
         version: env!("CARGO_PKG_VERSION"),
     }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::audit::AuditEntry;
+use crate::http::HttpOptions;
 
 struct StubFarm {
     status: Mutex<FarmStatus>,
@@ -125,7 +126,8 @@ async fn events_start_with_a_full_snapshot_and_follow_changes() {
     let app = router(
         farm.clone(),
         activity.clone(),
-        Arc::new(HttpOptions::default()),
+        Default::default(),
+        None,
         shutdown.clone(),
     );
     let (base, stop) = serve(app).await;

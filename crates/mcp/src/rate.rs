@@ -1,5 +1,6 @@
-//! Per-client rate limit: a token bucket. A client may make `burst` calls at
-//! once, then `per_sec` calls a second on average.
+//! Per-client rate limit (`--rate-limit`, `--rate-burst`): a token bucket per MCP
+//! connection, taken by every tool call and batch page in `server.rs`. A client
+//! may make `burst` calls at once, then `per_sec` calls a second on average.
 
 use std::time::Duration;
 

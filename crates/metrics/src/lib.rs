@@ -1,29 +1,26 @@
-//! Prometheus metrics: the series' names in one place, the helpers that record
-//! events where they happen (tool calls, jobs per node), and [`Exposition`],
-//! which samples the gauges that are states rather than events (nodes, breakers,
-//! queue, browsers, host CPU and memory) at scrape time and renders the text.
+//! browserfarm's Prometheus metrics: the series' names in one place, the helpers
+//! that record events where they happen (tool calls, jobs per node), and
+//! [`Exposition`], which samples the gauges that are states rather than events
+//! (nodes, breakers, queue, browsers, host CPU and memory) at scrape time and
+//! renders the text.
 //!
 //! Recording goes through the `metrics` facade: without an installed recorder
 //! (library tests, embedders) every macro is a no-op. The binary installs the
 //! Prometheus recorder and hands its handle to [`Exposition`]; the HTTP routes
 //! that serve it (gateway, agent, stdio-mode listener) only call
 //! [`Exposition::render`].
+//!
+//! **Architecture invariant:** this crate knows series, not where their values
+//! come from: no executors, pools or queues (the gateway records into it, so it
+//! cannot depend on the gateway) and no HTTP. What a scrape samples is handed in
+//! as [`Gauges`], which the owners of those states implement.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use browserfarm_protocol::{ErrorKind, FarmStatus};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
-
-use crate::queue::Admission;
-use crate::{Executor, LocalExecutor, bearer_matches};
 
 pub const TOOL_CALLS: &str = "browserfarm_tool_calls_total";
 pub const TOOL_DURATION: &str = "browserfarm_tool_duration_seconds";
@@ -53,7 +50,7 @@ pub const DURATION_BUCKETS: &[f64] = &[
 ];
 
 /// `Content-Type` of the Prometheus text exposition format.
-const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Adds HELP text for every series and makes the unlabelled ones appear at zero,
 /// so dashboards and alerts see them before the first event.
@@ -132,8 +129,8 @@ pub fn error(kind: ErrorKind) {
     counter!(ERRORS, "kind" => kind.as_str()).increment(1);
 }
 
-/// Jobs waiting for a slot, for front ends whose queue is not an [`Admission`]
-/// (an agent's admission control).
+/// Jobs waiting for a slot (the gateway's admission queue, an agent's admission
+/// control).
 pub fn queue_depth(waiting: usize) {
     gauge!(QUEUE_DEPTH).set(waiting as f64);
 }
@@ -169,12 +166,20 @@ fn breaker_number(state: &str) -> f64 {
     }
 }
 
-fn record_farm(status: &FarmStatus) {
+/// Up/down and breaker state of every node in a farm's status.
+pub fn nodes(status: &FarmStatus) {
     for node in &status.nodes {
         let up = if node.state == "up" { 1.0 } else { 0.0 };
         gauge!(NODE_UP, "node" => node.name.clone()).set(up);
         gauge!(BREAKER_STATE, "node" => node.name.clone()).set(breaker_number(&node.breaker));
     }
+}
+
+/// Chromium processes running in this process's pool, and the browser contexts
+/// held for sessions.
+pub fn browsers(running: usize, contexts: usize) {
+    gauge!(ACTIVE_BROWSERS).set(running as f64);
+    gauge!(BROWSER_CONTEXTS).set(contexts as f64);
 }
 
 /// Host CPU and memory. CPU use is a difference between two readings, so the
@@ -208,23 +213,29 @@ impl Host {
     }
 }
 
+/// A state some gauges show (a farm's nodes, a pool, a queue), read on every
+/// scrape so the gauges are never stale. Implemented where the state lives; an
+/// implementation sets its gauges through the helpers of this crate.
+#[async_trait::async_trait]
+pub trait Gauges: Send + Sync {
+    /// Reads the state and sets the gauges. Called once per scrape, so it must be
+    /// cheap (in-memory states, not network calls).
+    async fn sample(&self);
+}
+
 /// What a `/metrics` route serves: the recorder's handle plus the sources of the
 /// sampled gauges. Reading them is cheap (in-memory states, two /proc files), so
 /// they are read on every scrape and never stale.
 pub struct Exposition {
     handle: PrometheusHandle,
-    executor: Option<Arc<dyn Executor>>,
-    local: Option<Arc<LocalExecutor>>,
-    admission: Option<Arc<Admission>>,
+    gauges: Vec<Arc<dyn Gauges>>,
     host: Mutex<Host>,
 }
 
 impl std::fmt::Debug for Exposition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exposition")
-            .field("executor", &self.executor.is_some())
-            .field("local", &self.local.is_some())
-            .field("admission", &self.admission.is_some())
+            .field("gauges", &self.gauges.len())
             .finish_non_exhaustive()
     }
 }
@@ -233,43 +244,22 @@ impl Exposition {
     pub fn new(handle: PrometheusHandle) -> Exposition {
         Exposition {
             handle,
-            executor: None,
-            local: None,
-            admission: None,
+            gauges: Vec::new(),
             host: Mutex::new(Host::new()),
         }
     }
 
-    /// Node up/down and breaker states come from this executor's status.
-    pub fn with_executor(mut self, executor: Arc<dyn Executor>) -> Self {
-        self.executor = Some(executor);
+    /// Samples `gauges` on every scrape, after the sources added before it.
+    pub fn with_gauges(mut self, gauges: Arc<dyn Gauges>) -> Self {
+        self.gauges.push(gauges);
         self
     }
 
-    /// Browsers and contexts come from this process's pool.
-    pub fn with_local(mut self, local: Arc<LocalExecutor>) -> Self {
-        self.local = Some(local);
-        self
-    }
-
-    /// Queue depth comes from the gateway's admission queue.
-    pub fn with_admission(mut self, admission: Arc<Admission>) -> Self {
-        self.admission = Some(admission);
-        self
-    }
-
-    /// Samples the gauges, then renders every series in the text format.
+    /// Samples the gauges, then renders every series in the text format
+    /// ([`TEXT_FORMAT`]).
     pub async fn render(&self) -> String {
-        if let Some(executor) = &self.executor {
-            record_farm(&executor.status().await);
-        }
-        if let Some(local) = &self.local {
-            let pool = local.pool().status();
-            gauge!(ACTIVE_BROWSERS).set(pool.running as f64);
-            gauge!(BROWSER_CONTEXTS).set(local.status().await.sessions as f64);
-        }
-        if let Some(admission) = &self.admission {
-            queue_depth(admission.queued());
+        for gauges in &self.gauges {
+            gauges.sample().await;
         }
         self.host.lock().unwrap_or_else(|e| e.into_inner()).record();
         self.handle.render()
@@ -280,108 +270,35 @@ impl Exposition {
     pub fn run_upkeep(&self) {
         self.handle.run_upkeep();
     }
-
-    /// The `/metrics` response.
-    pub async fn response(&self) -> Response {
-        ([(header::CONTENT_TYPE, TEXT_FORMAT)], self.render().await).into_response()
-    }
-}
-
-#[derive(Clone)]
-struct Served {
-    exposition: Arc<Exposition>,
-    token: Option<Arc<str>>,
-}
-
-/// A router serving only `GET /metrics`, for a listener of its own (stdio mode's
-/// `--metrics-listen`). Behind the bearer token when one is set, like every other
-/// route but `/health`.
-pub fn metrics_router(exposition: Arc<Exposition>, token: Option<String>) -> Router {
-    let served = Served {
-        exposition,
-        token: token.map(Arc::from),
-    };
-    Router::new()
-        .route("/metrics", get(serve))
-        .layer(middleware::from_fn_with_state(
-            served.clone(),
-            require_token,
-        ))
-        .with_state(served)
-}
-
-async fn serve(State(served): State<Served>) -> Response {
-    served.exposition.response().await
-}
-
-async fn require_token(State(served): State<Served>, request: Request, next: Next) -> Response {
-    match &served.token {
-        Some(token) if !bearer_matches(request.headers(), token) => (
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token for /metrics\n",
-        )
-            .into_response(),
-        _ => next.run(request).await,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::Body;
     use metrics_exporter_prometheus::PrometheusBuilder;
-    use tower::ServiceExt;
 
-    fn exposition() -> Arc<Exposition> {
-        // A local recorder: the global one is the binary's to install.
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let handle = recorder.handle();
-        metrics::with_local_recorder(&recorder, || {
-            tool_call("scrape", None, Duration::from_millis(30));
-            tool_call("scrape", Some(ErrorKind::Timeout), Duration::from_secs(1));
-        });
-        Arc::new(Exposition::new(handle))
-    }
+    struct Queue(usize);
 
-    async fn get(app: Router, token: Option<&str>) -> (StatusCode, String) {
-        let mut request = Request::get("/metrics");
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    #[async_trait::async_trait]
+    impl Gauges for Queue {
+        async fn sample(&self) {
+            queue_depth(self.0);
         }
-        let response = app
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (status, String::from_utf8(body.to_vec()).unwrap())
     }
 
     #[tokio::test]
-    async fn tool_calls_are_counted_by_tool_and_status() {
-        let (status, text) = get(metrics_router(exposition(), None), None).await;
-        assert_eq!(status, StatusCode::OK);
+    async fn gauges_are_sampled_at_scrape_time() {
+        // A local recorder: the global one is the binary's to install. The test
+        // runtime has one thread, so the sampling runs where the recorder is set.
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let exposition = Exposition::new(recorder.handle()).with_gauges(Arc::new(Queue(3)));
+        let text = exposition.render().await;
+        assert!(text.contains("browserfarm_queue_depth 3"), "{text}");
         assert!(
-            text.contains(r#"browserfarm_tool_calls_total{tool="scrape",status="ok"} 1"#),
+            text.contains("browserfarm_node_memory_total_bytes"),
             "{text}"
         );
-        assert!(
-            text.contains(r#"browserfarm_errors_total{kind="timeout"} 1"#),
-            "{text}"
-        );
-    }
-
-    #[tokio::test]
-    async fn the_token_guards_metrics_when_set() {
-        let app = metrics_router(exposition(), Some("s3cret".into()));
-        assert_eq!(get(app.clone(), None).await.0, StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            get(app.clone(), Some("wrong")).await.0,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(get(app, Some("s3cret")).await.0, StatusCode::OK);
     }
 
     #[test]

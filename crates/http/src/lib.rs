@@ -1,0 +1,18 @@
+//! What every browserfarm HTTP listener shares (the agent's node API, the
+//! gateway's registry, MCP over HTTP, the dashboard, `/metrics`): one bearer-token
+//! check ([`BearerAuth`]), one error response ([`HttpError`], whose status follows
+//! from the failure's [`browserfarm_protocol::ErrorKind`] in one place), and the
+//! `/metrics` route ([`metrics_router`]).
+//!
+//! **Architecture invariant:** this crate knows HTTP and the protocol's error
+//! types, not what a listener serves: no executors, no rmcp, no chromiumoxide.
+//! Each listener keeps its own words for a refusal (which flag to check), so the
+//! token layer takes them as a parameter.
+
+mod auth;
+mod error;
+mod metrics;
+
+pub use auth::{BearerAuth, RequireBearer};
+pub use error::HttpError;
+pub use metrics::{metrics_response, metrics_router};
