@@ -1,5 +1,8 @@
 //! Command-line interface. Every setting is a flag with a `BROWSERFARM_*`
 //! environment variable twin and a documented default (see README).
+//!
+//! Clap turns doc comments (`///`) on these types into `--help` text, so they are
+//! written for users; notes for readers of the code are plain `//` comments.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +11,20 @@ use browserfarm_browser::PoolConfig;
 use browserfarm_gateway::DnsName;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
+
+// Help headings. A command's help lists them in the order their first flags are
+// declared, and each heading's flags in declaration order, so the order of fields
+// below is the order of `--help`: most-used first. A flag shared by commands
+// (BrowserArgs, the token) has the same heading in each.
+const POOL: &str = "Browser pool";
+const PAGES: &str = "Pages";
+const NETWORK: &str = "Network policy";
+const HTTP: &str = "HTTP and auth";
+const FARM: &str = "Farm";
+const CALLS: &str = "Tool calls";
+const JOBS: &str = "Jobs";
+const CACHE: &str = "Result cache";
+const OBSERVABILITY: &str = "Observability";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,38 +36,59 @@ use clap::{Args, Parser, Subcommand};
     long_about = "An MCP server that gives AI agents a farm of real Chromium browsers.\n\n\
         Run `browserfarm mcp` from an MCP client (Claude Desktop, an agent framework, the \
         MCP Inspector): it speaks MCP over stdio and drives headless Chromium. Run \
-        `browserfarm doctor` to check the Chromium install.\n\nLogs go to stderr; set \
-        RUST_LOG (e.g. RUST_LOG=debug) for more."
+        `browserfarm doctor` to check the Chromium install. To spread the browsers over \
+        machines, run `browserfarm agent` on each and point `browserfarm mcp` at them; \
+        `browserfarm status` shows the farm.\n\nLogs go to stderr; set RUST_LOG (e.g. \
+        RUST_LOG=debug) for more."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+// The abouts are attributes, not doc comments, because clap drops the final period
+// of a doc comment and these are listed as sentences in `browserfarm --help`. The
+// commands with many flags put each flag's help on the line below it: clap decides
+// that per heading otherwise, and mixes the two layouts in one help.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP over stdio (stdin/stdout), or over HTTP with --http, with an
-    /// embedded Chromium pool and/or farm nodes. Boxed: its many settings would
-    /// make every other variant as large.
+    // Boxed: McpArgs is far larger than the others, and an enum is as large as its
+    // largest variant.
+    #[command(
+        about = "Serve MCP over stdio, or over HTTP with --http, driving an embedded Chromium \
+                 pool and/or farm nodes.",
+        next_line_help = true
+    )]
     Mcp(Box<McpArgs>),
-    /// Check that Chromium can be found, started and can load a page; prints timings.
+    #[command(
+        about = "Check that Chromium can be found, started and can load a page, and print the \
+                 timings.",
+        next_line_help = true
+    )]
     Doctor(BrowserArgs),
-    /// Run a farm node: an HTTP API (/v1) around a local Chromium pool, for a
-    /// gateway (`browserfarm mcp --node URL`) to send jobs to.
+    #[command(
+        about = "Run a farm node: an HTTP API (/v1) around a local Chromium pool, for a gateway \
+                 (`browserfarm mcp --node URL`) to send jobs to.",
+        next_line_help = true
+    )]
     Agent(AgentArgs),
-    /// Show a running gateway's nodes and totals (from its GET /v1/farm). Exits 0
-    /// when at least one node is up, 1 when none is, 2 when the gateway cannot be
-    /// asked.
+    #[command(
+        about = "Show a running gateway's nodes and totals.",
+        after_help = "Exit status: 0 when at least one node is up, 1 when none is, 2 when the \
+                      gateway cannot be asked."
+    )]
     Status(StatusArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The gateway: its --http address, or its --registry-listen address.
+    /// The gateway to ask (GET /v1/farm): its --http address, or its
+    /// --registry-listen address.
     #[arg(
         long,
         env = "BROWSERFARM_GATEWAY",
-        default_value = "http://127.0.0.1:8931"
+        default_value = "http://127.0.0.1:8931",
+        value_name = "URL"
     )]
     pub gateway: String,
 
@@ -73,17 +111,17 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+// The agent's own flags come first: they are what an operator sets to run a node.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    #[command(flatten)]
-    pub browser: BrowserArgs,
-
-    /// Address to listen on. Binding beyond loopback requires --token.
-    #[arg(long, env = "BROWSERFARM_LISTEN", default_value = "127.0.0.1:9301")]
+    /// Address to listen on, for the node API and its metrics (GET /metrics).
+    /// Binding beyond loopback requires --token.
+    #[arg(long, env = "BROWSERFARM_LISTEN", default_value = "127.0.0.1:9301",
+          value_name = "ADDR", help_heading = HTTP)]
     pub listen: std::net::SocketAddr,
 
     /// Bearer token callers must present (required when not bound to loopback).
-    #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true, help_heading = HTTP)]
     pub token: Option<String>,
 
     /// Read the bearer token from this file instead (first line, trimmed), so it
@@ -92,45 +130,55 @@ pub struct AgentArgs {
         long,
         env = "BROWSERFARM_TOKEN_FILE",
         value_name = "PATH",
-        conflicts_with = "token"
+        conflicts_with = "token",
+        help_heading = HTTP
     )]
     pub token_file: Option<PathBuf>,
 
-    /// Labels for job placement, e.g. region=eu,kind=pi.
-    #[arg(long, env = "BROWSERFARM_TAGS", value_delimiter = ',', value_parser = parse_tag)]
-    pub tags: Vec<(String, String)>,
-
-    /// Jobs allowed to wait for a free browser before the node answers 429.
-    #[arg(long, env = "BROWSERFARM_MAX_QUEUE", default_value_t = 16)]
-    pub max_queue: usize,
-
-    /// Sessions unused for this many seconds are closed.
-    #[arg(long, env = "BROWSERFARM_SESSION_TTL_SECS", default_value_t = 600)]
-    pub session_ttl_secs: u64,
-
-    /// On SIGTERM, how long in-flight jobs may finish before browsers are closed.
-    #[arg(long, env = "BROWSERFARM_DRAIN_SECS", default_value_t = 30)]
-    pub drain_secs: u64,
-
     /// Register with this gateway's registry (`mcp --registry-listen`) and send
     /// heartbeats, e.g. http://10.0.0.2:9300.
-    #[arg(long, env = "BROWSERFARM_REGISTER_WITH", value_name = "URL")]
+    #[arg(long, env = "BROWSERFARM_REGISTER_WITH", value_name = "URL", help_heading = FARM)]
     pub register_with: Option<String>,
 
     /// URL the gateway should use to reach this agent. Default: http:// plus the
     /// --listen address (required when listening on 0.0.0.0 or ::).
-    #[arg(long, env = "BROWSERFARM_ADVERTISE", value_name = "URL")]
+    #[arg(long, env = "BROWSERFARM_ADVERTISE", value_name = "URL", help_heading = FARM)]
     pub advertise: Option<String>,
 
     /// Seconds between heartbeats; the gateway takes the node offline after
     /// three missed ones.
     #[arg(long, env = "BROWSERFARM_HEARTBEAT_SECS", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=3600),
+          value_name = "SECS", help_heading = FARM)]
     pub heartbeat_secs: u64,
 
+    /// Labels for job placement, e.g. region=eu,kind=pi.
+    #[arg(long, env = "BROWSERFARM_TAGS", value_delimiter = ',', value_parser = parse_tag,
+          value_name = "KEY=VALUE", help_heading = FARM)]
+    pub tags: Vec<(String, String)>,
+
     /// This node's share of the farm's load relative to others (default 1).
-    #[arg(long, env = "BROWSERFARM_WEIGHT")]
+    #[arg(long, env = "BROWSERFARM_WEIGHT", help_heading = FARM)]
     pub weight: Option<f64>,
+
+    /// Jobs allowed to wait for a free browser before the node answers 429.
+    #[arg(long, env = "BROWSERFARM_MAX_QUEUE", default_value_t = 16,
+          value_name = "N", help_heading = JOBS)]
+    pub max_queue: usize,
+
+    /// Sessions unused for this many seconds are closed.
+    #[arg(long, env = "BROWSERFARM_SESSION_TTL_SECS", default_value_t = 600,
+          value_name = "SECS", help_heading = JOBS)]
+    pub session_ttl_secs: u64,
+
+    /// On SIGTERM, how long in-flight jobs may finish before browsers are closed,
+    /// in seconds.
+    #[arg(long, env = "BROWSERFARM_DRAIN_SECS", default_value_t = 30,
+          value_name = "SECS", help_heading = JOBS)]
+    pub drain_secs: u64,
+
+    #[command(flatten)]
+    pub browser: BrowserArgs,
 }
 
 /// The token from `--token`, or from `--token-file`; empty means none.
@@ -185,37 +233,15 @@ pub struct McpArgs {
     #[command(flatten)]
     pub browser: BrowserArgs,
 
-    /// Farm node to send jobs to (repeatable; env: comma separated). Without
-    /// nodes, jobs run on the embedded Chromium pool.
-    #[arg(
-        long = "node",
-        env = "BROWSERFARM_NODES",
-        value_delimiter = ',',
-        value_name = "URL"
-    )]
-    pub nodes: Vec<String>,
+    /// Serve MCP over HTTP on this address instead of stdio: streamable HTTP at
+    /// /mcp, legacy SSE at /sse + /message, health at /health. Beyond loopback
+    /// requires --token.
+    #[arg(long, env = "BROWSERFARM_HTTP", value_name = "ADDR", help_heading = HTTP)]
+    pub http: Option<std::net::SocketAddr>,
 
-    /// Take farm nodes from DNS: every address HOST resolves to is a node at
-    /// http://IP:PORT (a Kubernetes headless Service resolves to its ready pods),
-    /// looked up again every --nodes-dns-interval-secs; nodes whose address left
-    /// DNS leave the farm, a failed lookup keeps the known ones. They get --token.
-    #[arg(long, env = "BROWSERFARM_NODES_DNS", value_name = "HOST:PORT",
-          value_parser = parse_dns_name)]
-    pub nodes_dns: Option<DnsName>,
-
-    /// Seconds between DNS lookups of --nodes-dns.
-    #[arg(long, env = "BROWSERFARM_NODES_DNS_INTERVAL_SECS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub nodes_dns_interval_secs: u64,
-
-    /// Farm config file (TOML) with nodes and their tokens, weights and tags;
-    /// see README "Farm config file".
-    #[arg(long, env = "BROWSERFARM_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Bearer token presented to farm nodes, and required from agents that
-    /// register with --registry-listen.
-    #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true)]
+    /// Bearer token: required from MCP clients in HTTP mode, from agents that
+    /// register with --registry-listen and at /metrics; presented to farm nodes.
+    #[arg(long, env = "BROWSERFARM_TOKEN", hide_env_values = true, help_heading = HTTP)]
     pub token: Option<String>,
 
     /// Read the bearer token from this file instead (first line, trimmed), so it
@@ -224,120 +250,183 @@ pub struct McpArgs {
         long,
         env = "BROWSERFARM_TOKEN_FILE",
         value_name = "PATH",
-        conflicts_with = "token"
+        conflicts_with = "token",
+        help_heading = HTTP
     )]
     pub token_file: Option<PathBuf>,
 
-    /// Also run jobs on this machine's embedded pool when farm nodes exist
-    /// (`--local-pool=false` to send everything to the nodes). Default: true.
-    #[arg(long, env = "BROWSERFARM_LOCAL_POOL", value_name = "BOOL",
-          num_args = 0..=1, default_missing_value = "true")]
-    pub local_pool: Option<bool>,
-
-    /// Labels of the embedded pool for jobs' node_tags, e.g. region=eu.
-    #[arg(long, env = "BROWSERFARM_LOCAL_TAGS", value_delimiter = ',', value_parser = parse_tag)]
-    pub local_tags: Vec<(String, String)>,
-
-    /// Accept agent self-registration (`agent --register-with`) on this address:
-    /// POST/DELETE /v1/nodes, GET /v1/farm. Beyond loopback requires --token.
-    #[arg(long, env = "BROWSERFARM_REGISTRY_LISTEN", value_name = "ADDR")]
-    pub registry_listen: Option<std::net::SocketAddr>,
-
-    /// Serve Prometheus metrics at GET /metrics on this address (stdio mode; in
-    /// HTTP mode they are at /metrics on the --http address). Behind the token
-    /// when one is set; beyond loopback requires --token.
-    #[arg(long, env = "BROWSERFARM_METRICS_LISTEN", value_name = "ADDR")]
-    pub metrics_listen: Option<std::net::SocketAddr>,
-
-    /// Keep results of one-shot reads (batch_scrape pages; scrape and screenshot
-    /// with `url` and `cache: true`) and serve repeats from memory.
-    #[arg(long, env = "BROWSERFARM_RESULT_CACHE")]
-    pub result_cache: bool,
-
-    /// How long cached page content is served, in seconds.
-    #[arg(
-        long,
-        env = "BROWSERFARM_CACHE_CONTENT_TTL_SECS",
-        default_value_t = 300
-    )]
-    pub cache_content_ttl_secs: u64,
-
-    /// How long cached screenshots are served, in seconds.
-    #[arg(
-        long,
-        env = "BROWSERFARM_CACHE_SCREENSHOT_TTL_SECS",
-        default_value_t = 3600
-    )]
-    pub cache_screenshot_ttl_secs: u64,
-
-    /// Most bytes of results the cache holds; the least used go first.
-    #[arg(
-        long,
-        env = "BROWSERFARM_CACHE_MAX_BYTES",
-        default_value_t = 67_108_864
-    )]
-    pub cache_max_bytes: u64,
-
-    /// Most jobs waiting for a free browser at the gateway; more are refused.
-    #[arg(long, env = "BROWSERFARM_GATEWAY_MAX_QUEUE", default_value_t = 1000)]
-    pub max_queue: usize,
-
-    /// Longest a job waits in the gateway queue, in seconds.
-    #[arg(long, env = "BROWSERFARM_QUEUE_WAIT_SECS", default_value_t = 60,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub queue_wait_secs: u64,
-
-    /// Tool calls per second this client may make (batch_scrape pages are paced
-    /// to it); 0 means unlimited.
-    #[arg(long, env = "BROWSERFARM_RATE_LIMIT", default_value_t = 0.0)]
-    pub rate_limit: f64,
-
-    /// Calls allowed at once above the rate before limiting starts.
-    #[arg(long, env = "BROWSERFARM_RATE_BURST", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate_burst: u32,
-
-    /// Consecutive failures that open a node's circuit breaker.
-    #[arg(long, env = "BROWSERFARM_BREAKER_FAILURES", default_value_t = 5,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub breaker_failures: u32,
-
-    /// Seconds an open breaker waits before letting one probe call through.
-    #[arg(long, env = "BROWSERFARM_BREAKER_OPEN_SECS", default_value_t = 60)]
-    pub breaker_open_secs: u64,
-
-    /// How often each node's /health is checked, in milliseconds.
-    #[arg(long, env = "BROWSERFARM_HEALTH_INTERVAL_MS", default_value_t = 2000,
-          value_parser = clap::value_parser!(u64).range(100..))]
-    pub health_interval_ms: u64,
-
-    /// Serve MCP over HTTP on this address instead of stdio: streamable HTTP at
-    /// /mcp, legacy SSE at /sse + /message, health at /health. Beyond loopback
-    /// requires --token.
-    #[arg(long, env = "BROWSERFARM_HTTP", value_name = "ADDR")]
-    pub http: Option<std::net::SocketAddr>,
-
     /// Host names (besides localhost/127.0.0.1/::1) accepted in the Host and
     /// Origin headers in HTTP mode, e.g. farm.example.org.
-    #[arg(long, env = "BROWSERFARM_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(long, env = "BROWSERFARM_ALLOWED_HOSTS", value_delimiter = ',',
+          value_name = "HOSTS", help_heading = HTTP)]
     pub allowed_hosts: Vec<String>,
 
     /// Browser origins accepted in HTTP mode besides those of allowed hosts,
     /// e.g. https://app.example.org.
-    #[arg(long, env = "BROWSERFARM_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(long, env = "BROWSERFARM_ALLOWED_ORIGINS", value_delimiter = ',',
+          value_name = "ORIGINS", help_heading = HTTP)]
     pub allowed_origins: Vec<String>,
 
-    /// HTTP mode: an MCP session idle this long is closed with its browser.
+    /// HTTP mode: an MCP session idle this many seconds is closed with its browser.
     #[arg(long, env = "BROWSERFARM_SESSION_IDLE_SECS", default_value_t = 300,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..),
+          value_name = "SECS", help_heading = HTTP)]
     pub session_idle_secs: u64,
+
+    /// HTTP mode: most MCP sessions one client address may hold open at once
+    /// (streamable HTTP and SSE); 0 for no limit. Further sessions are refused
+    /// with 429 until one closes or expires. Default: 16 when listening beyond
+    /// loopback, no limit on loopback (local tools open many short sessions).
+    #[arg(long, env = "BROWSERFARM_MAX_SESSIONS_PER_CLIENT", value_name = "N",
+          help_heading = HTTP)]
+    pub max_sessions_per_client: Option<usize>,
+
+    /// Farm node to send jobs to (repeatable; env: comma separated). Without
+    /// nodes, jobs run on the embedded Chromium pool.
+    #[arg(
+        long = "node",
+        env = "BROWSERFARM_NODES",
+        value_delimiter = ',',
+        value_name = "URL",
+        help_heading = FARM
+    )]
+    pub nodes: Vec<String>,
+
+    /// Farm config file (TOML) with nodes and their tokens, weights and tags;
+    /// see README "Farm config file".
+    #[arg(long, env = "BROWSERFARM_CONFIG", value_name = "FILE", help_heading = FARM)]
+    pub config: Option<PathBuf>,
+
+    /// Take farm nodes from DNS: every address HOST resolves to is a node at
+    /// http://IP:PORT (a Kubernetes headless Service resolves to its ready pods),
+    /// looked up again every --nodes-dns-interval-secs; nodes whose address left
+    /// DNS leave the farm, a failed lookup keeps the known ones. They get --token.
+    #[arg(long, env = "BROWSERFARM_NODES_DNS", value_name = "HOST:PORT",
+          value_parser = parse_dns_name, help_heading = FARM)]
+    pub nodes_dns: Option<DnsName>,
+
+    /// Seconds between DNS lookups of --nodes-dns.
+    #[arg(long, env = "BROWSERFARM_NODES_DNS_INTERVAL_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600),
+          value_name = "SECS", help_heading = FARM)]
+    pub nodes_dns_interval_secs: u64,
+
+    /// Accept agent self-registration (`agent --register-with`) on this address:
+    /// POST/DELETE /v1/nodes, GET /v1/farm. Beyond loopback requires --token.
+    #[arg(long, env = "BROWSERFARM_REGISTRY_LISTEN", value_name = "ADDR", help_heading = FARM)]
+    pub registry_listen: Option<std::net::SocketAddr>,
+
+    /// Also run jobs on this machine's embedded pool when farm nodes exist
+    /// (`--local-pool=false` to send everything to the nodes). Default: true.
+    #[arg(long, env = "BROWSERFARM_LOCAL_POOL", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true", help_heading = FARM)]
+    pub local_pool: Option<bool>,
+
+    /// Labels of the embedded pool for jobs' node_tags, e.g. region=eu.
+    #[arg(long, env = "BROWSERFARM_LOCAL_TAGS", value_delimiter = ',', value_parser = parse_tag,
+          value_name = "KEY=VALUE", help_heading = FARM)]
+    pub local_tags: Vec<(String, String)>,
+
+    /// How often each node's /health is checked, in milliseconds.
+    #[arg(long, env = "BROWSERFARM_HEALTH_INTERVAL_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(100..),
+          value_name = "MS", help_heading = FARM)]
+    pub health_interval_ms: u64,
+
+    /// Consecutive failures that open a node's circuit breaker.
+    #[arg(long, env = "BROWSERFARM_BREAKER_FAILURES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..),
+          value_name = "N", help_heading = FARM)]
+    pub breaker_failures: u32,
+
+    /// Seconds an open breaker waits before letting one probe call through.
+    #[arg(long, env = "BROWSERFARM_BREAKER_OPEN_SECS", default_value_t = 60,
+          value_name = "SECS", help_heading = FARM)]
+    pub breaker_open_secs: u64,
+
+    /// Most jobs waiting for a free browser at the gateway; more are refused.
+    #[arg(long, env = "BROWSERFARM_GATEWAY_MAX_QUEUE", default_value_t = 1000,
+          value_name = "N", help_heading = CALLS)]
+    pub max_queue: usize,
+
+    /// Longest a job waits in the gateway queue, in seconds.
+    #[arg(long, env = "BROWSERFARM_QUEUE_WAIT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..),
+          value_name = "SECS", help_heading = CALLS)]
+    pub queue_wait_secs: u64,
+
+    /// Tool calls per second this client may make (batch_scrape pages are paced
+    /// to it); 0 means unlimited.
+    #[arg(long, env = "BROWSERFARM_RATE_LIMIT", default_value_t = 0.0,
+          value_name = "PER_SEC", help_heading = CALLS)]
+    pub rate_limit: f64,
+
+    /// Calls allowed at once above the rate before limiting starts.
+    #[arg(long, env = "BROWSERFARM_RATE_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..),
+          value_name = "N", help_heading = CALLS)]
+    pub rate_burst: u32,
+
+    /// Most URLs one batch_scrape call may carry.
+    #[arg(long, env = "BROWSERFARM_MAX_BATCH_URLS",
+          default_value_t = browserfarm_protocol::MAX_BATCH_URLS,
+          value_parser = clap::value_parser!(u32).range(1..=100_000).map(|v| v as usize),
+          value_name = "N", help_heading = CALLS)]
+    pub max_batch_urls: usize,
+
+    /// Most characters of text one tool result may carry; longer results are cut
+    /// and say so, and a batch_scrape that could exceed it is refused up front.
+    #[arg(long, env = "BROWSERFARM_MAX_OUTPUT_CHARS",
+          default_value_t = browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
+          value_parser = clap::value_parser!(u64).range(1_000..=100_000_000).map(|v| v as usize),
+          value_name = "N", help_heading = CALLS)]
+    pub max_output_chars: usize,
+
+    /// Largest accepted JSON-RPC message (stdin line or HTTP body), in bytes.
+    #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024,
+          value_name = "BYTES", help_heading = CALLS)]
+    pub max_message_bytes: usize,
+
+    /// On SIGTERM or SIGINT, how long running tool calls may finish, in seconds.
+    /// New calls are refused at once; calls still running afterwards are answered
+    /// with an error, then the browsers are closed.
+    #[arg(long, env = "BROWSERFARM_SHUTDOWN_GRACE_SECS", default_value_t = 10,
+          value_name = "SECS", help_heading = CALLS)]
+    pub shutdown_grace_secs: u64,
+
+    /// Keep results of one-shot reads (batch_scrape pages; scrape and screenshot
+    /// with `url` and `cache: true`) and serve repeats from memory.
+    #[arg(long, env = "BROWSERFARM_RESULT_CACHE", help_heading = CACHE)]
+    pub result_cache: bool,
+
+    /// How long cached page content is served, in seconds.
+    #[arg(long, env = "BROWSERFARM_CACHE_CONTENT_TTL_SECS", default_value_t = 300,
+          value_name = "SECS", help_heading = CACHE)]
+    pub cache_content_ttl_secs: u64,
+
+    /// How long cached screenshots are served, in seconds.
+    #[arg(long, env = "BROWSERFARM_CACHE_SCREENSHOT_TTL_SECS", default_value_t = 3600,
+          value_name = "SECS", help_heading = CACHE)]
+    pub cache_screenshot_ttl_secs: u64,
+
+    /// Most bytes of results the cache holds; the least used go first.
+    #[arg(long, env = "BROWSERFARM_CACHE_MAX_BYTES", default_value_t = 67_108_864,
+          value_name = "BYTES", help_heading = CACHE)]
+    pub cache_max_bytes: u64,
 
     /// HTTP mode: serve the live dashboard at /dashboard (nodes, recent calls,
     /// totals; same Host/Origin/token rules). `--dashboard=false` turns it off.
     #[arg(long, env = "BROWSERFARM_DASHBOARD", value_name = "BOOL",
           default_value_t = true, num_args = 0..=1, default_missing_value = "true",
-          action = clap::ArgAction::Set)]
+          action = clap::ArgAction::Set, help_heading = OBSERVABILITY)]
     pub dashboard: bool,
+
+    /// Serve Prometheus metrics at GET /metrics on this address (stdio mode; in
+    /// HTTP mode they are at /metrics on the --http address). Behind the token
+    /// when one is set; beyond loopback requires --token.
+    #[arg(long, env = "BROWSERFARM_METRICS_LISTEN", value_name = "ADDR",
+          help_heading = OBSERVABILITY)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 
     /// Audit log, one JSON line per tool call: `stderr`, `off`, or a file path
     /// (appended to). Never holds page content or typed text.
@@ -345,139 +434,124 @@ pub struct McpArgs {
         long,
         env = "BROWSERFARM_AUDIT_LOG",
         default_value = "stderr",
-        value_name = "stderr|off|PATH"
+        value_name = "stderr|off|PATH",
+        help_heading = OBSERVABILITY
     )]
     pub audit_log: String,
-
-    /// Largest accepted JSON-RPC message (stdin line or HTTP body), in bytes.
-    #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
-    pub max_message_bytes: usize,
-
-    /// On SIGTERM or SIGINT, how long running tool calls may finish, in seconds.
-    /// New calls are refused at once; calls still running afterwards are answered
-    /// with an error, then the browsers are closed.
-    #[arg(long, env = "BROWSERFARM_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
-    pub shutdown_grace_secs: u64,
-
-    /// Most URLs one batch_scrape call may carry.
-    #[arg(long, env = "BROWSERFARM_MAX_BATCH_URLS",
-          default_value_t = browserfarm_protocol::MAX_BATCH_URLS,
-          value_parser = clap::value_parser!(u32).range(1..=100_000).map(|v| v as usize))]
-    pub max_batch_urls: usize,
-
-    /// Most characters of text one tool result may carry; longer results are cut
-    /// and say so, and a batch_scrape that could exceed it is refused up front.
-    #[arg(long, env = "BROWSERFARM_MAX_OUTPUT_CHARS",
-          default_value_t = browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
-          value_parser = clap::value_parser!(u64).range(1_000..=100_000_000).map(|v| v as usize))]
-    pub max_output_chars: usize,
-
-    /// HTTP mode: most MCP sessions one client address may hold open at once
-    /// (streamable HTTP and SSE); 0 for no limit. Further sessions are refused
-    /// with 429 until one closes or expires. Default: 16 when listening beyond
-    /// loopback, no limit on loopback (local tools open many short sessions).
-    #[arg(long, env = "BROWSERFARM_MAX_SESSIONS_PER_CLIENT", value_name = "N")]
-    pub max_sessions_per_client: Option<usize>,
 }
 
-/// Settings of the embedded browser pool.
+// The embedded browser pool's settings, shared by `mcp`, `agent` and `doctor`. A
+// plain comment, not a doc comment: clap would make that the about of every command
+// that flattens this.
 #[derive(Debug, Args, Clone)]
 pub struct BrowserArgs {
     /// Chromium executable. Default: first of chromium, chromium-browser,
     /// google-chrome, google-chrome-stable on PATH.
-    #[arg(long, env = "BROWSERFARM_CHROME", value_name = "PATH")]
+    #[arg(long, env = "BROWSERFARM_CHROME", value_name = "PATH", help_heading = POOL)]
     pub chrome: Option<PathBuf>,
 
+    /// Run Chromium without its sandbox (always the case as root, where Chromium
+    /// requires it). Needed in some containers.
+    #[arg(long, env = "BROWSERFARM_NO_SANDBOX", help_heading = POOL)]
+    pub no_sandbox: bool,
+
     /// Chromium processes kept running even when idle.
-    #[arg(long, env = "BROWSERFARM_MIN_BROWSERS", default_value_t = 1)]
+    #[arg(long, env = "BROWSERFARM_MIN_BROWSERS", default_value_t = 1,
+          value_name = "N", help_heading = POOL)]
     pub min_browsers: usize,
 
     /// Most Chromium processes at once (each serves one session at a time).
     #[arg(long, env = "BROWSERFARM_MAX_BROWSERS", default_value_t = 4,
-          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from),
+          value_name = "N", help_heading = POOL)]
     pub max_browsers: usize,
 
     /// Most jobs run at once; more wait in the queue. Default: twice
-    /// --max-browsers, since the one-off jobs of one batch share a browser as
-    /// tabs (a session, or a lone one-off job, holds a browser of its own and
-    /// waits for one when all are busy).
+    /// --max-browsers, since the one-off jobs of a batch share a browser as tabs
+    /// (a session, or a lone one-off job, holds a browser of its own).
     #[arg(long, env = "BROWSERFARM_MAX_JOBS",
-          value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
+          value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from),
+          value_name = "N", help_heading = POOL)]
     pub max_jobs: Option<usize>,
 
     /// A Chromium process is replaced after serving this many sessions.
     #[arg(long, env = "BROWSERFARM_MAX_LEASES", default_value_t = 100,
-          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+          value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize),
+          value_name = "N", help_heading = POOL)]
     pub max_leases: usize,
 
     /// Idle Chromium processes beyond --min-browsers are closed after this many seconds.
-    #[arg(long, env = "BROWSERFARM_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    #[arg(long, env = "BROWSERFARM_IDLE_TIMEOUT_SECS", default_value_t = 300,
+          value_name = "SECS", help_heading = POOL)]
     pub idle_timeout_secs: u64,
 
     /// How long a call waits for a free browser before failing, in seconds.
-    #[arg(long, env = "BROWSERFARM_ACQUIRE_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "BROWSERFARM_ACQUIRE_TIMEOUT_SECS", default_value_t = 30,
+          value_name = "SECS", help_heading = POOL)]
     pub acquire_timeout_secs: u64,
 
     /// Page-load deadline when a call gives no timeout_ms, in milliseconds.
     #[arg(long, env = "BROWSERFARM_NAVIGATION_TIMEOUT_MS",
           default_value_t = browserfarm_protocol::DEFAULT_TIMEOUT_MS,
-          value_parser = clap::value_parser!(u64).range(100..=300_000))]
+          value_parser = clap::value_parser!(u64).range(100..=300_000),
+          value_name = "MS", help_heading = PAGES)]
     pub navigation_timeout_ms: u64,
-
-    /// Deadline for a single Chromium DevTools command, in milliseconds.
-    #[arg(long, env = "BROWSERFARM_CDP_TIMEOUT_MS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(100..=300_000))]
-    pub cdp_timeout_ms: u64,
 
     /// How long `evaluate` scripts may run before they are stopped, in milliseconds.
     #[arg(long, env = "BROWSERFARM_SCRIPT_TIMEOUT_MS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(10..=300_000))]
+          value_parser = clap::value_parser!(u64).range(10..=300_000),
+          value_name = "MS", help_heading = PAGES)]
     pub script_timeout_ms: u64,
 
-    /// Browser viewport in CSS pixels, WIDTHxHEIGHT.
-    #[arg(long, env = "BROWSERFARM_VIEWPORT", default_value = "1280x720", value_parser = parse_viewport)]
+    /// Deadline for a single Chromium DevTools command, in milliseconds.
+    #[arg(long, env = "BROWSERFARM_CDP_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=300_000),
+          value_name = "MS", help_heading = PAGES)]
+    pub cdp_timeout_ms: u64,
+
+    /// Browser viewport in CSS pixels.
+    #[arg(long, env = "BROWSERFARM_VIEWPORT", default_value = "1280x720",
+          value_parser = parse_viewport, value_name = "WIDTHxHEIGHT", help_heading = PAGES)]
     pub viewport: (u32, u32),
 
-    /// Run Chromium without its sandbox (always the case as root, where Chromium
-    /// requires it). Needed in some containers.
-    #[arg(long, env = "BROWSERFARM_NO_SANDBOX")]
-    pub no_sandbox: bool,
+    /// Most tabs one session may hold (popups included).
+    #[arg(long, env = "BROWSERFARM_MAX_TABS", default_value_t = browserfarm_protocol::MAX_TABS,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from),
+          value_name = "N", help_heading = PAGES)]
+    pub max_tabs: usize,
+
+    /// Let pages open popups and windows: script-opened ones are allowed, and a
+    /// popup becomes a tab of the session. Off: Chromium's popup blocker stops
+    /// script popups, and a popup a click opens is closed at once (the agent is
+    /// told its URL).
+    #[arg(long, env = "BROWSERFARM_POPUPS", help_heading = PAGES)]
+    pub popups: bool,
+
+    /// Let pages download files: each session's downloads are kept (inside the
+    /// browser profile, deleted with the session) and readable with the
+    /// downloads tool. Off: downloads are refused and the agent is told.
+    #[arg(long, env = "BROWSERFARM_DOWNLOADS", help_heading = PAGES)]
+    pub downloads: bool,
+
+    /// Largest file one download may grow to, in bytes; larger ones are cancelled.
+    #[arg(long, env = "BROWSERFARM_MAX_DOWNLOAD_BYTES",
+          default_value_t = browserfarm_browser::DEFAULT_MAX_DOWNLOAD_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000),
+          value_name = "BYTES", help_heading = PAGES)]
+    pub max_download_bytes: u64,
 
     /// Directory the upload_file tool may take files from (by name, nothing
     /// outside it). Without it, uploads are off.
-    #[arg(long, env = "BROWSERFARM_UPLOAD_DIR", value_name = "DIR")]
+    #[arg(long, env = "BROWSERFARM_UPLOAD_DIR", value_name = "DIR", help_heading = PAGES)]
     pub upload_dir: Option<PathBuf>,
 
     /// Largest screenshot returned, in bytes. Larger captures are re-encoded as
     /// JPEG and scaled down until they fit, and the result says so.
     #[arg(long, env = "BROWSERFARM_SCREENSHOT_MAX_BYTES",
           default_value_t = browserfarm_browser::DEFAULT_SCREENSHOT_MAX_BYTES,
-          value_parser = clap::value_parser!(u64).range(10_000..=50_000_000).map(|v| v as usize))]
+          value_parser = clap::value_parser!(u64).range(10_000..=50_000_000).map(|v| v as usize),
+          value_name = "BYTES", help_heading = PAGES)]
     pub screenshot_max_bytes: usize,
-
-    /// Let pages download files: each session's downloads are kept (inside the
-    /// browser profile, deleted with the session) and readable with the
-    /// downloads tool. Off: downloads are refused and the agent is told.
-    #[arg(long, env = "BROWSERFARM_DOWNLOADS")]
-    pub downloads: bool,
-
-    /// Let pages open popups and windows: script-opened ones are allowed, and a
-    /// popup becomes a tab of the session. Off: Chromium's popup blocker stops
-    /// script popups, and a popup a click opens is closed at once (the agent is
-    /// told its URL).
-    #[arg(long, env = "BROWSERFARM_POPUPS")]
-    pub popups: bool,
-
-    /// Most tabs one session may hold (popups included).
-    #[arg(long, env = "BROWSERFARM_MAX_TABS", default_value_t = browserfarm_protocol::MAX_TABS,
-          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
-    pub max_tabs: usize,
-
-    /// Largest file one download may grow to; larger ones are cancelled.
-    #[arg(long, env = "BROWSERFARM_MAX_DOWNLOAD_BYTES",
-          default_value_t = browserfarm_browser::DEFAULT_MAX_DOWNLOAD_BYTES,
-          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
-    pub max_download_bytes: u64,
 
     /// Hosts pages may reach at all, as globs (`example.com,*.example.com`):
     /// navigations, redirects and every subresource. Default: any host. (Not to
@@ -486,7 +560,8 @@ pub struct BrowserArgs {
         long,
         env = "BROWSERFARM_ALLOW_HOSTS",
         value_delimiter = ',',
-        value_name = "GLOBS"
+        value_name = "GLOBS",
+        help_heading = NETWORK
     )]
     pub allow_hosts: Vec<String>,
 
@@ -495,7 +570,8 @@ pub struct BrowserArgs {
         long,
         env = "BROWSERFARM_BLOCK_HOSTS",
         value_delimiter = ',',
-        value_name = "GLOBS"
+        value_name = "GLOBS",
+        help_heading = NETWORK
     )]
     pub block_hosts: Vec<String>,
 
@@ -504,7 +580,7 @@ pub struct BrowserArgs {
     /// off for `mcp` (developers browse localhost), on for an agent listening
     /// beyond loopback.
     #[arg(long, env = "BROWSERFARM_BLOCK_PRIVATE_NETWORKS", value_name = "BOOL",
-          num_args = 0..=1, default_missing_value = "true")]
+          num_args = 0..=1, default_missing_value = "true", help_heading = NETWORK)]
     pub block_private_networks: Option<bool>,
 }
 
@@ -579,6 +655,180 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// What `browserfarm ARGS` prints, e.g. `help_of(&["mcp", "--help"])`.
+    fn help_of(args: &[&str]) -> String {
+        let err = Cli::try_parse_from(std::iter::once("browserfarm").chain(args.iter().copied()))
+            .expect_err("help is printed through clap's error path");
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{args:?}");
+        err.render().to_string()
+    }
+
+    /// The argument lists that print every command's help, the top level included:
+    /// `["--help"]`, `["mcp", "-h"]`, ...
+    fn every_help_request() -> Vec<Vec<String>> {
+        fn walk(path: Vec<String>, cmd: &clap::Command, out: &mut Vec<Vec<String>>) {
+            for flag in ["-h", "--help"] {
+                out.push(path.iter().cloned().chain([flag.to_owned()]).collect());
+            }
+            for sub in cmd.get_subcommands() {
+                let mut path = path.clone();
+                path.push(sub.get_name().to_owned());
+                walk(path, sub, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(Vec::new(), &Cli::command(), &mut out);
+        out
+    }
+
+    #[test]
+    fn top_level_help_lists_each_command_with_a_sentence() {
+        let help = help_of(&["--help"]);
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            let about = sub
+                .get_about()
+                .expect("every command has an about")
+                .to_string();
+            assert!(
+                about.starts_with(char::is_uppercase) && about.ends_with('.'),
+                "the about of `{}` is not a sentence: {about:?}",
+                sub.get_name()
+            );
+            let listed = help
+                .lines()
+                .any(|l| l.trim_start().starts_with(sub.get_name()) && l.ends_with(&about));
+            assert!(
+                listed,
+                "`{}` is not listed with {about:?} in:\n{help}",
+                sub.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn no_help_text_speaks_of_the_implementation() {
+        // Words from Rust or clap, which mean nothing to someone running the binary.
+        const CODE_WORDS: &[&str] = &[
+            "boxed",
+            "variant",
+            "variants",
+            "struct",
+            "enum",
+            "clap",
+            "derive",
+            "flatten",
+            "flattened",
+            "impl",
+            "todo",
+            "fixme",
+        ];
+        let requests = every_help_request();
+        assert_eq!(requests.len(), 2 * 5, "the top level and four commands");
+        for args in requests {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let help = help_of(&args);
+            for word in help.split(|c: char| !c.is_alphanumeric()) {
+                assert!(
+                    !CODE_WORDS.contains(&word.to_lowercase().as_str()),
+                    "`browserfarm {}` speaks of the code ({word:?}):\n{help}",
+                    args.join(" ")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_flag_is_explained_in_words_for_users() {
+        let cli = Cli::command();
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments() {
+                let help = arg.get_help().map(ToString::to_string);
+                assert!(
+                    help.as_deref()
+                        .is_some_and(|h| h.starts_with(char::is_uppercase)),
+                    "`{} --{}` has no help starting with a capital letter: {help:?}",
+                    cmd.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    /// The headings of a help text, in order (clap prints each as `Heading:`).
+    fn headings(help: &str) -> Vec<&str> {
+        help.lines()
+            .filter(|l| !l.starts_with(' '))
+            .filter_map(|l| l.strip_suffix(':'))
+            .collect()
+    }
+
+    const HEADINGS: &[&str] = &[
+        POOL,
+        PAGES,
+        NETWORK,
+        HTTP,
+        FARM,
+        CALLS,
+        JOBS,
+        CACHE,
+        OBSERVABILITY,
+    ];
+
+    #[test]
+    fn mcp_and_agent_help_group_their_flags_under_headings() {
+        let mcp: &[&str] = &[
+            "Options",
+            POOL,
+            PAGES,
+            NETWORK,
+            HTTP,
+            FARM,
+            CALLS,
+            CACHE,
+            OBSERVABILITY,
+        ];
+        let agent: &[&str] = &["Options", HTTP, FARM, JOBS, POOL, PAGES, NETWORK];
+        let doctor: &[&str] = &["Options", POOL, PAGES, NETWORK];
+        let cases: [(&[&str], &[&str]); 5] = [
+            (&["mcp", "--help"], mcp),
+            (&["mcp", "-h"], mcp),
+            (&["agent", "--help"], agent),
+            (&["agent", "-h"], agent),
+            (&["doctor", "--help"], doctor),
+        ];
+        for (args, expected) in cases {
+            let help = help_of(args);
+            assert_eq!(headings(&help), expected, "{args:?}:\n{help}");
+        }
+    }
+
+    #[test]
+    fn every_flag_of_mcp_agent_and_doctor_has_a_heading_and_a_shared_flag_the_same_one() {
+        let cli = Cli::command();
+        // A flag is shared when it has the same name and variable: `--max-queue` of
+        // `mcp` (the gateway's queue) and of `agent` are different settings.
+        let mut heading_of = std::collections::HashMap::new();
+        for name in ["mcp", "agent", "doctor"] {
+            let cmd = cli.find_subcommand(name).unwrap();
+            for arg in cmd.get_arguments() {
+                let flag = arg.get_long().expect("every setting is a long flag");
+                let heading = arg.get_help_heading();
+                assert!(
+                    heading.is_some_and(|h| HEADINGS.contains(&h)),
+                    "`{name} --{flag}` is not under a heading"
+                );
+                let setting = (flag, arg.get_env().map(|e| e.to_owned()));
+                if let Some((other, before)) = heading_of.insert(setting, (name, heading)) {
+                    assert_eq!(
+                        before, heading,
+                        "`--{flag}` is under another heading in `{name}` than in `{other}`"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
