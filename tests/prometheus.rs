@@ -4,7 +4,7 @@
 //! bearer token until the tool calls made here show up in its query API.
 //!
 //! Needs `prometheus` and `promtool` on PATH (Debian: `apt-get install
-//! prometheus`); see `util::tools` for what happens without them.
+//! prometheus`); see `util::installed` for what happens without them.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -8,8 +8,11 @@
 //! owning process so leftovers of a killed owner are reaped at the next start.
 //!
 //! **Architecture invariant:** this is the only crate that knows chromiumoxide. It
-//! knows nothing of MCP or HTTP: it takes [`browserfarm_protocol::Operation`]s and
-//! returns [`browserfarm_protocol::JobOutput`]s or [`browserfarm_protocol::JobError`]s.
+//! knows nothing of MCP and serves no HTTP API: it takes
+//! [`browserfarm_protocol::Operation`]s and returns
+//! [`browserfarm_protocol::JobOutput`]s or [`browserfarm_protocol::JobError`]s. The
+//! one piece of HTTP here is the egress proxy (`egress.rs`) that the pool's own
+//! Chromium connects through under a host policy, on 127.0.0.1.
 
 mod cdp;
 mod chrome;

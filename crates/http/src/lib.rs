@@ -4,8 +4,9 @@
 //! from the failure's [`browserfarm_protocol::ErrorKind`] in one place), and the
 //! `/metrics` route ([`metrics_router`]).
 //!
-//! **Architecture invariant:** this crate knows HTTP and the protocol's error
-//! types, not what a listener serves: no executors, no rmcp, no chromiumoxide.
+//! **Architecture invariant:** this crate knows HTTP, the protocol's error types
+//! and the metrics crate's `Exposition` (to serve it), not what a listener
+//! serves: no executors, no rmcp, no chromiumoxide.
 //! Each listener keeps its own words for a refusal (which flag to check), so the
 //! token layer takes them as a parameter.
 
