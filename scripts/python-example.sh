@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs examples/python_client.py (official Python MCP SDK, pinned in
-# examples/requirements.txt) against `browserfarm mcp --http` and a page served on
-# 127.0.0.1, and checks what it printed and saved. Usage:
+# Runs examples/python_client.py and examples/python_sessions.py (official Python
+# MCP SDK, pinned in examples/requirements.txt) against `browserfarm mcp --http`
+# and pages served on 127.0.0.1, and checks what they printed and saved; the
+# session flow runs in the SDK's default mode (2026-07-28, no protocol session)
+# and in its legacy mode (2025-11-25 handshake). Usage:
 #   scripts/python-example.sh [path/to/browserfarm]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,10 @@ cat > "$WORK/site/article.html" <<'HTML'
 <article><h1>Browsers on small farms</h1>
 <p>A Raspberry Pi can run a headless Chromium and serve pages to an agent.</p></article>
 HTML
+cat > "$WORK/site/form.html" <<'HTML'
+<!doctype html><title>Sign up</title><h1>Sign up</h1><input id="name">
+<button id="go" onclick="document.title = 'Hi ' + document.getElementById('name').value">Go</button>
+HTML
 python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$WORK/site" >/dev/null 2>&1 &
 PAGES=$!
 "$BIN" mcp --http "127.0.0.1:$MCP_PORT" --min-browsers 0 2>"$WORK/server.log" &
@@ -47,4 +53,8 @@ head -c 8 "$WORK/screenshot.png" | od -An -tx1 | grep -q "89 50 4e 47" || {
     echo "python example: screenshot.png is not a PNG" >&2
     exit 1
 }
+for mode in "" --legacy; do
+    "$VENV/bin/python" examples/python_sessions.py $mode \
+        "http://127.0.0.1:$MCP_PORT/mcp" "http://127.0.0.1:$PAGE_PORT/form.html"
+done
 echo "python example: ok"

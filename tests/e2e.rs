@@ -22,6 +22,8 @@ mod npm;
 mod policy;
 mod prometheus;
 mod protocol;
+mod replicas;
+mod sessions;
 mod soak;
 mod tools;
 mod toolset;

@@ -593,7 +593,10 @@ async fn every_listed_tool_answers_a_call() {
         .collect();
     mcp.ok("navigate", json!({"url": pages.url("/controls")}))
         .await;
-    for name in &names {
+    // Ending the session comes last: every other tool acts on the page above.
+    let mut order = names.clone();
+    order.sort_by_key(|name| name == "close_session");
+    for name in &order {
         let args = match name.as_str() {
             "navigate" => json!({"action": "reload"}),
             "click" | "hover" => json!({"selector": "#trigger"}),

@@ -267,11 +267,21 @@ pub struct McpArgs {
           value_name = "ORIGINS", help_heading = HTTP)]
     pub allowed_origins: Vec<String>,
 
-    /// HTTP mode: an MCP session idle this many seconds is closed with its browser.
+    /// An MCP session (HTTP mode) idle this many seconds is closed with its
+    /// browser; so is a browser session reached by handle in the embedded pool,
+    /// and a session handle unused this long expires.
     #[arg(long, env = "BROWSERFARM_SESSION_IDLE_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..),
           value_name = "SECS", help_heading = HTTP)]
     pub session_idle_secs: u64,
+
+    /// Sign session handles with the key in this file (16 bytes or more, e.g.
+    /// `head -c 32 /dev/urandom | base64`). Gateway replicas of one farm share
+    /// it, so each can continue the others' browser sessions; without it, a
+    /// random key is made at start and handles end with the process.
+    #[arg(long, env = "BROWSERFARM_SESSION_KEY_FILE", value_name = "PATH",
+          help_heading = HTTP)]
+    pub session_key_file: Option<PathBuf>,
 
     /// HTTP mode: most MCP sessions one client address may hold open at once
     /// (streamable HTTP and SSE); 0 for no limit. Further sessions are refused

@@ -20,7 +20,8 @@ use browserfarm_gateway::{
 };
 use browserfarm_http::metrics_router;
 use browserfarm_mcp::{
-    AuditLog, CacheConfig, Drain, HttpOptions, RateLimit, ResultCache, StdioOptions,
+    AuditLog, CacheConfig, Drain, Handles, HttpOptions, RateLimit, ResultCache, SessionKey,
+    StdioOptions,
 };
 use browserfarm_metrics::{self as metrics, Exposition};
 use browserfarm_protocol::NodeTags;
@@ -281,6 +282,10 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             }
         }
     });
+    let handles = Arc::new(Handles::new(
+        session_key(args.session_key_file.as_deref())?,
+        Duration::from_secs(args.session_idle_secs),
+    ));
     let rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
         per_sec: args.rate_limit,
         burst: args.rate_burst,
@@ -293,6 +298,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 allowed_hosts: args.allowed_hosts.clone(),
                 allowed_origins: args.allowed_origins.clone(),
                 token: args.token.clone(),
+                handles,
                 session_idle: Duration::from_secs(args.session_idle_secs),
                 rate_limit,
                 audit,
@@ -322,6 +328,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 drain,
                 max_batch_urls: args.max_batch_urls,
                 max_output_chars: args.max_output_chars,
+                handles,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }
@@ -332,6 +339,18 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
     executor.shutdown().await;
     tracing::info!("browserfarm stopped; all browsers closed");
     served.context("MCP transport failed")
+}
+
+/// The key that signs session handles: read from `path` (shared by a farm's
+/// gateway replicas), or made at random for a gateway on its own.
+fn session_key(path: Option<&std::path::Path>) -> anyhow::Result<SessionKey> {
+    let Some(path) = path else {
+        return Ok(SessionKey::random());
+    };
+    let secret = std::fs::read(path)
+        .with_context(|| format!("cannot read the session key file {}", path.display()))?;
+    SessionKey::from_secret(&secret)
+        .with_context(|| format!("the session key file {} is unusable", path.display()))
 }
 
 async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {

@@ -1,6 +1,8 @@
-//! MCP over HTTP from the test's side: a `browserfarm mcp --http` process and a
-//! plain-HTTP client of its streamable HTTP transport (2025-11-25 handshake,
-//! `Mcp-Session-Id`), written by hand so tests see every status and header.
+//! MCP over HTTP from the test's side: a `browserfarm mcp --http` process and
+//! plain-HTTP clients of its streamable HTTP transport, written by hand so tests
+//! see every status and header: [`StreamableSession`] speaks 2025-11-25 (an
+//! initialize handshake, then `Mcp-Session-Id`), [`Stateless`] speaks 2026-07-28
+//! (no handshake, no protocol session: every request stands alone).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -9,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::process::Child;
 
 use super::process::{browserfarm, free_port, signal, wait_for_port};
+use super::stdio::ToolResult;
 
 /// The protocol revision these clients speak.
 pub const PROTOCOL: &str = "2025-11-25";
@@ -37,6 +40,15 @@ impl HttpServer {
         };
         wait_for_port(port, "HTTP server").await;
         server
+    }
+
+    /// SIGKILL, then waits for the process to be gone: a gateway dying
+    /// without any chance to clean up.
+    pub async fn kill9(mut self) {
+        if let Some(pid) = self.child.id() {
+            signal(pid, "KILL");
+        }
+        let _ = self.child.wait().await;
     }
 
     /// SIGTERM, then waits for the process to exit.
@@ -175,5 +187,89 @@ impl StreamableSession {
             req = req.bearer_auth(token);
         }
         req.send().await.unwrap().status().as_u16()
+    }
+}
+
+/// The protocol revision without sessions.
+pub const STATELESS_PROTOCOL: &str = "2026-07-28";
+
+/// A 2026-07-28 client: each request carries its protocol version and client
+/// in `_meta`, and nothing ties one request to the next but what the tools
+/// return (the `session` handle).
+pub struct Stateless {
+    http: reqwest::Client,
+    url: String,
+    next: u64,
+}
+
+impl Stateless {
+    /// A client of the MCP endpoint at `base` (`http://host:port`).
+    pub fn new(base: &str) -> Stateless {
+        Stateless {
+            http: reqwest::Client::new(),
+            url: format!("{base}/mcp"),
+            next: 1,
+        }
+    }
+
+    /// Sends a request; returns the whole response message.
+    pub async fn request(&mut self, method: &str, mut params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": STATELESS_PROTOCOL,
+            "io.modelcontextprotocol/clientInfo": {"name": "e2e-stateless", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        // 2026-07-28 repeats the method and tool name in headers (SEP-2243), so
+        // a load balancer can route without reading the body.
+        let name = params["name"].as_str().map(str::to_owned);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut post = self
+            .http
+            .post(&self.url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .header("MCP-Protocol-Version", STATELESS_PROTOCOL)
+            .header("Mcp-Method", method);
+        if let Some(name) = name {
+            post = post.header("Mcp-Name", name);
+        }
+        let response = post
+            .timeout(Duration::from_secs(120))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method}: POST {}: {e}", self.url));
+        assert!(
+            response.headers().get("mcp-session-id").is_none(),
+            "a 2026-07-28 request gets no protocol session"
+        );
+        let kind = content_type(&response);
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{method}: HTTP {status}: {text}");
+        messages(&kind, &text)
+            .into_iter()
+            .find(|m| m["id"] == json!(id))
+            .unwrap_or_else(|| panic!("no reply to {method} in {text}"))
+    }
+
+    /// Calls a tool; returns its result (panics on a JSON-RPC error).
+    pub async fn call(&mut self, tool: &str, arguments: Value) -> ToolResult {
+        let reply = self
+            .request("tools/call", json!({"name": tool, "arguments": arguments}))
+            .await;
+        let result = reply
+            .get("result")
+            .unwrap_or_else(|| panic!("{tool}: JSON-RPC error {reply}"));
+        ToolResult(result.clone())
+    }
+
+    /// Calls a tool that must succeed.
+    pub async fn ok(&mut self, tool: &str, arguments: Value) -> ToolResult {
+        let result = self.call(tool, arguments).await;
+        assert!(!result.is_error(), "{tool} failed: {}", result.text());
+        result
     }
 }

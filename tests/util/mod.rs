@@ -12,12 +12,12 @@ pub mod process;
 pub mod stdio;
 
 pub use farm::{Agent, gateway};
-pub use http::{HttpServer, PROTOCOL, StreamableSession, content_type, messages};
+pub use http::{HttpServer, PROTOCOL, Stateless, StreamableSession, content_type, messages};
 pub use process::{browserfarm, chromium_of, free_port, repo_path, signal};
 pub use stdio::{McpProcess, ToolResult};
 
 /// Every tool the server lists.
-pub const TOOLS: [&str; 25] = [
+pub const TOOLS: [&str; 26] = [
     "navigate",
     "screenshot",
     "scrape",
@@ -43,4 +43,5 @@ pub const TOOLS: [&str; 25] = [
     "evaluate",
     "batch_scrape",
     "farm_status",
+    "close_session",
 ];

@@ -189,6 +189,13 @@ impl ToolResult {
             .join("\n")
     }
 
+    /// The session handle the result carries (`structuredContent.session`).
+    pub fn session(&self) -> Option<String> {
+        self.0["structuredContent"]["session"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
     /// Asserts this is a tool error whose text contains `needle`.
     #[track_caller]
     pub fn assert_error(&self, needle: &str) {

@@ -76,7 +76,7 @@ pub(crate) struct Node {
     pub executor: Arc<LocalExecutor>,
     pub config: AgentConfig,
     pub admission: Admission,
-    pub sessions: sessions::Sessions,
+    pub sessions: browserfarm_gateway::IdleSessions,
     pub started: Instant,
     pub draining: std::sync::atomic::AtomicBool,
 }
@@ -91,7 +91,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let node = Arc::new(Node {
         admission: Admission::new(config.capacity, config.max_queue),
-        sessions: sessions::Sessions::default(),
+        sessions: Default::default(),
         executor: executor.clone(),
         started: Instant::now(),
         draining: Default::default(),

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use browserfarm_gateway::Executor;
+use browserfarm_gateway::{Executor, SessionScope};
 use browserfarm_http::{BearerAuth, HttpError, metrics_response};
 use browserfarm_protocol::{ErrorKind, Health, Job, JobError, SessionId, SessionOpened};
 
@@ -68,8 +68,11 @@ async fn open_session(State(node): State<Arc<Node>>) -> Result<Response, HttpErr
     if all_browsers_taken(&node) {
         return Err(busy(&node).into());
     }
-    let session = node.executor.open_session(&Default::default()).await?;
-    node.sessions.touch(&session);
+    let session = node
+        .executor
+        .open_session(&Default::default(), SessionScope::Connection)
+        .await?;
+    node.sessions.track(&session, node.config.session_ttl);
     Ok((StatusCode::CREATED, Json(SessionOpened { session })).into_response())
 }
 

@@ -1,7 +1,22 @@
 //! The `Executor` trait.
 
 use async_trait::async_trait;
-use browserfarm_protocol::{FarmStatus, Job, JobError, JobOutput, NodeTags, SessionId};
+use browserfarm_protocol::{
+    FarmStatus, Job, JobError, JobOutput, NodeTags, SessionId, SessionRoute,
+};
+
+/// Who a session belongs to, which decides how it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionScope {
+    /// One client connection's (stdio, a 2025-11-25 HTTP session, legacy SSE):
+    /// the front end closes it when the connection ends, and shutdown closes
+    /// it too.
+    Connection,
+    /// Reached through a session handle, possibly from other gateways: it
+    /// outlives this gateway (shutdown leaves it to its node) and ends when
+    /// closed or after `idle` without a job.
+    Handle { idle: std::time::Duration },
+}
 
 /// Runs jobs and keeps sessions. Implementations must be safe to call
 /// concurrently; jobs of one session run one at a time, in arrival order.
@@ -9,7 +24,11 @@ use browserfarm_protocol::{FarmStatus, Job, JobError, JobOutput, NodeTags, Sessi
 pub trait Executor: Send + Sync + 'static {
     /// Opens an isolated session (own cookies, storage and tab) on a node carrying
     /// `node_tags` (empty: anywhere).
-    async fn open_session(&self, node_tags: &NodeTags) -> Result<SessionId, JobError>;
+    async fn open_session(
+        &self,
+        node_tags: &NodeTags,
+        scope: SessionScope,
+    ) -> Result<SessionId, JobError>;
 
     /// Closes a session and frees its browser context. Unknown ids are an error.
     async fn close_session(&self, id: &SessionId) -> Result<(), JobError>;
@@ -22,6 +41,11 @@ pub trait Executor: Send + Sync + 'static {
 
     /// Name of the node serving a session, if the session exists.
     async fn session_node(&self, id: &SessionId) -> Option<String>;
+
+    /// How the session can be reached now (it may have moved since it was
+    /// opened): an id this executor, or one like it on another gateway, resolves
+    /// without having seen the session before. `None` for an unknown session.
+    async fn session_route(&self, id: &SessionId) -> Option<SessionRoute>;
 
     /// Closes every session and browser; bounded in time. Later calls fail.
     async fn shutdown(&self);

@@ -12,20 +12,21 @@
 //! gone. Nothing is dropped silently: every job ends in a result or an error.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use browserfarm_protocol::{
-    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Registration, SessionId, format_tags,
+    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Registration, SessionId,
+    SessionRoute, format_tags,
 };
 use rand::Rng;
 
 use crate::breaker::{Breaker, BreakerConfig};
 use crate::node::{Backend, Heartbeat, Node, lock};
 use crate::remote::{CallError, NodeClient};
-use crate::{Executor, LocalExecutor};
+use crate::{Executor, LocalExecutor, SessionScope};
 
 /// One node as configured.
 #[derive(Debug, Clone)]
@@ -77,18 +78,36 @@ impl Default for FarmConfig {
     }
 }
 
+/// Where a session lives: a node and the node's own id for it.
 struct Placement {
     node: Arc<Node>,
     remote: SessionId,
+    /// A connection's session is closed when this gateway shuts down; one
+    /// reached by handle outlives it, and its node's idle expiry ends it.
+    scope: SessionScope,
 }
+
+impl Placement {
+    /// The session's route, `<node's session id>@<node>`: any gateway with the
+    /// same nodes finds the session from it alone ([`FarmExecutor::cell`]).
+    fn route(&self) -> SessionRoute {
+        SessionRoute {
+            id: SessionId(format!("{}@{}", self.remote, self.node.name)),
+            portable: !matches!(self.node.backend, Backend::Local(_)),
+        }
+    }
+}
+
+type Cell = Arc<tokio::sync::Mutex<Placement>>;
 
 pub struct FarmExecutor {
     /// Grows when agents register; registered nodes that go away stay listed
     /// (offline) so operators see them.
     nodes: RwLock<Vec<Arc<Node>>>,
     config: FarmConfig,
-    sessions: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<Placement>>>>,
-    next_id: AtomicU64,
+    /// Sessions by route. A moved session is listed under its first route and
+    /// its current one, both naming the same cell.
+    sessions: Mutex<HashMap<SessionId, Cell>>,
     /// Health polling and DNS discovery: stopped on shutdown, so nothing probes
     /// or adds nodes once the gateway is going away.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
@@ -97,6 +116,10 @@ pub struct FarmExecutor {
     /// The node each group's latest job was sent to (see [`FarmExecutor::pick`]).
     groups: Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// How long a session another gateway opened may idle once it moves into this
+/// gateway's embedded pool (on agents, the agent's own TTL applies).
+const ADOPTED_IDLE: Duration = Duration::from_secs(600);
 
 /// How long the gateway remembers where a group's jobs went.
 const GROUP_MEMORY: Duration = Duration::from_secs(10);
@@ -130,7 +153,6 @@ impl FarmExecutor {
             nodes,
             config,
             sessions: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
             tasks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             started: Instant::now(),
@@ -350,6 +372,7 @@ impl FarmExecutor {
         &self,
         exclude: &[String],
         tags: &NodeTags,
+        scope: SessionScope,
     ) -> Result<Placement, JobError> {
         self.await_first_node(tags).await;
         let mut tried = exclude.to_vec();
@@ -358,8 +381,14 @@ impl FarmExecutor {
             let Some(node) = self.two_choices(&tried, tags) else {
                 break;
             };
-            match node.call(node.backend.open_session()).await {
-                Ok(remote) => return Ok(Placement { node, remote }),
+            match node.call(node.backend.open_session(scope)).await {
+                Ok(remote) => {
+                    return Ok(Placement {
+                        node,
+                        remote,
+                        scope,
+                    });
+                }
                 Err(CallError::Rejected(e)) => return Err(e),
                 Err(e) => {
                     tried.push(node.name.clone());
@@ -406,13 +435,44 @@ impl FarmExecutor {
         }
     }
 
-    async fn run_in_session(&self, id: &SessionId, job: Job) -> Result<JobOutput, JobError> {
-        let cell = lock(&self.sessions).get(id).cloned().ok_or_else(|| {
-            JobError::new(
+    /// The session `id` names: one this gateway knows, or one it learns from
+    /// the route (opened by another gateway, or by this one before a restart).
+    fn cell(&self, id: &SessionId) -> Result<Cell, JobError> {
+        if let Some(cell) = lock(&self.sessions).get(id) {
+            return Ok(cell.clone());
+        }
+        let Some((remote, node)) = id.0.split_once('@') else {
+            return Err(JobError::new(
                 ErrorKind::SessionNotFound,
                 format!("session '{id}' does not exist"),
-            )
-        })?;
+            ));
+        };
+        let node = self
+            .nodes()
+            .into_iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| {
+                JobError::new(
+                    ErrorKind::SessionNotFound,
+                    format!(
+                        "session '{id}' lives on node {node}, which this gateway does not know \
+                         (every gateway of a farm needs the same nodes)"
+                    ),
+                )
+            })?;
+        let cell = Arc::new(tokio::sync::Mutex::new(Placement {
+            node,
+            remote: SessionId(remote.to_owned()),
+            scope: SessionScope::Handle { idle: ADOPTED_IDLE },
+        }));
+        Ok(lock(&self.sessions)
+            .entry(id.clone())
+            .or_insert(cell)
+            .clone())
+    }
+
+    async fn run_in_session(&self, id: &SessionId, job: Job) -> Result<JobOutput, JobError> {
+        let cell = self.cell(id)?;
         let mut placement = cell.lock().await;
         let node = placement.node.clone();
         let why = if !node.matches(&job.node_tags) {
@@ -432,10 +492,13 @@ impl FarmExecutor {
                 }
             }
         };
+        let scope = placement.scope;
         let moved = self
-            .place_session(std::slice::from_ref(&node.name), &job.node_tags)
+            .place_session(std::slice::from_ref(&node.name), &job.node_tags, scope)
             .await?;
         let old = std::mem::replace(&mut *placement, moved);
+        // Known by its new route too, for the handle the caller gets next.
+        lock(&self.sessions).insert(placement.route().id, cell.clone());
         let new_node = placement.node.name.clone();
         tokio::spawn(async move {
             // Best effort: the old node may be dead, or forget the session by TTL.
@@ -459,6 +522,17 @@ impl FarmExecutor {
             ),
         ))
     }
+}
+
+/// Each session once, though a moved one is listed under two routes.
+fn distinct(sessions: &HashMap<SessionId, Cell>) -> Vec<Cell> {
+    let mut cells: Vec<Cell> = Vec::new();
+    for cell in sessions.values() {
+        if !cells.iter().any(|c| Arc::ptr_eq(c, cell)) {
+            cells.push(cell.clone());
+        }
+    }
+    cells
 }
 
 fn snapshot(nodes: &RwLock<Vec<Arc<Node>>>) -> Vec<Arc<Node>> {
@@ -494,24 +568,21 @@ async fn check_all(nodes: &[Arc<Node>]) {
 
 #[async_trait]
 impl Executor for FarmExecutor {
-    async fn open_session(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
-        let placement = self.place_session(&[], node_tags).await?;
-        let id = SessionId(format!(
-            "farm-{}",
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        ));
+    async fn open_session(
+        &self,
+        node_tags: &NodeTags,
+        scope: SessionScope,
+    ) -> Result<SessionId, JobError> {
+        let placement = self.place_session(&[], node_tags, scope).await?;
+        let id = placement.route().id;
         tracing::debug!(session = %id, node = %placement.node.name, "session placed");
         lock(&self.sessions).insert(id.clone(), Arc::new(tokio::sync::Mutex::new(placement)));
         Ok(id)
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), JobError> {
-        let cell = lock(&self.sessions).remove(id).ok_or_else(|| {
-            JobError::new(
-                ErrorKind::SessionNotFound,
-                format!("session '{id}' does not exist"),
-            )
-        })?;
+        let cell = self.cell(id)?;
+        lock(&self.sessions).retain(|_, c| !Arc::ptr_eq(c, &cell));
         let placement = cell.lock().await;
         let _ = placement
             .node
@@ -538,7 +609,7 @@ impl Executor for FarmExecutor {
     async fn status(&self) -> FarmStatus {
         FarmStatus {
             nodes: self.nodes().iter().map(|n| n.status()).collect(),
-            sessions: lock(&self.sessions).len(),
+            sessions: distinct(&lock(&self.sessions)).len(),
         }
     }
 
@@ -549,14 +620,27 @@ impl Executor for FarmExecutor {
         Some(placement.node.name.clone())
     }
 
+    async fn session_route(&self, id: &SessionId) -> Option<SessionRoute> {
+        let cell = lock(&self.sessions).get(id).cloned()?;
+        let placement = cell.lock().await;
+        Some(placement.route())
+    }
+
     async fn shutdown(&self) {
         self.stopped.store(true, Ordering::Release);
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
-        let ids: Vec<SessionId> = lock(&self.sessions).keys().cloned().collect();
-        for id in ids {
-            let _ = self.close_session(&id).await;
+        let cells = distinct(&std::mem::take(&mut *lock(&self.sessions)));
+        for cell in cells {
+            let placement = cell.lock().await;
+            if placement.scope == SessionScope::Connection {
+                let _ = placement
+                    .node
+                    .backend
+                    .close_session(&placement.remote)
+                    .await;
+            }
         }
         for node in self.nodes() {
             if let Backend::Local(local) = &node.backend {

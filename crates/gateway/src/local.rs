@@ -9,19 +9,24 @@ use async_trait::async_trait;
 use browserfarm_browser::{Pool, Session};
 use browserfarm_protocol::{
     ErrorKind, FarmStatus, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId,
-    format_tags, tags_match,
+    SessionRoute, format_tags, tags_match,
 };
 use tokio::sync::Mutex;
 
-use crate::Executor;
+use crate::{Executor, IdleSessions, SessionScope, sweep_period};
 
 /// How long shutdown waits for a session's running job before abandoning it.
 const SESSION_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+type SessionMap = std::sync::Mutex<HashMap<SessionId, Arc<Mutex<Session>>>>;
+
 pub struct LocalExecutor {
     pool: Pool,
-    sessions: std::sync::Mutex<HashMap<SessionId, Arc<Mutex<Session>>>>,
-    next_id: AtomicU64,
+    sessions: Arc<SessionMap>,
+    /// Sessions reached by handle, which no connection closes: closed when idle
+    /// past their TTL by the sweeper, started with the first of them.
+    handles: Arc<IdleSessions>,
+    sweeper: std::sync::OnceLock<tokio::task::AbortHandle>,
     jobs_ok: AtomicU64,
     jobs_failed: AtomicU64,
     /// Jobs running now, against `capacity`.
@@ -42,7 +47,8 @@ impl LocalExecutor {
         LocalExecutor {
             pool,
             sessions: Default::default(),
-            next_id: AtomicU64::new(1),
+            handles: Default::default(),
+            sweeper: std::sync::OnceLock::new(),
             jobs_ok: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -118,9 +124,36 @@ impl LocalExecutor {
             })
     }
 
+    /// Closes handle sessions idle past their TTL, until shutdown stops it.
+    fn start_sweeper(&self, ttl: Duration) {
+        let (sessions, handles) = (self.sessions.clone(), self.handles.clone());
+        self.sweeper.get_or_init(|| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(sweep_period(ttl)).await;
+                    for id in handles.take_expired() {
+                        let session = sessions.lock().expect("session map poisoned").remove(&id);
+                        if let Some(session) = session {
+                            tracing::info!(session = %id, "closing session idle past its TTL");
+                            session.lock().await.close().await;
+                        }
+                    }
+                }
+            })
+            .abort_handle()
+        });
+    }
+
     async fn run_job(&self, job: Job) -> Result<JobOutput, JobError> {
         match &job.session {
-            Some(id) => self.session(id)?.lock().await.run(&job.operation).await,
+            Some(id) => {
+                let session = self.session(id)?;
+                self.handles.touch(id);
+                let output = session.lock().await.run(&job.operation).await;
+                // The TTL counts from the end of the last job, not its start.
+                self.handles.touch(id);
+                output
+            }
             None => Session::run_once(&self.pool, &job.operation, job.group.as_deref()).await,
         }
     }
@@ -133,17 +166,24 @@ impl LocalExecutor {
 
 #[async_trait]
 impl Executor for LocalExecutor {
-    async fn open_session(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
+    async fn open_session(
+        &self,
+        node_tags: &NodeTags,
+        scope: SessionScope,
+    ) -> Result<SessionId, JobError> {
         self.check_tags(node_tags)?;
         let session = Session::open(&self.pool).await?;
-        let id = SessionId(format!(
-            "local-{}",
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        ));
+        // Random, not counted: a handle outlives this process, and a restarted
+        // pool (here or on an agent) must not hand its old ids to new sessions.
+        let id = SessionId(format!("local-{:016x}", rand::random::<u64>()));
         self.sessions
             .lock()
             .expect("session map poisoned")
             .insert(id.clone(), Arc::new(Mutex::new(session)));
+        if let SessionScope::Handle { idle } = scope {
+            self.handles.track(&id, idle);
+            self.start_sweeper(idle);
+        }
         Ok(id)
     }
 
@@ -153,6 +193,7 @@ impl Executor for LocalExecutor {
             .lock()
             .expect("session map poisoned")
             .remove(id);
+        self.handles.forget(id);
         // Waits for a running job of this session to finish first.
         session.lock().await.close().await;
         Ok(())
@@ -199,7 +240,18 @@ impl Executor for LocalExecutor {
         self.session(id).ok().map(|_| LOCAL_NODE.to_owned())
     }
 
+    /// Only this process holds its sessions.
+    async fn session_route(&self, id: &SessionId) -> Option<SessionRoute> {
+        self.session(id).ok().map(|_| SessionRoute {
+            id: id.clone(),
+            portable: false,
+        })
+    }
+
     async fn shutdown(&self) {
+        if let Some(sweeper) = self.sweeper.get() {
+            sweeper.abort();
+        }
         let sessions: Vec<_> = self
             .sessions
             .lock()
@@ -214,6 +266,14 @@ impl Executor for LocalExecutor {
             }
         }
         self.pool.shutdown().await;
+    }
+}
+
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        if let Some(sweeper) = self.sweeper.get() {
+            sweeper.abort();
+        }
     }
 }
 

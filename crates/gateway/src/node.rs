@@ -13,7 +13,7 @@ use browserfarm_protocol::{
 use crate::breaker::Breaker;
 use crate::local::LocalExecutor;
 use crate::remote::{CallError, NodeClient};
-use crate::{BreakerState, Executor};
+use crate::{BreakerState, Executor, SessionScope};
 
 /// Where a member's jobs run.
 pub(crate) enum Backend {
@@ -38,11 +38,13 @@ impl Backend {
         }
     }
 
-    pub(crate) async fn open_session(&self) -> Result<SessionId, CallError> {
+    /// A remote node ends a session a gateway forgot by its own idle expiry,
+    /// whatever the scope; the embedded pool needs to be told.
+    pub(crate) async fn open_session(&self, scope: SessionScope) -> Result<SessionId, CallError> {
         match self {
             Backend::Remote(client) => client.open_session().await,
             Backend::Local(local) => local
-                .open_session(&NodeTags::new())
+                .open_session(&NodeTags::new(), scope)
                 .await
                 .map_err(local_error),
         }

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use browserfarm_protocol::{
-    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Priority, SessionId,
+    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Priority, SessionId, SessionRoute,
 };
 use tokio::sync::oneshot;
 
-use crate::Executor;
+use crate::{Executor, SessionScope};
 
 /// Queue settings (`--max-queue`, `--queue-wait-secs`).
 #[derive(Debug, Clone, Copy)]
@@ -214,8 +214,12 @@ impl Drop for Queued {
 
 #[async_trait]
 impl Executor for Queued {
-    async fn open_session(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
-        self.inner.open_session(node_tags).await
+    async fn open_session(
+        &self,
+        node_tags: &NodeTags,
+        scope: SessionScope,
+    ) -> Result<SessionId, JobError> {
+        self.inner.open_session(node_tags, scope).await
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), JobError> {
@@ -234,6 +238,10 @@ impl Executor for Queued {
 
     async fn session_node(&self, id: &SessionId) -> Option<String> {
         self.inner.session_node(id).await
+    }
+
+    async fn session_route(&self, id: &SessionId) -> Option<SessionRoute> {
+        self.inner.session_route(id).await
     }
 
     async fn shutdown(&self) {

@@ -64,6 +64,9 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// Bearer token every request must carry (`--token`).
     pub token: Option<String>,
+    /// Signs the session handles results carry (`--session-key-file`); shared
+    /// by every request, since a 2026-07-28 request gets a server of its own.
+    pub handles: Arc<crate::Handles>,
     /// An MCP session idle this long is closed with its browser session.
     pub session_idle: Duration,
     pub rate_limit: Option<RateLimit>,
@@ -94,6 +97,7 @@ impl Default for HttpOptions {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             token: None,
+            handles: crate::Handles::shared_default(),
             session_idle: Duration::from_secs(300),
             rate_limit: None,
             audit: None,
@@ -196,6 +200,8 @@ impl Shared {
             .with_drain(self.options.drain.clone())
             .with_max_batch_urls(self.options.max_batch_urls)
             .with_max_output_chars(self.options.max_output_chars)
+            .with_handles(self.options.handles.clone())
+            .with_principal(self.options.token.as_deref().map(crate::principal_of_token))
     }
 }
 

@@ -384,6 +384,22 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
     CallToolResult::success(vec![ContentBlock::text(out)])
 }
 
+/// Names the session a call ran in: `structuredContent.session` always, and a
+/// last text line `session: <handle>` when the model must pass it back.
+pub fn with_session(result: &mut CallToolResult, handle: &str, in_text: bool) {
+    let mut structured = match result.structured_content.take() {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    structured.insert("session".into(), handle.into());
+    result.structured_content = Some(serde_json::Value::Object(structured));
+    if in_text {
+        result
+            .content
+            .push(ContentBlock::text(format!("session: {handle}")));
+    }
+}
+
 /// Cuts the text blocks of `result` to `max_chars` characters in all, saying so
 /// at the cut (`--max-output-chars`). Images and files have byte caps of their
 /// own.

@@ -1,4 +1,6 @@
-//! The MCP server: tool declarations and the session of one connection.
+//! The MCP server: tool declarations and the call pipeline (placement and
+//! session arguments, rate limit, cache, audit, metrics, rendering) of one
+//! connection. Which browser session a call runs in is `session.rs`'s.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,12 +8,12 @@ use std::time::Duration;
 use browserfarm_gateway::Executor;
 use browserfarm_metrics as metrics;
 use browserfarm_protocol::{
-    BatchScrapeArgs, ClickArgs, ConsoleMessagesArgs, CookiesArgs, DEFAULT_BATCH_MAX_CHARS,
-    DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs, ErrorKind, EvaluateArgs,
-    FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job, JobError, JobOutput,
-    NavigateArgs, NetworkRequestsArgs, NodeTags, Operation, PdfArgs, PressKeyArgs, Priority,
-    ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs,
-    StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
+    BatchScrapeArgs, ClickArgs, CloseSessionArgs, ConsoleMessagesArgs, CookiesArgs,
+    DEFAULT_BATCH_MAX_CHARS, DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs,
+    ErrorKind, EvaluateArgs, FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job,
+    JobError, JobOutput, NavigateArgs, NetworkRequestsArgs, NodeTags, Operation, PdfArgs,
+    PressKeyArgs, Priority, ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId,
+    SnapshotArgs, StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
@@ -22,18 +24,22 @@ use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject, ProgressN
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
-use tokio::sync::Mutex;
 
 use crate::activity::Activity;
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
 use crate::cache::ResultCache;
+use crate::handle::Handles;
 use crate::rate::{RateLimit, TokenBucket};
 use crate::render::{self, Action};
+use crate::session::{self, ConnectionSession, Requested, Sessions};
 
 /// Sent to clients at initialize; agents read it to pick tools.
 pub const INSTRUCTIONS: &str = "browserfarm drives real headless Chromium browsers. \
-This connection has its own isolated browser session (cookies, storage and tabs) that \
-persists between calls and is discarded when the connection ends. To read, `navigate` then \
+Each browser session is isolated (cookies, storage, tabs) and persists between calls. \
+Results of calls that ran in a session end with `session: <handle>`: pass that handle back \
+as the `session` argument of later calls to keep using the same browser (a call without it \
+uses this connection's own session when the connection has one, or else starts a new \
+browser session); `close_session` ends one. To read, `navigate` then \
 `scrape` (markdown of the main content: the cheapest way to read a page; `scrape` accepts a \
 `url` to load and read in one call). To act, call `snapshot` (a compact outline of the page \
 in which every control has a ref such as e12), then `click`, `type`, `fill_form`, \
@@ -56,7 +62,26 @@ struct Placement {
     client: Option<String>,
     /// The `cache` argument of the tools in [`CACHEABLE_TOOLS`].
     cache: Option<bool>,
+    /// The `session` argument, and whether the request has a session to fall
+    /// back on without it.
+    session: Requested,
+    /// The handle of the session the call ran in, for the result (written by
+    /// the call, read once its result is capped).
+    answer: Arc<std::sync::Mutex<Option<Answered>>>,
 }
+
+/// The session a finished call ran in, as its result shows it.
+#[derive(Debug, Clone)]
+struct Answered {
+    handle: String,
+    /// Also as the result's last line of text (see `session::Resolved`).
+    in_text: bool,
+}
+
+/// How long a handle stays valid after its last call, and a session opened
+/// for a call that stands alone idles before it is closed, unless the
+/// transport sets its own (`--session-idle-secs` in HTTP mode).
+pub const DEFAULT_HANDLE_TTL: Duration = Duration::from_secs(300);
 
 /// Tools taking a `cache` argument (the result cache, `--result-cache`).
 const CACHEABLE_TOOLS: &[&str] = &["scrape", "screenshot", "batch_scrape"];
@@ -68,37 +93,16 @@ tokio::task_local! {
 }
 
 /// Tools that run no job and take no placement arguments.
-const NO_JOB_TOOLS: &[&str] = &["farm_status"];
+const NO_JOB_TOOLS: &[&str] = &["farm_status", "close_session"];
 
-/// The connection's executor session, closed when the last clone of the server
-/// goes away: transports that drop the handler when an MCP session ends (HTTP
-/// session expiry, SSE disconnect) release the browser without a hook of their own.
-struct SessionSlot {
-    executor: Arc<dyn Executor>,
-    id: Mutex<Option<SessionId>>,
-}
-
-impl Drop for SessionSlot {
-    fn drop(&mut self) {
-        let Some(id) = self.id.get_mut().take() else {
-            return;
-        };
-        let executor = self.executor.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = executor.close_session(&id).await {
-                    tracing::debug!(session = %id, error = %e, "closing session");
-                }
-            });
-        }
-    }
-}
+/// Tools that run outside any session, so take no `session` argument.
+const SESSIONLESS_TOOLS: &[&str] = &["farm_status", "batch_scrape"];
 
 /// One MCP connection. Cheap to clone; clones share the connection's session.
 #[derive(Clone)]
 pub struct BrowserfarmServer {
     executor: Arc<dyn Executor>,
-    session: Arc<SessionSlot>,
+    sessions: Sessions,
     tool_router: ToolRouter<Self>,
     /// This client's calls (`--rate-limit`); `None` when unlimited.
     bucket: Option<Arc<std::sync::Mutex<TokenBucket>>>,
@@ -118,20 +122,25 @@ impl BrowserfarmServer {
     pub fn new(executor: Arc<dyn Executor>) -> Self {
         let mut tool_router = Self::tool_router();
         for (name, route) in tool_router.map.iter_mut() {
+            let mut schema = (*route.attr.input_schema).clone();
             if !NO_JOB_TOOLS.contains(&name.as_ref()) {
-                let mut schema = (*route.attr.input_schema).clone();
                 add_placement_schema(&mut schema);
-                if CACHEABLE_TOOLS.contains(&name.as_ref()) {
-                    add_cache_schema(&mut schema, name.as_ref());
-                }
-                route.attr.input_schema = Arc::new(schema);
             }
+            if CACHEABLE_TOOLS.contains(&name.as_ref()) {
+                add_cache_schema(&mut schema, name.as_ref());
+            }
+            if !SESSIONLESS_TOOLS.contains(&name.as_ref()) {
+                add_session_schema(&mut schema);
+            }
+            route.attr.input_schema = Arc::new(schema);
         }
         BrowserfarmServer {
-            session: Arc::new(SessionSlot {
+            sessions: Sessions {
                 executor: executor.clone(),
-                id: Mutex::new(None),
-            }),
+                connection: Arc::new(ConnectionSession::new(executor.clone())),
+                handles: Handles::shared_default(),
+                principal: None,
+            },
             executor,
             tool_router,
             bucket: None,
@@ -143,6 +152,20 @@ impl BrowserfarmServer {
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             client_slot: None,
         }
+    }
+
+    /// Signs and opens session handles with `handles` (shared by every
+    /// connection, and with the farm's other gateways through its key).
+    pub fn with_handles(mut self, handles: Arc<Handles>) -> Self {
+        self.sessions.handles = handles;
+        self
+    }
+
+    /// Binds the handles this connection mints to `principal` and accepts only
+    /// handles bound to it.
+    pub fn with_principal(mut self, principal: Option<String>) -> Self {
+        self.sessions.principal = principal;
+        self
     }
 
     pub(crate) fn with_client_slot(mut self, slot: Option<crate::http::ClientSlot>) -> Self {
@@ -188,14 +211,23 @@ impl BrowserfarmServer {
 
     /// Records a finished call in the audit log and the dashboard's activity,
     /// where there are such.
-    async fn audit(&self, tool: &str, started: std::time::Instant, outcome: Audited<'_>) {
+    async fn audit(
+        &self,
+        tool: &str,
+        session: Option<&SessionId>,
+        started: std::time::Instant,
+        outcome: Audited<'_>,
+    ) {
         if self.audit.is_none() && self.activity.is_none() {
             return;
         }
-        let (session, node) = self.session_and_node().await;
+        let node = match session {
+            Some(id) => self.executor.session_node(id).await,
+            None => None,
+        };
         let entry = AuditEntry {
             time: now_rfc3339(),
-            session: session.map(|s| s.0),
+            session: session.map(|s| s.0.clone()),
             client: Self::placement().client,
             tool: tool.to_owned(),
             host: outcome.url.and_then(host_of),
@@ -216,16 +248,6 @@ impl BrowserfarmServer {
         if let Some(activity) = &self.activity {
             activity.record(&entry);
         }
-    }
-
-    /// This connection's session, if opened, and the node serving it.
-    async fn session_and_node(&self) -> (Option<SessionId>, Option<String>) {
-        let session = self.session.id.lock().await.clone();
-        let node = match &session {
-            Some(id) => self.executor.session_node(id).await,
-            None => None,
-        };
-        (session, node)
     }
 
     /// Limits this connection's tool calls (and batch_scrape's pages) to a token
@@ -259,12 +281,7 @@ impl BrowserfarmServer {
 
     /// Closes this connection's browser session, if one was opened.
     pub async fn close_session(&self) {
-        let mut slot = self.session.id.lock().await;
-        if let Some(id) = slot.take()
-            && let Err(e) = self.executor.close_session(&id).await
-        {
-            tracing::debug!(session = %id, error = %e, "closing session");
-        }
+        self.sessions.connection.close().await;
     }
 
     /// A one-shot job's result from the cache, or run and kept.
@@ -284,16 +301,34 @@ impl BrowserfarmServer {
         result
     }
 
-    /// The session id, opening the session on first use (on a node carrying
-    /// `node_tags`).
-    async fn session_id(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
-        let mut slot = self.session.id.lock().await;
-        if let Some(id) = slot.as_ref() {
-            return Ok(id.clone());
+    /// Runs `operation` in the session the call names (see `session.rs`);
+    /// notes the session's handle for the result.
+    async fn run_in_session(
+        &self,
+        operation: Operation,
+        placement: &Placement,
+    ) -> (Option<SessionId>, Result<JobOutput, JobError>) {
+        let resolved = match self
+            .sessions
+            .resolve(&placement.session, &placement.node_tags)
+            .await
+        {
+            Ok(resolved) => resolved,
+            Err(e) => return (None, Err(e)),
+        };
+        let job = Job::new(Some(resolved.id.clone()), operation)
+            .with_placement(placement.node_tags.clone(), placement.priority);
+        let mut result = self.executor.run(job).await;
+        if resolved.by_handle {
+            result = result.map_err(session::gone);
         }
-        let id = self.executor.open_session(node_tags).await?;
-        *slot = Some(id.clone());
-        Ok(id)
+        if let Some(handle) = self.sessions.handle_for(&resolved.id).await {
+            *placement.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Answered {
+                handle,
+                in_text: resolved.by_handle,
+            });
+        }
+        (Some(resolved.id), result)
     }
 
     async fn call(&self, operation: Operation, action: Action) -> CallToolResult {
@@ -305,21 +340,15 @@ impl BrowserfarmServer {
             .cache
             .as_ref()
             .filter(|_| placement.cache == Some(true));
-        let result = match cache.zip(ResultCache::key(&operation, &placement.node_tags)) {
+        let (session, result) = match cache.zip(ResultCache::key(&operation, &placement.node_tags))
+        {
             // A cached call runs without the session (see `cache.rs`).
             Some((cache, key)) => {
                 let job = Job::new(None, operation)
-                    .with_placement(placement.node_tags, placement.priority);
-                self.run_cached(cache, key, job).await
+                    .with_placement(placement.node_tags.clone(), placement.priority);
+                (None, self.run_cached(cache, key, job).await)
             }
-            None => match self.session_id(&placement.node_tags).await {
-                Ok(id) => {
-                    let job = Job::new(Some(id), operation)
-                        .with_placement(placement.node_tags, placement.priority);
-                    self.executor.run(job).await
-                }
-                Err(e) => Err(e),
-            },
+            None => self.run_in_session(operation, &placement).await,
         };
         let text_chars = match &action {
             Action::Type { chars, .. } => Some(*chars),
@@ -336,7 +365,7 @@ impl BrowserfarmServer {
             text_chars,
             urls: None,
         };
-        self.audit(tool, started, outcome).await;
+        self.audit(tool, session.as_ref(), started, outcome).await;
         record_call(tool, &result, started.elapsed());
         match result {
             Ok(output) => {
@@ -884,7 +913,7 @@ impl BrowserfarmServer {
             text_chars: None,
             urls: Some(total),
         };
-        self.audit("batch_scrape", started, outcome).await;
+        self.audit("batch_scrape", None, started, outcome).await;
         // The call succeeded even when some pages failed: those count as errors
         // by kind above, not as a failed call.
         metrics::tool_call("batch_scrape", None, started.elapsed());
@@ -902,8 +931,52 @@ impl BrowserfarmServer {
         Parameters(_args): Parameters<FarmStatusArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let status = self.executor.status().await;
-        let (_, session_node) = self.session_and_node().await;
+        let session_node = match self.sessions.connection.current().await {
+            Some(id) => self.executor.session_node(&id).await,
+            None => None,
+        };
         Ok(render::farm_status(&status, session_node.as_deref()))
+    }
+
+    #[tool(
+        name = "close_session",
+        description = "End a browser session: its tabs, cookies and storage are discarded. \
+        With `session`, ends the session that handle names; without, ends this connection's \
+        own session (the next call starts a fresh one).",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn close_session_tool(
+        &self,
+        Parameters(_args): Parameters<CloseSessionArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let requested = Self::placement().session;
+        let closed = match &requested.handle {
+            Some(handle) => match self.sessions.open_handle(handle) {
+                Ok(id) => self
+                    .executor
+                    .close_session(&id)
+                    .await
+                    .map_err(session::gone)
+                    .map(|()| "Closed the browser session."),
+                Err(e) => Err(e),
+            },
+            None if requested.stands_alone => Err(JobError::invalid_argument(
+                "this request has no session of its own: pass the `session` handle to close",
+            )),
+            None if self.sessions.connection.close().await => {
+                Ok("Closed this connection's browser session; the next call starts a new one.")
+            }
+            None => Ok("This connection had no browser session open."),
+        };
+        Ok(match closed {
+            Ok(text) => CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]),
+            Err(e) => render::failure(&e),
+        })
     }
 }
 
@@ -941,6 +1014,14 @@ impl ServerHandler for BrowserfarmServer {
         } else {
             Placement::default()
         };
+        if !SESSIONLESS_TOOLS.contains(&request.name.as_ref()) {
+            match take_session(request.arguments.as_mut()) {
+                Ok(handle) => placement.session.handle = handle,
+                Err(message) => return Ok(render::failure_text(message).into()),
+            }
+        }
+        placement.session.stands_alone = stands_alone(&context);
+        let answer = placement.answer.clone();
         if let Err(message) = check_arguments(request.name.as_ref(), request.arguments.as_ref()) {
             return Ok(render::failure_text(message).into());
         }
@@ -970,10 +1051,15 @@ impl ServerHandler for BrowserfarmServer {
         let started = std::time::Instant::now();
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {
-            answer = PLACEMENT.scope(placement, self.tool_router.call(call)) => {
-                answer.map(|mut response| {
+            response = PLACEMENT.scope(placement, self.tool_router.call(call)) => {
+                response.map(|mut response| {
                     if let CallToolResponse::Complete(result) = &mut response {
                         render::cap_text(result, self.max_output_chars);
+                        // After the cap, so the handle is never the part cut.
+                        let answered = answer.lock().unwrap_or_else(|e| e.into_inner()).take();
+                        if let Some(answered) = answered {
+                            render::with_session(result, &answered.handle, answered.in_text);
+                        }
                     }
                     response
                 })
@@ -1030,6 +1116,46 @@ fn add_placement_schema(schema: &mut JsonObject) {
             }),
         );
     }
+}
+
+/// Describes `session` in the input schema of a tool that runs in a session.
+fn add_session_schema(schema: &mut JsonObject) {
+    if let Some(properties) = schema
+        .entry("properties")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()
+    {
+        properties.insert(
+            "session".into(),
+            serde_json::json!({
+                "type": "string",
+                "description": "The handle from a previous result's `session:` line, to \
+                    continue in that browser session; \"new\" opens another one."
+            }),
+        );
+    }
+}
+
+/// Removes `session` from a tool's arguments (the typed arguments reject
+/// unknown fields) and checks it is a string.
+fn take_session(arguments: Option<&mut JsonObject>) -> Result<Option<String>, String> {
+    match arguments.and_then(|a| a.remove("session")) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(handle)) => Ok(Some(handle)),
+        Some(other) => Err(format!(
+            "invalid session {other}: expected the handle string from a previous result"
+        )),
+    }
+}
+
+/// Whether the request stands alone: it came over HTTP without an MCP session
+/// (protocol 2026-07-28, which has none), so no connection session is there to
+/// fall back on. stdio, legacy SSE and 2025-11-25 HTTP sessions have one.
+fn stands_alone(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .is_some_and(|parts| !parts.headers.contains_key("mcp-session-id"))
 }
 
 /// Describes `cache` in the input schema of a tool in [`CACHEABLE_TOOLS`].
@@ -1132,6 +1258,7 @@ fn check_arguments(tool: &str, arguments: Option<&JsonObject>) -> Result<(), Str
         "downloads" => parse::<DownloadsArgs>(tool, args),
         "batch_scrape" => parse::<BatchScrapeArgs>(tool, args),
         "farm_status" => parse::<FarmStatusArgs>(tool, args),
+        "close_session" => parse::<CloseSessionArgs>(tool, args),
         _ => Ok(()),
     }
 }

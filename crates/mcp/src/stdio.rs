@@ -36,6 +36,8 @@ pub struct StdioOptions {
     pub max_batch_urls: usize,
     /// Most characters of text one tool result may carry.
     pub max_output_chars: usize,
+    /// Signs the session handles results carry (`--session-key-file`).
+    pub handles: Arc<crate::Handles>,
 }
 
 impl Default for StdioOptions {
@@ -48,6 +50,7 @@ impl Default for StdioOptions {
             drain: crate::Drain::new(),
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
+            handles: crate::Handles::shared_default(),
         }
     }
 }
@@ -104,7 +107,8 @@ where
         .with_cache(options.cache.clone())
         .with_drain(options.drain.clone())
         .with_max_batch_urls(options.max_batch_urls)
-        .with_max_output_chars(options.max_output_chars);
+        .with_max_output_chars(options.max_output_chars)
+        .with_handles(options.handles.clone());
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

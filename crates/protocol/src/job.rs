@@ -18,6 +18,18 @@ impl std::fmt::Display for SessionId {
     }
 }
 
+/// How a session can be reached: the id a session handle carries so that any
+/// gateway of the farm can route the session's next call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRoute {
+    /// An id the executor that made this route resolves without remembering the
+    /// session (a farm node's session is named by node and the node's own id).
+    pub id: SessionId,
+    /// Whether another gateway with the same nodes can serve it too; false for a
+    /// session in one gateway's embedded pool.
+    pub portable: bool,
+}
+
 /// Which waiting job the gateway starts first when browsers are scarce.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,

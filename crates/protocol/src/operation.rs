@@ -519,6 +519,12 @@ impl BatchScrapeArgs {
 #[serde(deny_unknown_fields)]
 pub struct FarmStatusArgs {}
 
+/// End a browser session (which one is the `session` argument's, added by the
+/// MCP layer).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseSessionArgs {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use browserfarm_protocol::{Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId};
+use browserfarm_gateway::SessionScope;
+use browserfarm_protocol::{
+    Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId, SessionRoute,
+};
 use serde_json::Value;
 
 use super::*;
@@ -46,7 +49,7 @@ impl StubFarm {
 
 #[async_trait]
 impl Executor for StubFarm {
-    async fn open_session(&self, _: &NodeTags) -> Result<SessionId, JobError> {
+    async fn open_session(&self, _: &NodeTags, _: SessionScope) -> Result<SessionId, JobError> {
         Err(JobError::internal("stub"))
     }
     async fn close_session(&self, _: &SessionId) -> Result<(), JobError> {
@@ -59,6 +62,9 @@ impl Executor for StubFarm {
         self.status.lock().unwrap().clone()
     }
     async fn session_node(&self, _: &SessionId) -> Option<String> {
+        None
+    }
+    async fn session_route(&self, _: &SessionId) -> Option<SessionRoute> {
         None
     }
     async fn shutdown(&self) {}

@@ -1,0 +1,92 @@
+"""A multi-step flow in one browser session through its `session` handle, with
+the official Python MCP SDK, in its default mode (protocol 2026-07-28: no
+protocol session, every request stands alone) or with --legacy (the 2025-11-25
+initialize handshake, whose connection has a browser session of its own).
+
+    pip install -r examples/requirements.txt
+    browserfarm mcp --http 127.0.0.1:8931 &
+    python3 examples/python_sessions.py http://127.0.0.1:8931/mcp http://127.0.0.1:8000/form.html
+
+The page needs an input `#name` and a button `#go` whose click writes
+"Hi <name>" into the title (scripts/python-example.sh serves one). Every tool
+result that ran in a browser session carries the handle in
+`structured_content["session"]` (and, when the model must pass it back, as a
+last text line `session: <handle>`); passing it as the `session` argument
+continues in the same browser, and `"new"` opens another one.
+Set BROWSERFARM_TOKEN when the server was started with --token.
+"""
+
+import asyncio
+import os
+import sys
+
+from mcp.client.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+
+def text(result) -> str:
+    return "\n".join(c.text for c in result.content if c.type == "text")
+
+
+def check(result, what: str):
+    if result.is_error:
+        raise SystemExit(f"{what} failed: {text(result)}")
+    return result
+
+
+async def flow(client: Client, page: str) -> None:
+    opened = check(await client.call_tool("navigate", {"url": page, "session": "new"}), "navigate")
+    session = opened.structured_content["session"]
+    print(f"navigate: {text(opened).splitlines()[0]}")
+    check(await client.call_tool("type", {"selector": "#name", "text": "Ada", "session": session}), "type")
+    clicked = check(await client.call_tool("click", {"selector": "#go", "session": session}), "click")
+    print(f"click: {text(clicked).splitlines()[0]}")
+    seen = check(
+        await client.call_tool("evaluate", {"expression": "document.title", "session": session}),
+        "evaluate",
+    )
+    title = text(seen).splitlines()[0]
+    print(f"evaluate: {title}")
+    if title != '"Hi Ada"':
+        raise SystemExit(f"the flow did not stay on one page: title {title}")
+
+    # A second browser session from the same client shares nothing with the first.
+    check(
+        await client.call_tool("evaluate", {"expression": "document.cookie = 'farm=first'", "session": session}),
+        "set cookie",
+    )
+    other = check(await client.call_tool("navigate", {"url": page, "session": "new"}), "second navigate")
+    second = other.structured_content["session"]
+    cookies = check(
+        await client.call_tool("evaluate", {"expression": "document.cookie", "session": second}),
+        "read cookie",
+    )
+    if text(cookies).splitlines()[0] != '""' or second == session:
+        raise SystemExit(f"two sessions share cookies: {text(cookies)}")
+    print("second session: isolated (no cookies)")
+
+    forged = session[:-1] + ("A" if session[-1] != "A" else "B")
+    refused = await client.call_tool("evaluate", {"expression": "1", "session": forged})
+    if not refused.is_error or "unknown or expired" not in text(refused):
+        raise SystemExit(f"a forged handle was not refused: {text(refused)}")
+    print("forged handle: refused")
+    for handle in (session, second):
+        check(await client.call_tool("close_session", {"session": handle}), "close_session")
+
+
+async def main(server: str, page: str, mode: str) -> int:
+    token = os.environ.get("BROWSERFARM_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with create_mcp_http_client(headers=headers) as http:
+        async with Client(streamable_http_client(server, http_client=http), mode=mode) as client:
+            await flow(client, page)
+    print(f"python sessions ({mode}): ok")
+    return 0
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if a != "--legacy"]
+    if len(args) != 2:
+        sys.exit(f"usage: {sys.argv[0]} [--legacy] SERVER_URL PAGE_URL")
+    sys.exit(asyncio.run(main(args[0], args[1], "legacy" if "--legacy" in sys.argv else "auto")))

@@ -1,0 +1,185 @@
+//! Browser sessions as handles: MCP 2026-07-28 clients, which have no protocol
+//! session, continue in a browser session by passing back the `session` handle
+//! a result carries; connection-scoped clients get the handle too and may use
+//! it to drive several browsers; forged, foreign and closed handles are refused
+//! with a message saying what to do.
+
+use browserfarm_testkit::Fixtures;
+use serde_json::{Value, json};
+
+use crate::util::{HttpServer, McpProcess, Stateless, ToolResult};
+
+/// The handle a result names, in `structuredContent` and, when `in_text`, as
+/// the last line of its text.
+#[track_caller]
+fn handle_of(result: &ToolResult, in_text: bool) -> String {
+    let handle = result
+        .session()
+        .unwrap_or_else(|| panic!("no session handle in {}", result.0));
+    assert!(handle.starts_with("bf1."), "{handle}");
+    let last_line = result.text().lines().last().unwrap_or_default().to_owned();
+    if in_text {
+        assert_eq!(last_line, format!("session: {handle}"), "{}", result.text());
+    } else {
+        assert!(!result.text().contains("session: "), "{}", result.text());
+    }
+    handle
+}
+
+/// The value of an `evaluate` result (its first text block: the handle line
+/// comes after).
+fn value_of(result: &ToolResult) -> Value {
+    let first = result.0["content"][0]["text"].as_str().unwrap_or_default();
+    serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"))
+}
+
+/// A handle with one character of its MAC changed.
+fn forged(handle: &str) -> String {
+    let mut chars: Vec<char> = handle.chars().collect();
+    let last = chars.len() - 1;
+    chars[last] = if chars[last] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+#[tokio::test]
+async fn stateless_calls_continue_in_the_session_their_handle_names() {
+    let pages = Fixtures::start().await;
+    let server = HttpServer::start(&[]).await;
+    let mut client = Stateless::new(&server.base);
+
+    let opened = client
+        .ok("navigate", json!({"url": pages.url("/form")}))
+        .await;
+    let session = handle_of(&opened, true);
+    let typed = client
+        .ok(
+            "type",
+            json!({"selector": "#q", "text": "Ada", "session": session}),
+        )
+        .await;
+    assert_eq!(
+        handle_of(&typed, true),
+        session,
+        "the handle stays the same"
+    );
+    client
+        .ok("click", json!({"selector": "#inc", "session": session}))
+        .await;
+    let seen = client
+        .ok(
+            "evaluate",
+            json!({"expression": "document.querySelector('#q').value + ' ' + \
+                    document.getElementById('count').textContent + ' ' + location.pathname",
+                   "session": session}),
+        )
+        .await;
+    assert_eq!(
+        value_of(&seen),
+        json!("Ada 1 /form"),
+        "one page across calls"
+    );
+
+    // A call without a handle stands alone: a new browser session.
+    let fresh = client
+        .ok("evaluate", json!({"expression": "location.href"}))
+        .await;
+    assert_eq!(value_of(&fresh), json!("about:blank"));
+    let other = handle_of(&fresh, true);
+    assert_ne!(other, session);
+
+    // Two handles of one client are isolated browsers.
+    client
+        .ok(
+            "navigate",
+            json!({"url": pages.url("/cookie/set?v=first"), "session": session}),
+        )
+        .await;
+    let show = json!({"url": pages.url("/cookie/show"), "format": "text"});
+    let mut in_other = show.clone();
+    in_other["session"] = json!(other);
+    let text = client.ok("scrape", in_other).await.text();
+    assert!(text.contains("cookies: none"), "{text}");
+    let mut in_first = show;
+    in_first["session"] = json!(session);
+    let text = client.ok("scrape", in_first).await.text();
+    assert!(text.contains("cookies: farm=first"), "{text}");
+
+    // A forged handle is refused and says how to go on.
+    let refused = client
+        .call(
+            "evaluate",
+            json!({"expression": "1", "session": forged(&session)}),
+        )
+        .await;
+    refused.assert_error("unknown or expired session handle");
+    refused.assert_error("without `session`");
+
+    // An ended session's handle is refused too.
+    client.ok("close_session", json!({"session": other})).await;
+    client
+        .call("evaluate", json!({"expression": "1", "session": other}))
+        .await
+        .assert_error("unknown or expired session handle");
+    client
+        .call("close_session", json!({}))
+        .await
+        .assert_error("pass the `session` handle");
+}
+
+#[tokio::test]
+async fn connection_sessions_carry_their_handle_and_may_drive_other_sessions() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::start_with(&[]).await;
+    let first = mcp
+        .ok("navigate", json!({"url": pages.url("/cookie/set?v=conn")}))
+        .await;
+    // The connection's own session: the handle is in structuredContent only.
+    let own = handle_of(&first, false);
+
+    // `session: "new"` opens another browser, named in the result's text.
+    let opened = mcp
+        .ok(
+            "navigate",
+            json!({"url": pages.url("/cookie/show"), "session": "new"}),
+        )
+        .await;
+    let second = handle_of(&opened, true);
+    assert_ne!(second, own);
+    let show = |session: &str| json!({"url": pages.url("/cookie/show"), "format": "text", "session": session});
+    let text = mcp.ok("scrape", show(&second)).await.text();
+    assert!(text.contains("cookies: none"), "{text}");
+    let text = mcp.ok("scrape", show(&own)).await.text();
+    assert!(text.contains("cookies: farm=conn"), "{text}");
+    // Without `session`, calls stay in the connection's session.
+    let text = mcp
+        .ok(
+            "scrape",
+            json!({"url": pages.url("/cookie/show"), "format": "text"}),
+        )
+        .await
+        .text();
+    assert!(text.contains("cookies: farm=conn"), "{text}");
+
+    // Another server (another key) does not know these handles.
+    let mut stranger = McpProcess::start_with(&[]).await;
+    stranger
+        .call("evaluate", json!({"expression": "1", "session": second}))
+        .await
+        .assert_error("unknown or expired session handle");
+    stranger
+        .call("navigate", json!({"url": pages.url("/form"), "session": 7}))
+        .await
+        .assert_error("invalid session 7");
+
+    // Closing the connection's session: the next call opens a fresh one.
+    let closed = mcp.ok("close_session", json!({})).await.text();
+    assert!(closed.contains("next call starts a new one"), "{closed}");
+    let text = mcp
+        .ok(
+            "scrape",
+            json!({"url": pages.url("/cookie/show"), "format": "text"}),
+        )
+        .await
+        .text();
+    assert!(text.contains("cookies: none"), "{text}");
+}
