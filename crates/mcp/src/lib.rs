@@ -13,6 +13,7 @@
 //! connection ends.
 
 mod activity;
+mod arguments;
 mod audit;
 mod cache;
 mod dashboard;
@@ -20,6 +21,7 @@ mod drain;
 mod handle;
 mod host_check;
 mod http;
+mod instructions;
 mod jsonrpc;
 mod rate;
 mod render;
@@ -33,6 +35,7 @@ pub use cache::{CacheConfig, ResultCache};
 pub use drain::Drain;
 pub use handle::{Handles, KeyError, MIN_KEY_BYTES, SessionKey, principal_of_token};
 pub use http::{DEFAULT_MAX_SESSIONS_PER_CLIENT, HttpOptions, router as http_router, serve_http};
+pub use instructions::INSTRUCTIONS;
 pub use rate::RateLimit;
-pub use server::{BrowserfarmServer, DEFAULT_HANDLE_TTL, INSTRUCTIONS};
+pub use server::{BrowserfarmServer, DEFAULT_HANDLE_TTL};
 pub use stdio::{StdioOptions, serve_stdio};

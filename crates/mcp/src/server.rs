@@ -11,92 +11,44 @@ use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, CloseSessionArgs, ConsoleMessagesArgs, CookiesArgs,
     DEFAULT_BATCH_MAX_CHARS, DEFAULT_EVALUATE_CHARS, DownloadsArgs, ElementTarget, EmulateArgs,
     ErrorKind, EvaluateArgs, FarmStatusArgs, FillFormArgs, HandleDialogArgs, HoverArgs, Job,
-    JobError, JobOutput, NavigateArgs, NetworkRequestsArgs, NodeTags, Operation, PdfArgs,
-    PressKeyArgs, Priority, ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId,
-    SnapshotArgs, StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
+    JobError, JobOutput, NavigateArgs, NetworkRequestsArgs, Operation, PdfArgs, PressKeyArgs,
+    ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs,
+    StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
 };
 use futures::StreamExt;
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject, ProgressNotificationParam};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, ProgressNotificationParam};
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 
 use crate::activity::Activity;
+use crate::arguments::{
+    Answered, CACHEABLE_TOOLS, NO_JOB_TOOLS, Placement, SESSIONLESS_TOOLS, add_cache_schema,
+    add_placement_schema, add_session_schema, check_arguments, stands_alone, take_placement,
+    take_session,
+};
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
 use crate::cache::ResultCache;
 use crate::handle::Handles;
+use crate::instructions::INSTRUCTIONS;
 use crate::rate::{RateLimit, TokenBucket};
 use crate::render::{self, Action};
-use crate::session::{self, ConnectionSession, Requested, Sessions};
-
-/// Sent to clients at initialize; agents read it to pick tools.
-pub const INSTRUCTIONS: &str = "browserfarm drives real headless Chromium browsers. \
-Each browser session is isolated (cookies, storage, tabs) and persists between calls. \
-Results of calls that ran in a session end with `session: <handle>`: pass that handle back \
-as the `session` argument of later calls to keep using the same browser (a call without it \
-uses this connection's own session when the connection has one, or else starts a new \
-browser session); `close_session` ends one. To read, `navigate` then \
-`scrape` (markdown of the main content: the cheapest way to read a page; `scrape` accepts a \
-`url` to load and read in one call). To act, call `snapshot` (a compact outline of the page \
-in which every control has a ref such as e12), then `click`, `type`, `fill_form`, \
-`select_option`, `hover` or `press_key` with that ref (or a CSS selector); `wait_for` waits \
-for text or an element. `screenshot` only when the visual layout matters. Also: `tabs`, \
-`cookies`, `storage_state` (export a login, import it in another session), `emulate`, \
-`handle_dialog` (dialogs are otherwise dismissed automatically, with a note), \
-`console_messages`, `network_requests`, `pdf`, `downloads`, `evaluate`. `batch_scrape` reads many URLs \
-in parallel across the farm without touching this session's tabs; `farm_status` shows the \
-nodes. Only http and https URLs can be opened. Every result is bounded and says how to get \
-more; errors say what went wrong and what to try next.";
-
-/// Where and how urgently a call's jobs run: the `node_tags` and `priority`
-/// arguments every job tool accepts besides its own.
-#[derive(Debug, Clone, Default)]
-struct Placement {
-    node_tags: NodeTags,
-    priority: Priority,
-    /// The client's name from its initialize request (for the audit log).
-    client: Option<String>,
-    /// The `cache` argument of the tools in [`CACHEABLE_TOOLS`].
-    cache: Option<bool>,
-    /// The `session` argument, and whether the request has a session to fall
-    /// back on without it.
-    session: Requested,
-    /// The handle of the session the call ran in, for the result (written by
-    /// the call, read once its result is capped).
-    answer: Arc<std::sync::Mutex<Option<Answered>>>,
-}
-
-/// The session a finished call ran in, as its result shows it.
-#[derive(Debug, Clone)]
-struct Answered {
-    handle: String,
-    /// Also as the result's last line of text (see `session::Resolved`).
-    in_text: bool,
-}
+use crate::session::{self, ConnectionSession, Sessions};
 
 /// How long a handle stays valid after its last call, and a session opened
 /// for a call that stands alone idles before it is closed, unless the
 /// transport sets its own (`--session-idle-secs` in HTTP mode).
 pub const DEFAULT_HANDLE_TTL: Duration = Duration::from_secs(300);
 
-/// Tools taking a `cache` argument (the result cache, `--result-cache`).
-const CACHEABLE_TOOLS: &[&str] = &["scrape", "screenshot", "batch_scrape"];
-
 tokio::task_local! {
     /// The placement of the tool call being handled (set around the tool's future,
     /// so the typed tool handlers need not repeat the fields).
     static PLACEMENT: Placement;
 }
-
-/// Tools that run no job and take no placement arguments.
-const NO_JOB_TOOLS: &[&str] = &["farm_status", "close_session"];
-
-/// Tools that run outside any session, so take no `session` argument.
-const SESSIONLESS_TOOLS: &[&str] = &["farm_status", "batch_scrape"];
 
 /// One MCP connection. Cheap to clone; clones share the connection's session.
 #[derive(Clone)]
@@ -1086,179 +1038,5 @@ impl ServerHandler for BrowserfarmServer {
                     .with_description("Real headless Chromium browsers for AI agents"),
             )
             .with_instructions(INSTRUCTIONS)
-    }
-}
-
-/// Describes `node_tags` and `priority` in a job tool's input schema.
-fn add_placement_schema(schema: &mut JsonObject) {
-    let properties = schema
-        .entry("properties")
-        .or_insert_with(|| serde_json::json!({}));
-    if let Some(properties) = properties.as_object_mut() {
-        properties.insert(
-            "node_tags".into(),
-            serde_json::json!({
-                "type": "object",
-                "additionalProperties": { "type": "string" },
-                "description": "Run only on farm nodes carrying all these tags, e.g. \
-                    {\"region\": \"eu\"}; the key \"arch\" also matches the node's CPU \
-                    architecture. For session tools it decides where the session's browser \
-                    lives (a session moved to meet it loses its page state)."
-            }),
-        );
-        properties.insert(
-            "priority".into(),
-            serde_json::json!({
-                "type": "string",
-                "enum": ["high", "normal", "low"],
-                "description": "Which waiting job starts first when every browser is busy \
-                    (default normal)."
-            }),
-        );
-    }
-}
-
-/// Describes `session` in the input schema of a tool that runs in a session.
-fn add_session_schema(schema: &mut JsonObject) {
-    if let Some(properties) = schema
-        .entry("properties")
-        .or_insert_with(|| serde_json::json!({}))
-        .as_object_mut()
-    {
-        properties.insert(
-            "session".into(),
-            serde_json::json!({
-                "type": "string",
-                "description": "The handle from a previous result's `session:` line, to \
-                    continue in that browser session; \"new\" opens another one."
-            }),
-        );
-    }
-}
-
-/// Removes `session` from a tool's arguments (the typed arguments reject
-/// unknown fields) and checks it is a string.
-fn take_session(arguments: Option<&mut JsonObject>) -> Result<Option<String>, String> {
-    match arguments.and_then(|a| a.remove("session")) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(handle)) => Ok(Some(handle)),
-        Some(other) => Err(format!(
-            "invalid session {other}: expected the handle string from a previous result"
-        )),
-    }
-}
-
-/// Whether the request stands alone: it came over HTTP without an MCP session
-/// (protocol 2026-07-28, which has none), so no connection session is there to
-/// fall back on. stdio, legacy SSE and 2025-11-25 HTTP sessions have one.
-fn stands_alone(context: &RequestContext<RoleServer>) -> bool {
-    context
-        .extensions
-        .get::<axum::http::request::Parts>()
-        .is_some_and(|parts| !parts.headers.contains_key("mcp-session-id"))
-}
-
-/// Describes `cache` in the input schema of a tool in [`CACHEABLE_TOOLS`].
-fn add_cache_schema(schema: &mut JsonObject, tool: &str) {
-    let description = if tool == "batch_scrape" {
-        "When the server runs with a result cache, pages read in the last few minutes \
-         with the same arguments are returned from it (default true); false reads every \
-         page afresh."
-    } else {
-        "true: when the server runs with a result cache and `url` is given, return a \
-         recent result of the same call from it, or read the page in a fresh browser \
-         context (without this session's cookies, not moving its tab) and keep the \
-         result. Content may be up to minutes old, screenshots up to an hour. Default \
-         false: the call runs in this session's tab."
-    };
-    if let Some(properties) = schema
-        .entry("properties")
-        .or_insert_with(|| serde_json::json!({}))
-        .as_object_mut()
-    {
-        properties.insert(
-            "cache".into(),
-            serde_json::json!({ "type": "boolean", "description": description }),
-        );
-    }
-}
-
-/// Removes `node_tags` and `priority` from a job tool's arguments (the typed
-/// tool arguments reject unknown fields) and checks them.
-fn take_placement(tool: &str, arguments: Option<&mut JsonObject>) -> Result<Placement, String> {
-    let Some(arguments) = arguments else {
-        return Ok(Placement::default());
-    };
-    let mut placement = Placement::default();
-    if let Some(tags) = arguments.remove("node_tags") {
-        placement.node_tags = serde_json::from_value(tags).map_err(|_| {
-            "invalid node_tags: expected an object of string values, e.g. {\"region\": \"eu\"}"
-                .to_owned()
-        })?;
-    }
-    if let Some(priority) = arguments.remove("priority") {
-        placement.priority = serde_json::from_value(priority.clone()).map_err(|_| {
-            format!("invalid priority {priority}: expected \"high\", \"normal\" or \"low\"")
-        })?;
-    }
-    if CACHEABLE_TOOLS.contains(&tool)
-        && let Some(cache) = arguments.remove("cache")
-    {
-        placement.cache = Some(
-            cache
-                .as_bool()
-                .ok_or_else(|| format!("invalid cache {cache}: expected true or false"))?,
-        );
-    }
-    Ok(placement)
-}
-
-/// Deserialises a tool's arguments with the path of the offending field, so a
-/// type error reads "max_width: invalid type…" rather than rmcp's bare serde text.
-fn check_arguments(tool: &str, arguments: Option<&JsonObject>) -> Result<(), String> {
-    fn parse<T: serde::de::DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<(), String> {
-        let value = serde_json::Value::Object(args.clone());
-        serde_path_to_error::deserialize::<_, T>(value)
-            .map(drop)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if path == "." {
-                    format!("invalid arguments for {tool}: {inner}")
-                } else {
-                    format!("invalid arguments for {tool}: {path}: {inner}")
-                }
-            })
-    }
-    let empty = JsonObject::new();
-    let args = arguments.unwrap_or(&empty);
-    match tool {
-        "navigate" => parse::<NavigateArgs>(tool, args),
-        "screenshot" => parse::<ScreenshotArgs>(tool, args),
-        "scrape" => parse::<ScrapeArgs>(tool, args),
-        "click" => parse::<ClickArgs>(tool, args),
-        "type" => parse::<TypeArgs>(tool, args),
-        "evaluate" => parse::<EvaluateArgs>(tool, args),
-        "snapshot" => parse::<SnapshotArgs>(tool, args),
-        "hover" => parse::<HoverArgs>(tool, args),
-        "select_option" => parse::<SelectOptionArgs>(tool, args),
-        "press_key" => parse::<PressKeyArgs>(tool, args),
-        "scroll" => parse::<ScrollArgs>(tool, args),
-        "fill_form" => parse::<FillFormArgs>(tool, args),
-        "upload_file" => parse::<UploadFileArgs>(tool, args),
-        "wait_for" => parse::<WaitForArgs>(tool, args),
-        "tabs" => parse::<TabsArgs>(tool, args),
-        "cookies" => parse::<CookiesArgs>(tool, args),
-        "storage_state" => parse::<StorageStateArgs>(tool, args),
-        "emulate" => parse::<EmulateArgs>(tool, args),
-        "handle_dialog" => parse::<HandleDialogArgs>(tool, args),
-        "console_messages" => parse::<ConsoleMessagesArgs>(tool, args),
-        "network_requests" => parse::<NetworkRequestsArgs>(tool, args),
-        "pdf" => parse::<PdfArgs>(tool, args),
-        "downloads" => parse::<DownloadsArgs>(tool, args),
-        "batch_scrape" => parse::<BatchScrapeArgs>(tool, args),
-        "farm_status" => parse::<FarmStatusArgs>(tool, args),
-        "close_session" => parse::<CloseSessionArgs>(tool, args),
-        _ => Ok(()),
     }
 }

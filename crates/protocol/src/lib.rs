@@ -32,10 +32,11 @@ pub use node_api::{
     FarmStatus, Health, NodeStatus, Registration, SessionOpened, format_tags, tags_match,
 };
 pub use operation::{
-    BatchScrapeArgs, ClickArgs, CloseSessionArgs, DEFAULT_BATCH_MAX_CHARS, DEFAULT_EVALUATE_CHARS,
-    DEFAULT_MAX_CHARS, DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_TIMEOUT_MS, EvaluateArgs, FarmStatusArgs,
-    ImageFormat, MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS, MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction,
-    NavigateArgs, Operation, ScrapeArgs, ScrapeFormat, ScreenshotArgs, TypeArgs, WaitUntil,
+    ArgsError, BatchScrapeArgs, ClickArgs, CloseSessionArgs, DEFAULT_BATCH_MAX_CHARS,
+    DEFAULT_EVALUATE_CHARS, DEFAULT_MAX_CHARS, DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_TIMEOUT_MS,
+    EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS,
+    MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
+    ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{Image, JobOutput, PageInfo, Scraped};
 pub use state::{

@@ -22,6 +22,34 @@ pub const DEFAULT_MAX_CHARS: usize = 20_000;
 /// Largest `max_chars` accepted.
 pub const MAX_MAX_CHARS: usize = 1_000_000;
 
+/// Why a tool's arguments do not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgsError {
+    /// The offending field (`max_width`, `fields[0].value`); `None` when the
+    /// arguments as a whole are wrong (an unknown field, a missing one).
+    pub path: Option<String>,
+    pub message: String,
+}
+
+impl<E: std::fmt::Display> From<serde_path_to_error::Error<E>> for ArgsError {
+    fn from(e: serde_path_to_error::Error<E>) -> ArgsError {
+        let path = e.path().to_string();
+        ArgsError {
+            path: (path != ".").then_some(path),
+            message: e.into_inner().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "{path}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// What the browser should do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", content = "args", rename_all = "snake_case")]
@@ -79,6 +107,47 @@ impl Operation {
             Operation::Pdf(_) => "pdf",
             Operation::Downloads(_) => "downloads",
         }
+    }
+
+    /// The operation a tool call asks for, from the tool's name and arguments
+    /// (the names are [`Operation::name`]'s); `None` for a tool that is not an
+    /// operation. A failure names the offending field, which serde's tagged
+    /// enum parsing would lose, so each variant's arguments are parsed alone.
+    pub fn from_tool(tool: &str, args: serde_json::Value) -> Option<Result<Operation, ArgsError>> {
+        fn parse<T: serde::de::DeserializeOwned>(
+            args: serde_json::Value,
+            variant: fn(T) -> Operation,
+        ) -> Result<Operation, ArgsError> {
+            serde_path_to_error::deserialize(args)
+                .map(variant)
+                .map_err(ArgsError::from)
+        }
+        Some(match tool {
+            "navigate" => parse(args, Operation::Navigate),
+            "screenshot" => parse(args, Operation::Screenshot),
+            "scrape" => parse(args, Operation::Scrape),
+            "click" => parse(args, Operation::Click),
+            "type" => parse(args, Operation::Type),
+            "evaluate" => parse(args, Operation::Evaluate),
+            "snapshot" => parse(args, Operation::Snapshot),
+            "hover" => parse(args, Operation::Hover),
+            "select_option" => parse(args, Operation::SelectOption),
+            "press_key" => parse(args, Operation::PressKey),
+            "scroll" => parse(args, Operation::Scroll),
+            "fill_form" => parse(args, Operation::FillForm),
+            "upload_file" => parse(args, Operation::UploadFile),
+            "wait_for" => parse(args, Operation::WaitFor),
+            "tabs" => parse(args, Operation::Tabs),
+            "cookies" => parse(args, Operation::Cookies),
+            "storage_state" => parse(args, Operation::StorageState),
+            "emulate" => parse(args, Operation::Emulate),
+            "handle_dialog" => parse(args, Operation::HandleDialog),
+            "console_messages" => parse(args, Operation::ConsoleMessages),
+            "network_requests" => parse(args, Operation::NetworkRequests),
+            "pdf" => parse(args, Operation::Pdf),
+            "downloads" => parse(args, Operation::Downloads),
+            _ => return None,
+        })
     }
 
     /// The URL this operation loads before acting, if any.
