@@ -91,8 +91,7 @@ pub(crate) fn add_session_schema(schema: &mut JsonObject) {
             "session".into(),
             serde_json::json!({
                 "type": "string",
-                "description": "The handle from a previous result's `session:` line, to \
-                    continue in that browser session; \"new\" opens another one."
+                "description": "Session handle from an earlier result; \"new\" opens another."
             }),
         );
     }

@@ -892,9 +892,8 @@ impl BrowserfarmServer {
 
     #[tool(
         name = "close_session",
-        description = "End a browser session: its tabs, cookies and storage are discarded. \
-        With `session`, ends the session that handle names; without, ends this connection's \
-        own session (the next call starts a fresh one).",
+        description = "End a browser session: the `session` handle's, or this connection's \
+        own. Its tabs, cookies and storage are discarded.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
