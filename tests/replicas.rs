@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 use crate::util::metrics::{get_metrics, parse, value};
-use crate::util::{Agent, HttpServer, Stateless, free_port, installed, repo_path};
+use crate::util::{Agent, FORM_STATE, HttpServer, Stateless, free_port, installed, repo_path};
 
 /// haproxy in the foreground on `port`, killed when dropped.
 struct Balancer(Child);
@@ -142,9 +142,7 @@ async fn a_flow_through_round_robin_replicas_survives_a_killed_gateway() {
     let seen = client
         .ok(
             "evaluate",
-            json!({"expression": "document.querySelector('#q').value + ' ' + \
-                    document.getElementById('count').textContent + ' ' + location.pathname",
-                   "session": session}),
+            json!({"expression": FORM_STATE, "session": session}),
         )
         .await;
     let first_text = seen.0["content"][0]["text"].as_str().unwrap_or_default();

@@ -7,7 +7,7 @@
 use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
 
-use crate::util::{HttpServer, McpProcess, Stateless, ToolResult};
+use crate::util::{FORM_STATE, HttpServer, McpProcess, Stateless, ToolResult};
 
 /// The handle a result names, in `structuredContent` and, when `in_text`, as
 /// the last line of its text.
@@ -68,9 +68,7 @@ async fn stateless_calls_continue_in_the_session_their_handle_names() {
     let seen = client
         .ok(
             "evaluate",
-            json!({"expression": "document.querySelector('#q').value + ' ' + \
-                    document.getElementById('count').textContent + ' ' + location.pathname",
-                   "session": session}),
+            json!({"expression": FORM_STATE, "session": session}),
         )
         .await;
     assert_eq!(

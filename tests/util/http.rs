@@ -258,18 +258,13 @@ impl Stateless {
     /// Calls a tool; returns its result (panics on a JSON-RPC error).
     pub async fn call(&mut self, tool: &str, arguments: Value) -> ToolResult {
         let reply = self
-            .request("tools/call", json!({"name": tool, "arguments": arguments}))
+            .request("tools/call", ToolResult::call(tool, arguments))
             .await;
-        let result = reply
-            .get("result")
-            .unwrap_or_else(|| panic!("{tool}: JSON-RPC error {reply}"));
-        ToolResult(result.clone())
+        ToolResult::from_reply(tool, &reply)
     }
 
     /// Calls a tool that must succeed.
     pub async fn ok(&mut self, tool: &str, arguments: Value) -> ToolResult {
-        let result = self.call(tool, arguments).await;
-        assert!(!result.is_error(), "{tool} failed: {}", result.text());
-        result
+        self.call(tool, arguments).await.succeeded(tool)
     }
 }

@@ -16,6 +16,11 @@ pub use http::{HttpServer, PROTOCOL, Stateless, StreamableSession, content_type,
 pub use process::{browserfarm, chromium_of, free_port, repo_path, signal};
 pub use stdio::{McpProcess, ToolResult};
 
+/// An `evaluate` expression for the state of the fixture's `/form` page: the
+/// text in `#q`, the count `#inc` adds to, and the path.
+pub const FORM_STATE: &str = "document.querySelector('#q').value + ' ' + \
+    document.getElementById('count').textContent + ' ' + location.pathname";
+
 /// Every tool the server lists.
 pub const TOOLS: [&str; 26] = [
     "navigate",

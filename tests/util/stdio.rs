@@ -139,19 +139,14 @@ impl McpProcess {
     /// Calls a tool; returns the `result` object (panics on a JSON-RPC error).
     pub async fn call(&mut self, tool: &str, arguments: Value) -> ToolResult {
         let reply = self
-            .request("tools/call", json!({"name": tool, "arguments": arguments}))
+            .request("tools/call", ToolResult::call(tool, arguments))
             .await;
-        let result = reply
-            .get("result")
-            .unwrap_or_else(|| panic!("{tool}: JSON-RPC error {reply}"));
-        ToolResult(result.clone())
+        ToolResult::from_reply(tool, &reply)
     }
 
-    /// Calls a tool that must succeed; returns its text.
+    /// Calls a tool that must succeed.
     pub async fn ok(&mut self, tool: &str, arguments: Value) -> ToolResult {
-        let result = self.call(tool, arguments).await;
-        assert!(!result.is_error(), "{tool} failed: {}", result.text());
-        result
+        self.call(tool, arguments).await.succeeded(tool)
     }
 
     /// Closes stdin and waits for the process to exit.
@@ -177,6 +172,26 @@ impl McpProcess {
 pub struct ToolResult(pub Value);
 
 impl ToolResult {
+    /// The params of a `tools/call` request.
+    pub fn call(tool: &str, arguments: Value) -> Value {
+        json!({"name": tool, "arguments": arguments})
+    }
+
+    /// The result in a `tools/call` reply (panics on a JSON-RPC error).
+    #[track_caller]
+    pub fn from_reply(tool: &str, reply: &Value) -> ToolResult {
+        let result = reply
+            .get("result")
+            .unwrap_or_else(|| panic!("{tool}: JSON-RPC error {reply}"));
+        ToolResult(result.clone())
+    }
+
+    /// This result, which must not be a tool error.
+    #[track_caller]
+    pub fn succeeded(self, tool: &str) -> ToolResult {
+        assert!(!self.is_error(), "{tool} failed: {}", self.text());
+        self
+    }
     pub fn is_error(&self) -> bool {
         self.0["isError"] == json!(true)
     }
