@@ -26,6 +26,7 @@ use rand::Rng;
 use crate::breaker::{Breaker, BreakerConfig};
 use crate::node::{Backend, Heartbeat, Node, lock};
 use crate::remote::{CallError, NodeClient};
+use crate::routes::Routes;
 use crate::{Executor, LocalExecutor, SessionScope};
 
 /// One node as configured.
@@ -107,7 +108,7 @@ pub struct FarmExecutor {
     config: FarmConfig,
     /// Sessions by route. A moved session is listed under its first route and
     /// its current one, both naming the same cell.
-    sessions: Mutex<HashMap<SessionId, Cell>>,
+    sessions: Mutex<Routes<tokio::sync::Mutex<Placement>>>,
     /// Health polling and DNS discovery: stopped on shutdown, so nothing probes
     /// or adds nodes once the gateway is going away.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
@@ -152,7 +153,7 @@ impl FarmExecutor {
         Ok(FarmExecutor {
             nodes,
             config,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Routes::default()),
             tasks: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             started: Instant::now(),
@@ -439,7 +440,7 @@ impl FarmExecutor {
     /// the route (opened by another gateway, or by this one before a restart).
     fn cell(&self, id: &SessionId) -> Result<Cell, JobError> {
         if let Some(cell) = lock(&self.sessions).get(id) {
-            return Ok(cell.clone());
+            return Ok(cell);
         }
         let Some((remote, node)) = id.0.split_once('@') else {
             return Err(JobError::new(
@@ -465,10 +466,7 @@ impl FarmExecutor {
             remote: SessionId(remote.to_owned()),
             scope: SessionScope::Handle { idle: ADOPTED_IDLE },
         }));
-        Ok(lock(&self.sessions)
-            .entry(id.clone())
-            .or_insert(cell)
-            .clone())
+        Ok(lock(&self.sessions).get_or_insert(id, cell, false))
     }
 
     async fn run_in_session(&self, id: &SessionId, job: Job) -> Result<JobOutput, JobError> {
@@ -498,7 +496,8 @@ impl FarmExecutor {
             .await?;
         let old = std::mem::replace(&mut *placement, moved);
         // Known by its new route too, for the handle the caller gets next.
-        lock(&self.sessions).insert(placement.route().id, cell.clone());
+        let kept = placement.scope == SessionScope::Connection;
+        lock(&self.sessions).insert(placement.route().id, cell.clone(), kept);
         let new_node = placement.node.name.clone();
         tokio::spawn(async move {
             // Best effort: the old node may be dead, or forget the session by TTL.
@@ -522,17 +521,6 @@ impl FarmExecutor {
             ),
         ))
     }
-}
-
-/// Each session once, though a moved one is listed under two routes.
-fn distinct(sessions: &HashMap<SessionId, Cell>) -> Vec<Cell> {
-    let mut cells: Vec<Cell> = Vec::new();
-    for cell in sessions.values() {
-        if !cells.iter().any(|c| Arc::ptr_eq(c, cell)) {
-            cells.push(cell.clone());
-        }
-    }
-    cells
 }
 
 fn snapshot(nodes: &RwLock<Vec<Arc<Node>>>) -> Vec<Arc<Node>> {
@@ -576,13 +564,15 @@ impl Executor for FarmExecutor {
         let placement = self.place_session(&[], node_tags, scope).await?;
         let id = placement.route().id;
         tracing::debug!(session = %id, node = %placement.node.name, "session placed");
-        lock(&self.sessions).insert(id.clone(), Arc::new(tokio::sync::Mutex::new(placement)));
+        let kept = placement.scope == SessionScope::Connection;
+        let cell = Arc::new(tokio::sync::Mutex::new(placement));
+        lock(&self.sessions).insert(id.clone(), cell, kept);
         Ok(id)
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), JobError> {
         let cell = self.cell(id)?;
-        lock(&self.sessions).retain(|_, c| !Arc::ptr_eq(c, &cell));
+        lock(&self.sessions).remove(&cell);
         let placement = cell.lock().await;
         let _ = placement
             .node
@@ -609,19 +599,19 @@ impl Executor for FarmExecutor {
     async fn status(&self) -> FarmStatus {
         FarmStatus {
             nodes: self.nodes().iter().map(|n| n.status()).collect(),
-            sessions: distinct(&lock(&self.sessions)).len(),
+            sessions: lock(&self.sessions).distinct().len(),
         }
     }
 
     /// Which node serves a session (for `farm_status` and tests).
     async fn session_node(&self, id: &SessionId) -> Option<String> {
-        let cell = lock(&self.sessions).get(id).cloned()?;
+        let cell = lock(&self.sessions).get(id)?;
         let placement = cell.lock().await;
         Some(placement.node.name.clone())
     }
 
     async fn session_route(&self, id: &SessionId) -> Option<SessionRoute> {
-        let cell = lock(&self.sessions).get(id).cloned()?;
+        let cell = lock(&self.sessions).get(id)?;
         let placement = cell.lock().await;
         Some(placement.route())
     }
@@ -631,7 +621,7 @@ impl Executor for FarmExecutor {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
-        let cells = distinct(&std::mem::take(&mut *lock(&self.sessions)));
+        let cells = lock(&self.sessions).take();
         for cell in cells {
             let placement = cell.lock().await;
             if placement.scope == SessionScope::Connection {

@@ -25,6 +25,7 @@ mod node;
 mod queue;
 mod registry;
 mod remote;
+mod routes;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use discovery::{AddressSource, Changes, DiscoveryError, DnsName, changes, node_url};
