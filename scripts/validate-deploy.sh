@@ -4,7 +4,11 @@
 #   1. Kubernetes manifests against the Kubernetes JSON schemas (kubernetes-validate
 #      from PyPI, in a venv under the cargo target dir), strictly: unknown fields
 #      fail. The kustomization is built with `kubectl kustomize` when kubectl exists.
-#   2. systemd units with `systemd-analyze verify`, when systemd-analyze exists.
+#      The gateway runs as replicas: two or more, a shared session key from a
+#      Secret, and a PodDisruptionBudget over its pods that allows an eviction.
+#   2. systemd units with `systemd-analyze verify`, when systemd-analyze exists,
+#      also with their optional (commented-out) lines switched on; the haproxy
+#      example with `haproxy -c` (required under CI=true).
 #   3. Every --flag and BROWSERFARM_* variable used with `browserfarm mcp|agent|...`
 #      exists in the `--help` of the binary given as $1.
 #   4. The agent's Kubernetes probe commands, run against a real agent, and the
@@ -70,7 +74,7 @@ fi
 # Without KEDA's CRD schema at hand, check what would break it silently: that it
 # scales the agent Deployment and queries the gateway's queue-depth metric.
 "$venv/bin/python" - <<'EOF' || failed=1
-import pathlib, sys, yaml
+import copy, pathlib, sys, yaml
 
 root = pathlib.Path("deploy/kubernetes")
 ok = True
@@ -88,12 +92,14 @@ for f in sorted(root.glob("*.yaml")):
     if f.name != "kustomization.yaml" and f.name not in listed:
         fail(f"{f} is not listed in kustomization.yaml")
 
-deployments = {
-    d["metadata"]["name"]
-    for f in root.glob("*.yaml")
+objects = [
+    d
+    for f in sorted(root.glob("*.yaml"))
+    if f.name != "kustomization.yaml"
     for d in yaml.safe_load_all(f.read_text())
-    if d and d.get("kind") == "Deployment"
-}
+    if d
+]
+deployments = {d["metadata"]["name"]: d for d in objects if d["kind"] == "Deployment"}
 keda = root / "optional" / "keda-scaledobject.yaml"
 for doc in yaml.safe_load_all(keda.read_text()):
     if doc["apiVersion"] != "keda.sh/v1alpha1" or doc["kind"] != "ScaledObject":
@@ -107,24 +113,115 @@ for doc in yaml.safe_load_all(keda.read_text()):
         fail(f"{keda}: no prometheus trigger on browserfarm_queue_depth")
     if spec["minReplicaCount"] > spec["maxReplicaCount"]:
         fail(f"{keda}: minReplicaCount above maxReplicaCount")
+
+# Gateway replicas: at least two, sharing a session key from a Secret (else a
+# replica cannot continue the others' sessions), and a PodDisruptionBudget that
+# selects their pods and still lets one be evicted. Every PDB must select the
+# pods of exactly one Deployment.
+GATEWAY = "browserfarm-gateway"
+
+def selects(selector, labels):
+    if set(selector) - {"matchLabels"}:
+        return None  # matchExpressions: not understood here, reported below
+    wanted = selector.get("matchLabels") or {}
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+def replica_problems(objects):
+    problems = []
+    deployments = {d["metadata"]["name"]: d for d in objects if d["kind"] == "Deployment"}
+    covered = set()
+    for pdb in (d for d in objects if d["kind"] == "PodDisruptionBudget"):
+        name, spec = pdb["metadata"]["name"], pdb["spec"]
+        matched = []
+        for deployment in deployments.values():
+            hit = selects(spec["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+            if hit is None:
+                problems.append(f"PDB {name}: only matchLabels selectors are checked")
+                break
+            if hit:
+                matched.append(deployment)
+        if len(matched) != 1:
+            problems.append(f"PDB {name} selects the pods of {len(matched)} Deployments, not one")
+            continue
+        target = matched[0]
+        covered.add(target["metadata"]["name"])
+        replicas = target["spec"].get("replicas", 1)
+        if not isinstance(spec.get("minAvailable", 0), int) or not isinstance(spec.get("maxUnavailable", 1), int):
+            problems.append(f"PDB {name}: give minAvailable/maxUnavailable as pod counts")
+        elif spec.get("minAvailable", 0) >= replicas or spec.get("maxUnavailable", 1) < 1:
+            problems.append(f"PDB {name} lets no pod of {target['metadata']['name']} "
+                            f"({replicas} replicas) be evicted: node drains would hang")
+    gateway = deployments.get(GATEWAY)
+    if gateway is None:
+        return problems + [f"no Deployment {GATEWAY}"]
+    if gateway["spec"].get("replicas", 1) < 2:
+        problems.append(f"{GATEWAY} runs {gateway['spec'].get('replicas', 1)} replica(s), not 2 or more")
+    if GATEWAY not in covered:
+        problems.append(f"no PodDisruptionBudget selects the pods of {GATEWAY}")
+    pod = gateway["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    args = [str(a) for a in container.get("args", [])]
+    if "--session-key-file" not in args[:-1]:
+        problems.append(f"{GATEWAY} replicas get no --session-key-file")
+    else:
+        key = pathlib.PurePosixPath(args[args.index("--session-key-file") + 1])
+        secrets = {v["name"] for v in pod.get("volumes", []) if "secret" in v}
+        mounted = any(
+            m["name"] in secrets and m.get("readOnly") and key.parent == pathlib.PurePosixPath(m["mountPath"])
+            for m in container.get("volumeMounts", [])
+        )
+        if not mounted:
+            problems.append(f"{GATEWAY}: --session-key-file {key} is not in a Secret mounted read-only")
+    return problems
+
+for problem in replica_problems(objects):
+    fail(problem)
+# The same check on a single-replica gateway without its PDB must object.
+broken = [copy.deepcopy(d) for d in objects
+          if not (d["kind"] == "PodDisruptionBudget" and d["metadata"]["name"] == GATEWAY)]
+for d in broken:
+    if d["kind"] == "Deployment" and d["metadata"]["name"] == GATEWAY:
+        d["spec"]["replicas"] = 1
+if len(replica_problems(broken)) < 2:
+    fail("the replica check accepted a one-replica gateway without a PodDisruptionBudget")
 sys.exit(0 if ok else 1)
 EOF
+
+echo "--- deploy: haproxy example config"
+if command -v haproxy >/dev/null 2>&1; then
+  haproxy -c -f deploy/haproxy/haproxy.cfg || fail "haproxy -c -f deploy/haproxy/haproxy.cfg"
+  # A check that passes everything would prove nothing: feed it a broken copy.
+  sed 's/balance roundrobin/balance roundrobbin/' deploy/haproxy/haproxy.cfg >"$work/broken-haproxy.cfg"
+  if haproxy -c -q -f "$work/broken-haproxy.cfg" >/dev/null 2>&1; then
+    fail "haproxy -c accepted a config with an unknown balance algorithm"
+  fi
+elif [ "${CI:-}" = true ]; then
+  fail "haproxy not found (CI installs it: apt-get install haproxy)"
+else
+  echo "skip: haproxy not found (install haproxy to check deploy/haproxy/haproxy.cfg)"
+fi
 
 echo "--- deploy: systemd units"
 if command -v systemd-analyze >/dev/null 2>&1; then
   # verify insists that ExecStart's binary exists: point it at the one under test.
-  mkdir -p "$work/units"
+  # The units as shipped, and with their optional settings (commented-out
+  # directives such as `#LoadCredential=...`) switched on.
+  mkdir -p "$work/units" "$work/units-optional"
   for unit in deploy/systemd/*.service; do
     sed "s|/usr/local/bin/browserfarm|$bin|g" "$unit" >"$work/units/$(basename "$unit")"
+    sed -E 's/^#([A-Z][A-Za-z]*=)/\1/' "$work/units/$(basename "$unit")" \
+      >"$work/units-optional/$(basename "$unit")"
   done
-  if ! out="$(systemd-analyze verify --man=no "$work"/units/*.service 2>&1)"; then
-    echo "$out"
-    fail "systemd-analyze verify"
-  elif [ -n "$out" ]; then
-    # Warnings about the units under test fail too; others (the host's) do not.
-    echo "$out"
-    if grep -q "browserfarm" <<<"$out"; then fail "systemd-analyze verify warned about our units"; fi
-  fi
+  for units in units units-optional; do
+    if ! out="$(systemd-analyze verify --man=no "$work/$units"/*.service 2>&1)"; then
+      echo "$out"
+      fail "systemd-analyze verify ($units)"
+    elif [ -n "$out" ]; then
+      # Warnings about the units under test fail too; others (the host's) do not.
+      echo "$out"
+      if grep -q "browserfarm" <<<"$out"; then fail "systemd-analyze verify warned about our units ($units)"; fi
+    fi
+  done
 else
   echo "skip: systemd-analyze not found (install systemd to verify the units)"
 fi

@@ -298,6 +298,45 @@ async fn agents_register_themselves_and_go_offline_when_they_die() {
     assert_eq!(stranger, 401);
 }
 
+#[tokio::test]
+async fn an_agent_registers_with_every_gateway_given() {
+    let pages = Fixtures::start().await;
+    // Two gateway replicas, each with its own registry, and a third gateway that
+    // is down: it must not keep the agent from the others.
+    let [a, b, down] = [free_port(), free_port(), free_port()].map(|p| format!("127.0.0.1:{p}"));
+    let (registry_a, registry_b) = (["--registry-listen", &a], ["--registry-listen", &b]);
+    let (mut first, mut second) =
+        tokio::join!(gateway(&[], &registry_a), gateway(&[], &registry_b));
+    // Repeated and comma separated.
+    let agent = Agent::start(&[
+        "--register-with",
+        &format!("http://{a},http://{down}"),
+        "--register-with",
+        &format!("http://{b}"),
+        "--heartbeat-secs",
+        "1",
+    ])
+    .await;
+    for mcp in [&mut first, &mut second] {
+        wait_for_row(mcp, &agent.name(), |r| r.contains("| up |")).await;
+        mcp.ok("scrape", json!({"url": pages.url("/article")}))
+            .await;
+        let status = mcp.ok("farm_status", json!({})).await.text();
+        assert!(jobs_ok(&status_row(&status, &agent.name())) > 0, "{status}");
+    }
+
+    // Stopped, it says goodbye to each gateway before it exits.
+    let name = agent.name();
+    assert!(agent.stop().await.success());
+    for mcp in [&mut first, &mut second] {
+        let status = mcp.ok("farm_status", json!({})).await.text();
+        assert!(
+            !status.contains(&format!("| {name} |")),
+            "still listed after deregistering:\n{status}"
+        );
+    }
+}
+
 /// POSTs a registration with `token`; returns the HTTP status.
 async fn reqwest_post(registry: &str, token: &str) -> u16 {
     reqwest::Client::new()

@@ -136,9 +136,13 @@ pub struct AgentArgs {
     pub token_file: Option<PathBuf>,
 
     /// Register with this gateway's registry (`mcp --registry-listen`) and send
-    /// heartbeats, e.g. http://10.0.0.2:9300.
-    #[arg(long, env = "BROWSERFARM_REGISTER_WITH", value_name = "URL", help_heading = FARM)]
-    pub register_with: Option<String>,
+    /// heartbeats, e.g. http://10.0.0.2:9300. Repeatable (env: comma separated):
+    /// with several gateway replicas, give each one; the node registers with
+    /// every gateway on its own, so one that is down does not keep it from the
+    /// others.
+    #[arg(long, env = "BROWSERFARM_REGISTER_WITH", value_delimiter = ',',
+          value_name = "URL", help_heading = FARM)]
+    pub register_with: Vec<String>,
 
     /// URL the gateway should use to reach this agent. Default: http:// plus the
     /// --listen address (required when listening on 0.0.0.0 or ::).
@@ -893,6 +897,33 @@ mod tests {
                 "0"
             ])
             .is_err()
+        );
+    }
+
+    #[test]
+    fn an_agent_registers_with_each_gateway_given() {
+        let gateways = |extra: &[&str]| match Cli::try_parse_from(
+            ["browserfarm", "agent"].iter().chain(extra),
+        )
+        .unwrap()
+        .command
+        {
+            Command::Agent(args) => args.register_with,
+            other => panic!("parsed as {other:?}"),
+        };
+        assert!(gateways(&[]).is_empty());
+        assert_eq!(
+            gateways(&["--register-with", "http://a:9300"]),
+            ["http://a:9300"]
+        );
+        assert_eq!(
+            gateways(&[
+                "--register-with",
+                "http://a:9300,http://b:9300",
+                "--register-with",
+                "http://c:9300"
+            ]),
+            ["http://a:9300", "http://b:9300", "http://c:9300"]
         );
     }
 

@@ -360,16 +360,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let register = match &args.register_with {
-        Some(gateway) => Some(Registrar {
-            gateway: gateway.clone(),
-            advertise: advertised_url(&args, listener.local_addr()?)?,
-            token: args.token.clone(),
-            heartbeat: Duration::from_secs(args.heartbeat_secs),
-            weight: args.weight,
-        }),
-        None => None,
-    };
+    let register = registrars(&args, listener.local_addr()?)?;
     let recorder = install_metrics()?;
     // An agent reachable from other machines serves pages that must not reach
     // its own network, unless the operator says otherwise.
@@ -450,6 +441,32 @@ fn require_token_beyond_loopback(
         "refusing to {what} on {addr} without a token: anyone who can reach it could {risk}. \
          Pass --token or --token-file (or BROWSERFARM_TOKEN), or listen on 127.0.0.1"
     )
+}
+
+/// One registrar per gateway in `--register-with`, each named once (empty values,
+/// e.g. from a trailing comma, mean none).
+fn registrars(args: &AgentArgs, bound: std::net::SocketAddr) -> anyhow::Result<Vec<Registrar>> {
+    let mut gateways: Vec<&str> = Vec::new();
+    for gateway in &args.register_with {
+        let gateway = gateway.trim().trim_end_matches('/');
+        if !gateway.is_empty() && !gateways.contains(&gateway) {
+            gateways.push(gateway);
+        }
+    }
+    if gateways.is_empty() {
+        return Ok(Vec::new());
+    }
+    let advertise = advertised_url(args, bound)?;
+    Ok(gateways
+        .into_iter()
+        .map(|gateway| Registrar {
+            gateway: gateway.to_owned(),
+            advertise: advertise.clone(),
+            token: args.token.clone(),
+            heartbeat: Duration::from_secs(args.heartbeat_secs),
+            weight: args.weight,
+        })
+        .collect())
 }
 
 /// The URL a gateway reaches this agent at: `--advertise`, or the bound address

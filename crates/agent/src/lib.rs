@@ -8,7 +8,7 @@
 //! `/metrics` included since they reveal capacity; failures answer through
 //! `browserfarm_http::HttpError`, so their status follows from their kind in one
 //! place; admission control (`admission`) bounds running and queued jobs; idle
-//! sessions expire (`sessions`); `register` announces the node to a gateway.
+//! sessions expire (`sessions`); `register` announces the node to each gateway.
 //!
 //! **Architecture invariant:** no rmcp (the node speaks HTTP, not MCP) and no
 //! chromiumoxide (the `browser` crate hides it, behind the gateway's
@@ -48,8 +48,9 @@ pub struct AgentConfig {
     pub job_timeout: Duration,
     /// How long SIGTERM waits for in-flight jobs before closing browsers.
     pub drain_timeout: Duration,
-    /// Announce this node to a gateway and keep sending heartbeats.
-    pub register: Option<Registrar>,
+    /// Announce this node to each of these gateways and keep sending them
+    /// heartbeats, each independently; empty for none.
+    pub register: Vec<Registrar>,
     /// Served at `GET /metrics` (behind the token, like every route); without
     /// it the route answers 404.
     pub metrics: Option<Arc<Exposition>>,
@@ -65,7 +66,7 @@ impl Default for AgentConfig {
             session_ttl: Duration::from_secs(600),
             job_timeout: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(30),
-            register: None,
+            register: Vec::new(),
             metrics: None,
         }
     }
@@ -98,10 +99,10 @@ pub async fn serve(
         config,
     });
     let sweeper = tokio::spawn(sessions::expire_idle(node.clone()));
-    let heartbeats = node.config.register.clone().map(|r| {
-        let stop = shutdown.clone();
-        tokio::spawn(async move { r.run(stop).await })
-    });
+    let heartbeats = tokio::spawn(register::run_each(
+        node.config.register.clone(),
+        shutdown.clone(),
+    ));
     let app = routes::router(node.clone());
     let drain = node.config.drain_timeout;
     let stop = shutdown.clone();
@@ -121,9 +122,7 @@ pub async fn serve(
         }
     };
     sweeper.abort();
-    if let Some(heartbeats) = heartbeats {
-        let _ = heartbeats.await;
-    }
+    let _ = heartbeats.await;
     executor.shutdown().await;
     result
 }

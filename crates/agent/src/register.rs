@@ -2,13 +2,18 @@
 //! gateway's registry and repeats the announcement as a heartbeat; the gateway
 //! takes it offline after three missed beats. On shutdown it deregisters first,
 //! so the gateway stops sending work before the node drains.
+//!
+//! With several gateways (replicas of one farm, each with its own registry) there
+//! is one [`Registrar`] per gateway, each beating on its own: a gateway that is
+//! down or hangs delays only its own heartbeats, never the others'.
 
 use std::time::Duration;
 
 use browserfarm_protocol::Registration;
 use tokio_util::sync::CancellationToken;
 
-/// Where and how to register (`--register-with`, `--advertise`, `--heartbeat-secs`).
+/// Where and how to register with one gateway (one `--register-with`, and
+/// `--advertise`, `--heartbeat-secs`).
 #[derive(Debug, Clone)]
 pub struct Registrar {
     /// The gateway registry's base URL, e.g. `http://10.0.0.2:9300`.
@@ -61,7 +66,9 @@ impl Registrar {
                 (Ok(()), _) => {
                     tracing::info!(gateway = %self.gateway, advertise = %self.advertise, "registered with the gateway");
                 }
-                (Err(e), Some(false)) => tracing::debug!(error = %e, "heartbeat failed"),
+                (Err(e), Some(false)) => {
+                    tracing::debug!(gateway = %self.gateway, error = %e, "heartbeat failed");
+                }
                 (Err(e), _) => {
                     tracing::warn!(gateway = %self.gateway, error = %e, "cannot register with the gateway; retrying");
                 }
@@ -76,5 +83,100 @@ impl Registrar {
             let _ = self.request(&http, reqwest::Method::DELETE).send().await;
             tracing::info!(gateway = %self.gateway, "deregistered from the gateway");
         }
+    }
+}
+
+/// Runs every registrar at once, each in its own task, until `stop`; returns
+/// when each has deregistered (or given up).
+pub(crate) async fn run_each(registrars: Vec<Registrar>, stop: CancellationToken) {
+    let mut beating = tokio::task::JoinSet::new();
+    for registrar in registrars {
+        beating.spawn(registrar.run(stop.clone()));
+    }
+    while beating.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::routing::post;
+
+    use super::*;
+
+    /// Registrations and deregistrations a fake gateway registry received.
+    #[derive(Default)]
+    struct Seen {
+        beats: AtomicUsize,
+        goodbyes: AtomicUsize,
+    }
+
+    /// A registry on a loopback port that answers every call.
+    async fn registry() -> (String, Arc<Seen>) {
+        let seen = Arc::new(Seen::default());
+        let (on_post, on_delete) = (seen.clone(), seen.clone());
+        let app = Router::new().route(
+            "/v1/nodes",
+            post(move || async move {
+                on_post.beats.fetch_add(1, Ordering::SeqCst);
+            })
+            .delete(move || async move {
+                on_delete.goodbyes.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    fn registrar(gateway: &str) -> Registrar {
+        Registrar {
+            gateway: gateway.to_owned(),
+            advertise: "http://127.0.0.1:9301".to_owned(),
+            token: None,
+            heartbeat: Duration::from_millis(50),
+            weight: None,
+        }
+    }
+
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{what} never happened");
+    }
+
+    #[tokio::test]
+    async fn a_hung_gateway_does_not_hold_up_heartbeats_to_the_others() {
+        let (a, seen_a) = registry().await;
+        let (b, seen_b) = registry().await;
+        // Accepts connections (the kernel does) but never answers: each heartbeat
+        // to it waits out the request timeout.
+        let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hung = format!("http://{}", hung.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(run_each(
+            vec![registrar(&hung), registrar(&a), registrar(&b)],
+            stop.clone(),
+        ));
+        // Ten beats each at 50 ms, well within the hung gateway's first timeout.
+        until("ten heartbeats to each answering gateway", || {
+            seen_a.beats.load(Ordering::SeqCst) >= 10 && seen_b.beats.load(Ordering::SeqCst) >= 10
+        })
+        .await;
+        stop.cancel();
+        until("a goodbye to each answering gateway", || {
+            seen_a.goodbyes.load(Ordering::SeqCst) == 1
+                && seen_b.goodbyes.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        // The hung gateway's heartbeat still waits out its timeout; not this test's.
+        running.abort();
     }
 }
