@@ -474,21 +474,33 @@ pub struct BrowserArgs {
           value_name = "N", help_heading = POOL)]
     pub min_browsers: usize,
 
-    /// Most Chromium processes at once (each serves one session at a time).
+    /// Most Chromium processes at once. Sessions share them (see
+    /// --sessions-per-browser); a one-off job, or a batch's pages, use one of
+    /// their own.
     #[arg(long, env = "BROWSERFARM_MAX_BROWSERS", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from),
           value_name = "N", help_heading = POOL)]
     pub max_browsers: usize,
 
+    /// Most browser sessions (isolated incognito contexts) in one Chromium
+    /// process. At most --max-browsers times this many sessions are open at once;
+    /// a crash of one process ends only its own sessions.
+    #[arg(long, env = "BROWSERFARM_SESSIONS_PER_BROWSER",
+          default_value_t = browserfarm_browser::DEFAULT_SESSIONS_PER_BROWSER,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from),
+          value_name = "N", help_heading = POOL)]
+    pub sessions_per_browser: usize,
+
     /// Most jobs run at once; more wait in the queue. Default: twice
-    /// --max-browsers, since the one-off jobs of a batch share a browser as tabs
-    /// (a session, or a lone one-off job, holds a browser of its own).
+    /// --max-browsers, since sessions and the one-off jobs of a batch share
+    /// browsers (a lone one-off job holds a browser of its own).
     #[arg(long, env = "BROWSERFARM_MAX_JOBS",
           value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from),
           value_name = "N", help_heading = POOL)]
     pub max_jobs: Option<usize>,
 
-    /// A Chromium process is replaced after serving this many sessions.
+    /// A Chromium process takes no new sessions after it has served this many,
+    /// and is replaced once its last one ends.
     #[arg(long, env = "BROWSERFARM_MAX_LEASES", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize),
           value_name = "N", help_heading = POOL)]
@@ -639,6 +651,7 @@ impl BrowserArgs {
             chrome: self.chrome.clone(),
             min_browsers: self.min_browsers.min(self.max_browsers),
             max_browsers: self.max_browsers,
+            sessions_per_browser: self.sessions_per_browser,
             max_leases: self.max_leases,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),

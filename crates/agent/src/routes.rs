@@ -52,20 +52,26 @@ fn draining() -> JobError {
     JobError::new(ErrorKind::Busy, "node is shutting down; try another node")
 }
 
-/// Sessions hold every browser (one each, for their whole life): a new session
-/// or one-shot job would only wait for the acquire timeout, so refuse at once and
-/// let the gateway place it elsewhere. Browsers leased briefly (a running job, the
-/// wipe after a one-shot job) are not counted: admission bounds those, and a job
+/// Refuse at once, rather than let the call wait for the acquire timeout, and
+/// let the gateway place it elsewhere: a new session when the pool holds all the
+/// sessions it can; a one-off job when sessions occupy every process (a one-off
+/// job needs a process of its own). Browsers leased briefly (a running one-off
+/// job, the wipe after one) are not counted: admission bounds those, and a job
 /// waits a moment for them rather than being bounced.
-fn all_browsers_taken(node: &Node) -> bool {
-    node.sessions.count() >= node.executor.pool().status().max
+fn no_room_for_sessions(node: &Node) -> bool {
+    let sessions = node.executor.pool().sessions();
+    node.sessions.count() >= sessions.max
+}
+
+fn no_room_for_one_off_jobs(node: &Node) -> bool {
+    node.executor.pool().sessions().processes >= node.executor.pool().status().max
 }
 
 async fn open_session(State(node): State<Arc<Node>>) -> Result<Response, HttpError> {
     if node.draining.load(Ordering::Acquire) {
         return Err(draining().into());
     }
-    if all_browsers_taken(&node) {
+    if no_room_for_sessions(&node) {
         return Err(busy(&node).into());
     }
     let session = node
@@ -93,7 +99,7 @@ async fn run_job(
     if node.draining.load(Ordering::Acquire) {
         return Err(draining().into());
     }
-    if job.session.is_none() && all_browsers_taken(&node) {
+    if job.session.is_none() && no_room_for_one_off_jobs(&node) {
         return Err(busy(&node).into());
     }
     let Some(_slot) = node.admission.admit().await else {

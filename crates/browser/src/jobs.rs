@@ -492,6 +492,7 @@ async fn adopt_popups(live: &mut Live, limits: &crate::PoolConfig) -> Vec<String
     let mut closed = Vec::new();
     for (id, url) in fresh {
         if !limits.popups || live.tabs.len() >= limits.max_tabs {
+            let url = committed_url(live, &id, url, deadline).await;
             let close = crate::cdp::raw("Target.closeTarget", json!({ "targetId": id }));
             let _ = live.lease.exec(deadline, close).await;
             closed.push(if url.is_empty() || url == "about:blank" {
@@ -510,6 +511,27 @@ async fn adopt_popups(live: &mut Live, limits: &crate::PoolConfig) -> Vec<String
         }
     }
     closed
+}
+
+/// How long a popup about to be closed may take to show where it leads: a
+/// busy machine reports a fresh popup as `about:blank` for a moment.
+const POPUP_URL_WAIT: Duration = Duration::from_millis(500);
+
+/// A new target's URL once it is more than `about:blank`, or what it was after
+/// [`POPUP_URL_WAIT`] (a popup may really be blank).
+async fn committed_url(live: &Live, id: &str, mut url: String, deadline: Duration) -> String {
+    let until = tokio::time::Instant::now() + POPUP_URL_WAIT;
+    while (url.is_empty() || url == "about:blank") && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let info = crate::cdp::raw("Target.getTargetInfo", json!({ "targetId": id }));
+        match live.lease.exec(deadline, info).await {
+            Ok(reply) => {
+                url = reply["targetInfo"]["url"].as_str().unwrap_or("").to_owned();
+            }
+            Err(_) => break,
+        }
+    }
+    url
 }
 
 async fn tab_info(tab: &TabHandle, index: usize, current: bool) -> TabInfo {

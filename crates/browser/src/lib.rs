@@ -24,6 +24,7 @@ mod gate;
 mod interact;
 mod jobs;
 mod navigate;
+mod packing;
 mod pdf;
 mod pool;
 mod reap;
@@ -41,7 +42,8 @@ use std::path::PathBuf;
 pub use chrome::{CHROME_CANDIDATES, find_chrome};
 pub use gate::{Gate, Resolver};
 pub use pool::{
-    DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, Lease, Pool, PoolConfig, PoolStatus,
+    DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, DEFAULT_SESSIONS_PER_BROWSER, Lease,
+    Pool, PoolConfig, PoolStatus, SessionOccupancy,
 };
 pub use session::Session;
 

@@ -35,8 +35,11 @@ pub struct PoolConfig {
     pub chrome: Option<PathBuf>,
     /// Processes kept running even when idle (started in the background at start).
     pub min_browsers: usize,
-    /// Most processes at once; also the most sessions served at once.
+    /// Most processes at once.
     pub max_browsers: usize,
+    /// Most sessions (incognito contexts) packed into one process; sessions
+    /// served at once are at most `max_browsers` times this.
+    pub sessions_per_browser: usize,
     /// A process is replaced after opening this many browser contexts (sessions).
     pub max_leases: usize,
     /// Idle processes beyond `min_browsers` are closed after this long unused.
@@ -81,6 +84,7 @@ impl Default for PoolConfig {
             chrome: None,
             min_browsers: 1,
             max_browsers: 4,
+            sessions_per_browser: DEFAULT_SESSIONS_PER_BROWSER,
             max_leases: 100,
             idle_timeout: Duration::from_secs(300),
             acquire_timeout: Duration::from_secs(30),
@@ -101,6 +105,11 @@ impl Default for PoolConfig {
     }
 }
 
+/// Default for [`PoolConfig::sessions_per_browser`]: 16 sessions of simple pages
+/// cost a process far less than 16 processes, and a crash or hang of one
+/// process still ends only a sixteenth of a full pool's sessions.
+pub const DEFAULT_SESSIONS_PER_BROWSER: usize = 16;
+
 /// Point-in-time pool occupancy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -110,6 +119,15 @@ pub struct PoolStatus {
     pub idle: usize,
     /// Callers waiting for a process.
     pub waiting: usize,
+    pub max: usize,
+}
+
+/// How full the pool is of sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOccupancy {
+    pub open: usize,
+    /// Processes holding at least one session (none of them free for one-off jobs).
+    pub processes: usize,
     pub max: usize,
 }
 
@@ -154,6 +172,8 @@ struct Inner {
     background: Vec<tokio::task::AbortHandle>,
     /// Processes running one-off jobs right now, by group.
     hosts: crate::stateless::Hosts,
+    /// Processes holding sessions, and how many each holds.
+    session_hosts: crate::packing::SessionHosts,
     /// True once the processes started at start are up (or failed to start).
     warm_done: tokio::sync::watch::Receiver<bool>,
     /// The proxy Chromium goes through when a host policy is set.
@@ -226,6 +246,7 @@ impl Pool {
                 profile_root,
                 background: vec![warm.abort_handle(), reaper.abort_handle()],
                 hosts: Default::default(),
+                session_hosts: Default::default(),
                 warm_done,
                 _egress: egress,
             }),
@@ -289,6 +310,22 @@ impl Pool {
 
     pub(crate) fn hosts(&self) -> &crate::stateless::Hosts {
         &self.inner.hosts
+    }
+
+    pub(crate) fn session_hosts(&self) -> &crate::packing::SessionHosts {
+        &self.inner.session_hosts
+    }
+
+    /// Sessions open now, the processes they occupy, and the most sessions the
+    /// pool can hold at once.
+    pub fn sessions(&self) -> SessionOccupancy {
+        let (processes, open) = self.inner.session_hosts.occupancy();
+        SessionOccupancy {
+            open,
+            processes,
+            max: self.inner.config.max_browsers.max(1)
+                * self.inner.config.sessions_per_browser.max(1),
+        }
     }
 
     /// Runs clean-up work that holds a lease; shutdown waits for it (bounded).

@@ -1,6 +1,7 @@
-//! A session: one leased Chromium, one incognito browser context in it, one tab.
-//! Cookies and storage never cross sessions; the tab persists across jobs so an
-//! agent can navigate, then click, then read.
+//! A session: one incognito browser context in a Chromium it may share with
+//! other sessions (see [`crate::packing`]), and its tabs. Cookies and storage
+//! never cross sessions; the tab persists across jobs so an agent can navigate,
+//! then click, then read.
 //!
 //! When Chromium misbehaves the session recovers and tells the caller plainly: a
 //! crashed or hung tab is replaced within the same context (cookies kept); a
@@ -35,8 +36,12 @@ pub struct Session {
 
 /// A session's hold on Chromium: the leased process, its context and tabs.
 pub(crate) struct Live {
-    /// Shared with the other jobs of a one-off host (see [`crate::stateless`]).
+    /// Shared with the other sessions of its process (see [`crate::packing`]),
+    /// or with the other jobs of a one-off host (see [`crate::stateless`]).
     pub(crate) lease: Arc<Lease>,
+    /// A session's place in its process, given up when the session ends (held
+    /// for its drop); none for a one-off host's context.
+    pub(crate) _seat: Option<crate::packing::Seat>,
     pub(crate) context: BrowserContextId,
     /// Never empty; `tabs[current]` is the tab jobs act on.
     pub(crate) tabs: Vec<TabHandle>,
@@ -178,6 +183,20 @@ impl Session {
         }
     }
 
+    /// Lets go of a process that crashed or hung, so its place in the pool goes
+    /// to a replacement without waiting for this session's next call (which
+    /// then opens a fresh context and says the page state was lost). Cheap: the
+    /// owner of many sessions calls it on each of them periodically, since a
+    /// dead process stays leased until its last session lets go.
+    pub fn release_if_broken(&mut self) -> bool {
+        if self.live.as_ref().is_some_and(|l| !l.lease.is_healthy()) {
+            self.live = None;
+            self.lost_state = true;
+            return true;
+        }
+        false
+    }
+
     /// Disposes the context (closing its tabs) and returns the browser to the pool.
     /// Idempotent; later jobs in this session fail with `SessionNotFound`.
     pub async fn close(&mut self) {
@@ -282,15 +301,18 @@ impl Session {
 }
 
 impl Live {
-    /// Leases a process and opens a fresh context and tab in it, or takes one
-    /// opened ahead that no job used.
+    /// Opens a fresh context and tab in a process with room for one more
+    /// session, leasing one when none has, or takes a context opened ahead that
+    /// no job used.
     async fn open(pool: &Pool) -> Result<Live, JobError> {
-        let deadline = pool.config().cdp_timeout;
+        let config = pool.config();
+        let deadline = config.cdp_timeout;
         // A process can die between leases without the pool noticing; one retry on
         // a fresh process hides that from the caller.
         let mut last_error = None;
         for _ in 0..2 {
-            let lease = pool.lease().await?;
+            let (lease, seat) = seat(pool).await?;
+            let opening = seat.opening().await;
             let context = match crate::stateless::Scratch::take_unused(&lease, deadline).await {
                 Some(opened_ahead) => Ok(opened_ahead),
                 None => open_context(&lease, deadline).await,
@@ -303,10 +325,12 @@ impl Live {
                 }
                 Err(e) => Err(e),
             };
+            drop(opening);
             match opened {
                 Ok((context, tab, downloads)) => {
                     return Ok(Live {
-                        lease: Arc::new(lease),
+                        lease,
+                        _seat: Some(seat),
                         context,
                         tabs: vec![tab],
                         current: 0,
@@ -317,7 +341,12 @@ impl Live {
                     });
                 }
                 Err(e) => {
-                    lease.mark_broken();
+                    // A process of its own that cannot open a tab is suspect; one
+                    // shared with other sessions may only be busy, and they
+                    // should not pay for this one's deadline.
+                    if seat.alone() {
+                        lease.mark_broken();
+                    }
                     last_error = Some(e);
                 }
             }
@@ -355,6 +384,45 @@ impl Live {
     pub(crate) async fn close(self, deadline: Duration) {
         dispose_context(&self.lease, self.context, deadline).await;
     }
+}
+
+/// A place for one more session: in a process that has room, or in one leased
+/// for it.
+async fn seat(pool: &Pool) -> Result<(Arc<Lease>, crate::packing::Seat), JobError> {
+    let config = pool.config();
+    let (per_browser, max_leases) = (config.sessions_per_browser.max(1), config.max_leases.max(1));
+    let hosts = pool.session_hosts();
+    if let Some(seated) = hosts.seat(per_browser, max_leases) {
+        return Ok(seated);
+    }
+    let _leasing = hosts.leasing().await;
+    if let Some(seated) = hosts.seat(per_browser, max_leases) {
+        return Ok(seated);
+    }
+    let lease = Arc::new(pool.lease().await.map_err(|e| full(pool, e))?);
+    let seat = hosts.add(&lease);
+    Ok((lease, seat))
+}
+
+/// The error of a session that found no room: every process is full of
+/// sessions (or busy with one-off jobs), so the limit to raise is named.
+fn full(pool: &Pool, error: JobError) -> JobError {
+    if error.kind != ErrorKind::Unavailable || !error.message.contains("max_browsers") {
+        return error;
+    }
+    let sessions = pool.sessions();
+    JobError::new(
+        ErrorKind::Unavailable,
+        format!(
+            "no room for another browser session: {} sessions are open in {} browsers, the \
+             most this server holds (--max-browsers {} × --sessions-per-browser {}); close a \
+             session (close_session) or retry shortly",
+            sessions.open,
+            sessions.processes,
+            pool.config().max_browsers,
+            pool.config().sessions_per_browser
+        ),
+    )
 }
 
 /// Disposes a browser context with its tabs. A context we cannot dispose may

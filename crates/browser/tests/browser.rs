@@ -525,3 +525,113 @@ async fn a_cancelled_one_off_job_gives_its_browser_back() {
     assert_eq!(pool.status().running, 1);
     pool.shutdown().await;
 }
+
+async fn eval(session: &mut Session, expression: &str) -> Result<serde_json::Value, String> {
+    let op = Operation::Evaluate(browserfarm_protocol::EvaluateArgs {
+        expression: expression.into(),
+        max_chars: None,
+    });
+    match session.run(&op).await {
+        Ok(JobOutput::Evaluated { value }) => Ok(value),
+        Ok(other) => panic!("unexpected {other:?}"),
+        Err(e) => Err(e.message),
+    }
+}
+
+/// Calls `release_if_broken` on every session until some let go (the process's
+/// death is noticed within a second or two); returns how many did.
+async fn wait_until_released(sessions: &mut [Session]) -> usize {
+    for _ in 0..50 {
+        let released = sessions
+            .iter_mut()
+            .map(|s| s.release_if_broken())
+            .filter(|released| *released)
+            .count();
+        if released > 0 {
+            return released;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    0
+}
+
+/// Sessions are contexts packed into shared processes: isolated from each other
+/// within one process, refused with the limit named when every process is full,
+/// and a killed process costs only its own sessions.
+#[tokio::test]
+async fn sessions_pack_into_shared_browsers_and_a_crash_ends_only_its_own() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| {
+        c.max_browsers = 2;
+        c.sessions_per_browser = 3;
+        c.acquire_timeout = Duration::from_secs(2);
+    });
+    let mut sessions = Vec::new();
+    for i in 0..6 {
+        let mut s = Session::open(&pool).await.unwrap();
+        s.run(&navigate(pages.url(&format!("/cookie/set?v=s{i}"))))
+            .await
+            .unwrap();
+        eval(&mut s, &format!("localStorage.setItem('who', 's{i}')"))
+            .await
+            .unwrap();
+        sessions.push(s);
+    }
+    let pids: Vec<u32> = sessions.iter().map(|s| s.browser_pid().unwrap()).collect();
+    let mut distinct = pids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 2, "six sessions in two processes: {pids:?}");
+    assert_eq!(pool.status().running, 2);
+    let occupancy = pool.sessions();
+    assert_eq!(
+        (occupancy.open, occupancy.processes, occupancy.max),
+        (6, 2, 6)
+    );
+    for (i, s) in sessions.iter_mut().enumerate() {
+        let seen = page_text(s, Some(pages.url("/cookie/show"))).await;
+        assert!(
+            seen.contains(&format!("cookies: farm=s{i}")),
+            "session {i}: {seen}"
+        );
+        assert_eq!(
+            eval(s, "localStorage.getItem('who')").await,
+            Ok(format!("s{i}").into())
+        );
+    }
+
+    let refused = Session::open(&pool)
+        .await
+        .err()
+        .expect("no room for a seventh");
+    assert!(
+        refused.message.contains("--sessions-per-browser 3"),
+        "{}",
+        refused.message
+    );
+
+    let victim = pids[0];
+    kill9(victim);
+    // What the sessions' owner does periodically (the gateway's LocalExecutor):
+    // the dead process's sessions let go of it, so its place can be refilled.
+    let released = wait_until_released(&mut sessions).await;
+    assert_eq!(released, 3, "the three sessions of the killed process");
+    for (i, s) in sessions.iter_mut().enumerate() {
+        let after = eval(s, "localStorage.getItem('who')").await;
+        if pids[i] == victim {
+            let error = after.expect_err("its process was killed");
+            assert!(error.contains("crashed"), "session {i}: {error}");
+        } else {
+            assert_eq!(
+                after,
+                Ok(format!("s{i}").into()),
+                "session {i} goes on untouched"
+            );
+        }
+    }
+    for s in &mut sessions {
+        s.close().await;
+    }
+    assert_eq!(pool.sessions().open, 0, "every seat given back");
+    pool.shutdown().await;
+}

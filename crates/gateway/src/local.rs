@@ -13,7 +13,12 @@ use browserfarm_protocol::{
 };
 use tokio::sync::Mutex;
 
-use crate::{Executor, IdleSessions, SessionScope, sweep_period};
+use crate::{Executor, IdleSessions, SessionScope};
+
+/// How often idle handle sessions are closed and sessions let go of dead
+/// processes (see [`LocalExecutor::start_upkeep`]); within the TTLs' precision
+/// and well within the time a replacement process takes to start.
+const UPKEEP_PERIOD: Duration = Duration::from_millis(500);
 
 /// How long shutdown waits for a session's running job before abandoning it.
 const SESSION_CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -24,7 +29,7 @@ pub struct LocalExecutor {
     pool: Pool,
     sessions: Arc<SessionMap>,
     /// Sessions reached by handle, which no connection closes: closed when idle
-    /// past their TTL by the sweeper, started with the first of them.
+    /// past their TTL by the upkeep task.
     handles: Arc<IdleSessions>,
     sweeper: std::sync::OnceLock<tokio::task::AbortHandle>,
     jobs_ok: AtomicU64,
@@ -124,13 +129,29 @@ impl LocalExecutor {
             })
     }
 
-    /// Closes handle sessions idle past their TTL, until shutdown stops it.
-    fn start_sweeper(&self, ttl: Duration) {
+    /// Until shutdown stops it, every [`UPKEEP_PERIOD`]: closes handle
+    /// sessions idle past their TTL, and lets sessions on a crashed or hung
+    /// process let go of it, so its place in the pool goes to a replacement
+    /// (sessions share processes, and a dead one stays leased until its last
+    /// session lets go). Started with the first session.
+    fn start_upkeep(&self) {
         let (sessions, handles) = (self.sessions.clone(), self.handles.clone());
         self.sweeper.get_or_init(|| {
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(sweep_period(ttl)).await;
+                    tokio::time::sleep(UPKEEP_PERIOD).await;
+                    let open: Vec<_> = sessions
+                        .lock()
+                        .expect("session map poisoned")
+                        .values()
+                        .cloned()
+                        .collect();
+                    for session in open {
+                        // A session running a job finds out itself.
+                        if let Ok(mut session) = session.try_lock() {
+                            session.release_if_broken();
+                        }
+                    }
                     for id in handles.take_expired() {
                         let session = sessions.lock().expect("session map poisoned").remove(&id);
                         if let Some(session) = session {
@@ -182,8 +203,8 @@ impl Executor for LocalExecutor {
             .insert(id.clone(), Arc::new(Mutex::new(session)));
         if let SessionScope::Handle { idle } = scope {
             self.handles.track(&id, idle);
-            self.start_sweeper(idle);
         }
+        self.start_upkeep();
         Ok(id)
     }
 
