@@ -161,9 +161,43 @@ impl Handles {
         format!("{PREFIX}{body}.{mac}")
     }
 
+    /// The handle for `route` after a call that came with `presented`: the same
+    /// string while it names this route and has more than half its TTL left, so
+    /// an agent sees one handle call after call; a fresh one otherwise.
+    pub fn renew(
+        &self,
+        route: &SessionRoute,
+        principal: Option<&str>,
+        presented: Option<&str>,
+    ) -> String {
+        let keep = presented
+            .and_then(|h| self.verify(h, principal).ok())
+            .is_some_and(|p| {
+                p.route == route.id.0
+                    && p.gateway.is_some() != route.portable
+                    && p.expires > unix_now().saturating_add(self.ttl.as_secs() / 2)
+            });
+        match presented {
+            Some(handle) if keep => handle.trim().to_owned(),
+            _ => self.mint(route, principal),
+        }
+    }
+
     /// The session a handle names, if it is ours, unexpired, for `principal`,
     /// and servable by this gateway.
     pub fn open(&self, handle: &str, principal: Option<&str>) -> Result<SessionId, HandleError> {
+        let payload = self.verify(handle, principal)?;
+        if let Some(gateway) = &payload.gateway
+            && *gateway != self.gateway
+        {
+            return Err(HandleError::OtherGateway);
+        }
+        Ok(SessionId(payload.route))
+    }
+
+    /// A handle's payload, if its MAC checks out and it is unexpired and
+    /// `principal`'s.
+    fn verify(&self, handle: &str, principal: Option<&str>) -> Result<Payload, HandleError> {
         let (body, mac) = handle
             .trim()
             .strip_prefix(PREFIX)
@@ -184,12 +218,7 @@ impl Handles {
         if payload.expires < unix_now() || payload.principal.as_deref() != principal {
             return Err(HandleError::Unknown);
         }
-        if let Some(gateway) = &payload.gateway
-            && *gateway != self.gateway
-        {
-            return Err(HandleError::OtherGateway);
-        }
-        Ok(SessionId(payload.route))
+        Ok(payload)
     }
 }
 
@@ -296,6 +325,34 @@ mod tests {
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&stale).unwrap());
         let mac = URL_SAFE_NO_PAD.encode(short.key.mac(body.as_bytes()));
         assert!(short.open(&format!("bf1.{body}.{mac}"), None).is_ok());
+    }
+
+    #[test]
+    fn a_handle_is_kept_while_it_names_the_route_and_has_life_left() {
+        let h = handles();
+        let here = route("s-1@node-a:9301", true);
+        let first = h.mint(&here, None);
+        assert_eq!(h.renew(&here, None, Some(&first)), first, "kept");
+        let moved = route("s-9@node-b:9301", true);
+        let after_move = h.renew(&moved, None, Some(&first));
+        assert_ne!(
+            after_move, first,
+            "a moved session gets a handle to its new route"
+        );
+        assert_eq!(h.open(&after_move, None), Ok(moved.id.clone()));
+        let aging = Handles {
+            ttl: Duration::from_secs(10_000),
+            ..h.clone()
+        };
+        assert_ne!(
+            aging.renew(&here, None, Some(&first)),
+            first,
+            "with less than half of its TTL left it is renewed"
+        );
+        assert!(
+            h.renew(&here, None, Some("bf1.forged.x"))
+                .starts_with("bf1.")
+        );
     }
 
     #[test]

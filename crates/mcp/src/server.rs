@@ -274,7 +274,12 @@ impl BrowserfarmServer {
         if resolved.by_handle {
             result = result.map_err(session::gone);
         }
-        if let Some(handle) = self.sessions.handle_for(&resolved.id).await {
+        let presented = placement
+            .session
+            .handle
+            .as_deref()
+            .filter(|h| *h != session::NEW);
+        if let Some(handle) = self.sessions.handle_for(&resolved.id, presented).await {
             *placement.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Answered {
                 handle,
                 in_text: resolved.by_handle,

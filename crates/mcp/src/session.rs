@@ -155,10 +155,18 @@ impl Sessions {
     }
 
     /// The handle that reaches `id` now (from this or any other gateway of the
-    /// farm), or `None` if the session is gone.
-    pub(crate) async fn handle_for(&self, id: &SessionId) -> Option<String> {
+    /// farm), or `None` if the session is gone; `presented` (the call's own)
+    /// while it still serves.
+    pub(crate) async fn handle_for(
+        &self,
+        id: &SessionId,
+        presented: Option<&str>,
+    ) -> Option<String> {
         let route = self.executor.session_route(id).await?;
-        Some(self.handles.mint(&route, self.principal.as_deref()))
+        Some(
+            self.handles
+                .renew(&route, self.principal.as_deref(), presented),
+        )
     }
 }
 
