@@ -169,6 +169,20 @@ async fn connection_sessions_carry_their_handle_and_may_drive_other_sessions() {
         .await
         .assert_error("invalid session 7");
 
+    // Closing the connection's own session by its handle: the connection opens
+    // a fresh one on its next call rather than failing in the closed one.
+    mcp.ok("close_session", json!({"session": own})).await;
+    let text = mcp
+        .ok(
+            "scrape",
+            json!({"url": pages.url("/cookie/show"), "format": "text"}),
+        )
+        .await
+        .text();
+    assert!(text.contains("cookies: none"), "{text}");
+    mcp.ok("navigate", json!({"url": pages.url("/cookie/set?v=again")}))
+        .await;
+
     // Closing the connection's session: the next call opens a fresh one.
     let closed = mcp.ok("close_session", json!({})).await.text();
     assert!(closed.contains("next call starts a new one"), "{closed}");

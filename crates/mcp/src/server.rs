@@ -913,12 +913,14 @@ impl BrowserfarmServer {
         let requested = Self::placement().session;
         let closed = match &requested.handle {
             Some(handle) => match self.sessions.open_handle(handle) {
-                Ok(id) => self
-                    .executor
-                    .close_session(&id)
-                    .await
-                    .map_err(session::gone)
-                    .map(|()| "Closed the browser session."),
+                Ok(id) => {
+                    self.sessions.connection.forget(&id).await;
+                    self.executor
+                        .close_session(&id)
+                        .await
+                        .map_err(session::gone)
+                        .map(|()| "Closed the browser session.")
+                }
                 Err(e) => Err(e),
             },
             None if requested.stands_alone => Err(JobError::invalid_argument(

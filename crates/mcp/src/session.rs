@@ -55,6 +55,15 @@ impl ConnectionSession {
         Ok(id)
     }
 
+    /// Forgets the session if it is `id` (closed by its handle), so the next
+    /// call opens a new one instead of failing in a closed session.
+    pub(crate) async fn forget(&self, id: &SessionId) {
+        let mut slot = self.id.lock().await;
+        if slot.as_ref() == Some(id) {
+            *slot = None;
+        }
+    }
+
     /// Closes the session, if one was opened; the next call opens a new one.
     pub(crate) async fn close(&self) -> bool {
         let Some(id) = self.id.lock().await.take() else {
