@@ -6,6 +6,7 @@ use std::time::Duration;
 use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
 
+use crate::util::process::refused_to_start;
 use crate::util::{HttpServer, PROTOCOL, StreamableSession, TOOLS, browserfarm};
 
 /// `GET /health`, polled until its open session count is `want`.
@@ -273,13 +274,7 @@ async fn legacy_sse_transport_serves_tools() {
 
 #[tokio::test]
 async fn http_beyond_loopback_needs_a_token() {
-    let output = browserfarm(["mcp", "--http", "0.0.0.0:1"])
-        .env_remove("BROWSERFARM_TOKEN")
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_to_start(&["mcp", "--http", "0.0.0.0:1"]).await;
     assert!(stderr.contains("without a token"), "{stderr}");
 }
 

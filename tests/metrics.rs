@@ -8,7 +8,8 @@ use browserfarm_testkit::Fixtures;
 use serde_json::json;
 
 use crate::util::metrics::{Sample, TOKEN, get_metrics, parse, value};
-use crate::util::{Agent, browserfarm, free_port, gateway};
+use crate::util::process::refused_to_start;
+use crate::util::{Agent, free_port, gateway};
 
 /// Scrapes until `ready` holds for the samples (gauges such as node_up follow
 /// health checks, which run every couple of seconds), or panics with the text.
@@ -123,13 +124,7 @@ async fn gateway_and_agent_metrics_count_calls_jobs_and_node_health() {
 
 #[tokio::test]
 async fn metrics_beyond_loopback_need_a_token() {
-    let output = browserfarm(["mcp", "--metrics-listen", "0.0.0.0:1"])
-        .env_remove("BROWSERFARM_TOKEN")
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_to_start(&["mcp", "--metrics-listen", "0.0.0.0:1"]).await;
     assert!(
         stderr.contains("refusing to serve metrics on 0.0.0.0:1 without a token"),
         "{stderr}"

@@ -33,6 +33,16 @@ fn value_of(result: &ToolResult) -> Value {
     serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"))
 }
 
+/// The cookies the fixture server sees from a session (the connection's own
+/// without a handle).
+async fn cookies(mcp: &mut McpProcess, pages: &Fixtures, session: Option<&str>) -> String {
+    let mut arguments = json!({"url": pages.url("/cookie/show"), "format": "text"});
+    if let Some(session) = session {
+        arguments["session"] = json!(session);
+    }
+    mcp.ok("scrape", arguments).await.text()
+}
+
 /// A handle with one character of its MAC changed.
 fn forged(handle: &str) -> String {
     let mut chars: Vec<char> = handle.chars().collect();
@@ -143,19 +153,12 @@ async fn connection_sessions_carry_their_handle_and_may_drive_other_sessions() {
         .await;
     let second = handle_of(&opened, true);
     assert_ne!(second, own);
-    let show = |session: &str| json!({"url": pages.url("/cookie/show"), "format": "text", "session": session});
-    let text = mcp.ok("scrape", show(&second)).await.text();
+    let text = cookies(&mut mcp, &pages, Some(&second)).await;
     assert!(text.contains("cookies: none"), "{text}");
-    let text = mcp.ok("scrape", show(&own)).await.text();
+    let text = cookies(&mut mcp, &pages, Some(&own)).await;
     assert!(text.contains("cookies: farm=conn"), "{text}");
     // Without `session`, calls stay in the connection's session.
-    let text = mcp
-        .ok(
-            "scrape",
-            json!({"url": pages.url("/cookie/show"), "format": "text"}),
-        )
-        .await
-        .text();
+    let text = cookies(&mut mcp, &pages, None).await;
     assert!(text.contains("cookies: farm=conn"), "{text}");
 
     // Another server (another key) does not know these handles.
@@ -172,13 +175,7 @@ async fn connection_sessions_carry_their_handle_and_may_drive_other_sessions() {
     // Closing the connection's own session by its handle: the connection opens
     // a fresh one on its next call rather than failing in the closed one.
     mcp.ok("close_session", json!({"session": own})).await;
-    let text = mcp
-        .ok(
-            "scrape",
-            json!({"url": pages.url("/cookie/show"), "format": "text"}),
-        )
-        .await
-        .text();
+    let text = cookies(&mut mcp, &pages, None).await;
     assert!(text.contains("cookies: none"), "{text}");
     mcp.ok("navigate", json!({"url": pages.url("/cookie/set?v=again")}))
         .await;
@@ -186,12 +183,6 @@ async fn connection_sessions_carry_their_handle_and_may_drive_other_sessions() {
     // Closing the connection's session: the next call opens a fresh one.
     let closed = mcp.ok("close_session", json!({})).await.text();
     assert!(closed.contains("next call starts a new one"), "{closed}");
-    let text = mcp
-        .ok(
-            "scrape",
-            json!({"url": pages.url("/cookie/show"), "format": "text"}),
-        )
-        .await
-        .text();
+    let text = cookies(&mut mcp, &pages, None).await;
     assert!(text.contains("cookies: none"), "{text}");
 }

@@ -26,6 +26,18 @@ where
     command
 }
 
+/// Runs `browserfarm` with `args` and no token in the environment, which must
+/// refuse to start; returns what it said on stderr.
+pub async fn refused_to_start(args: &[&str]) -> String {
+    let output = browserfarm(args)
+        .env_remove("BROWSERFARM_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
