@@ -14,6 +14,7 @@
 //! HTTP listener shares (token check, error responses) is `browserfarm-http`'s,
 //! and the series it records are `browserfarm-metrics`'.
 
+mod batch;
 mod breaker;
 mod discovery;
 mod executor;
@@ -27,6 +28,7 @@ mod registry;
 mod remote;
 mod routes;
 
+pub use batch::run_batch;
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use discovery::{AddressSource, Changes, DiscoveryError, DnsName, changes, node_url};
 pub use executor::{Executor, SessionScope};

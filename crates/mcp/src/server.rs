@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use browserfarm_gateway::Executor;
+use browserfarm_gateway::{Executor, run_batch};
 use browserfarm_metrics as metrics;
 use browserfarm_protocol::{
     BatchScrapeArgs, ClickArgs, CloseSessionArgs, ConsoleMessagesArgs, CookiesArgs,
@@ -15,7 +15,6 @@ use browserfarm_protocol::{
     ScrapeArgs, ScreenshotArgs, ScrollArgs, SelectOptionArgs, SessionId, SnapshotArgs,
     StorageStateArgs, TabsArgs, TypeArgs, UploadFileArgs, WaitForArgs,
 };
-use futures::StreamExt;
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -807,25 +806,21 @@ impl BrowserfarmServer {
         let concurrency = args.concurrency.unwrap_or(8).min(total);
         let progress_token = context.meta.get_progress_token();
         let placement = Self::placement();
-        // The batch's pages may run as tabs of one browser context (much faster
-        // than a process each); random, since a farm node serves many gateways.
-        let group = format!("batch-{:016x}", rand::random::<u64>());
-        let scrape = |url: String| {
+        let jobs = args.urls.iter().map(|url| {
             let op = Operation::Scrape(ScrapeArgs {
-                url: Some(url),
+                url: Some(url.clone()),
                 format: args.format,
                 main_content: args.main_content,
                 max_chars: Some(per_page),
             });
-            let key = ResultCache::key(&op, &placement.node_tags);
-            let job = Job::new(None, op)
-                .with_placement(placement.node_tags.clone(), placement.priority)
-                .in_group(group.clone());
+            Job::new(None, op).with_placement(placement.node_tags.clone(), placement.priority)
+        });
+        let run = |job: Job| {
             let cache = self
                 .cache
                 .as_deref()
                 .filter(|_| placement.cache != Some(false))
-                .zip(key);
+                .zip(ResultCache::key(&job.operation, &placement.node_tags));
             async move {
                 self.pace().await;
                 match cache {
@@ -834,35 +829,22 @@ impl BrowserfarmServer {
                 }
             }
         };
-        // Unordered, so a slow page never holds back the start of the next ones
-        // (`buffered` counts finished pages waiting behind it as in flight); the
-        // index puts each result back in input order.
-        let mut results =
-            futures::stream::iter(args.urls.iter().cloned().enumerate().map(|(i, url)| {
-                let page = scrape(url);
-                async move { (i, page.await) }
-            }))
-            .buffer_unordered(concurrency.max(1));
-        let mut slots: Vec<Option<Result<JobOutput, JobError>>> =
-            std::iter::repeat_with(|| None).take(total).collect();
-        let mut done = 0;
-        while let Some((i, outcome)) = results.next().await {
-            match &outcome {
+        let finished = |done: usize, outcome: &Result<JobOutput, JobError>| {
+            match outcome {
                 Ok(_) => metrics::page_scraped(),
                 Err(e) => metrics::error(e.kind),
             }
-            slots[i] = Some(outcome);
-            done += 1;
-            if let Some(token) = &progress_token {
-                let note = ProgressNotificationParam::new(token.clone(), done as f64)
-                    .with_total(total as f64);
-                let _ = context.peer.notify_progress(note).await;
+            let note = progress_token.clone().map(|token| {
+                ProgressNotificationParam::new(token, done as f64).with_total(total as f64)
+            });
+            let peer = context.peer.clone();
+            async move {
+                if let Some(note) = note {
+                    let _ = peer.notify_progress(note).await;
+                }
             }
-        }
-        let outcomes: Vec<Result<JobOutput, JobError>> = slots
-            .into_iter()
-            .map(|slot| slot.expect("the stream yields every page once"))
-            .collect();
+        };
+        let outcomes = run_batch(jobs.collect(), concurrency, run, finished).await;
         tracing::info!(urls = total, elapsed = ?started.elapsed(), "batch_scrape done");
         let outcome = Audited {
             url: None,
