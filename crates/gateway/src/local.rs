@@ -265,6 +265,8 @@ impl Executor for LocalExecutor {
                 breaker: "closed".to_owned(),
                 in_flight: self.in_flight.load(Ordering::Relaxed),
                 capacity: self.capacity,
+                sessions: Some(self.session_count()),
+                sessions_max: Some(self.pool.sessions().max),
                 arch: Some(std::env::consts::ARCH.to_owned()),
                 tags: self.tags.clone(),
                 jobs_ok: self.jobs_ok.load(Ordering::Relaxed),

@@ -69,6 +69,12 @@ pub struct NodeStatus {
     pub breaker: String,
     pub in_flight: usize,
     pub capacity: usize,
+    /// Sessions open on the node and the most it holds, as of its last health
+    /// check and the sessions this gateway placed since (absent while unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_max: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
