@@ -186,3 +186,49 @@ async fn connection_sessions_carry_their_handle_and_may_drive_other_sessions() {
     let text = cookies(&mut mcp, &pages, None).await;
     assert!(text.contains("cookies: none"), "{text}");
 }
+
+/// Sixty-four agents at once against one server with default flags: each gets
+/// a browser session of its own (contexts packed into a few processes), sees
+/// only its own cookies, and ends it.
+#[tokio::test]
+async fn sixty_four_sessions_at_once_with_default_flags_stay_isolated() {
+    const AGENTS: usize = 64;
+    let pages = Fixtures::start().await;
+    let server = HttpServer::start(&[]).await;
+    let mut agents = tokio::task::JoinSet::new();
+    for i in 0..AGENTS {
+        let base = server.base.clone();
+        let (set, show) = (
+            pages.url(&format!("/cookie/set?v=s{i}")),
+            pages.url("/cookie/show"),
+        );
+        agents.spawn(async move {
+            let mut client = Stateless::new(&base);
+            let opened = client.ok("navigate", json!({"url": set})).await;
+            let session = handle_of(&opened, true);
+            let seen = client
+                .ok(
+                    "scrape",
+                    json!({"url": show, "format": "text", "session": session}),
+                )
+                .await
+                .text();
+            client
+                .ok("close_session", json!({"session": session}))
+                .await;
+            (i, seen)
+        });
+    }
+    let mut done = 0;
+    while let Some(finished) = agents.join_next().await {
+        let (i, seen) = finished.expect("agent task");
+        let cookies = seen.lines().find(|l| l.starts_with("cookies: "));
+        assert_eq!(
+            cookies,
+            Some(format!("cookies: farm=s{i}").as_str()),
+            "agent {i}: {seen}"
+        );
+        done += 1;
+    }
+    assert_eq!(done, AGENTS);
+}

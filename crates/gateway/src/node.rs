@@ -201,7 +201,9 @@ impl Node {
         let result = self.call(self.backend.open_session(scope)).await;
         match &result {
             Ok(_) => self.count_session(1),
-            Err(CallError::Busy(_)) => {
+            // Only the node's own "full" (429) says so: a 503 is a browser
+            // that failed to open a context this once.
+            Err(CallError::Busy(e)) if e.kind == ErrorKind::Busy => {
                 if let Some(health) = lock(&self.health).as_mut() {
                     health.sessions_free = health.sessions_free.map(|_| 0);
                 }
