@@ -20,7 +20,7 @@ fn status_row(status: &str, name: &str) -> String {
 fn jobs_ok(row: &str) -> u64 {
     row.split('|')
         .map(str::trim)
-        .nth(8)
+        .nth(9)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
 }
@@ -204,6 +204,77 @@ async fn full_node_answers_429_and_jobs_land_elsewhere() {
     );
     assert_eq!(jobs_ok(&full_row), 0, "{status}");
     assert_eq!(jobs_ok(&status_row(&status, &spare.name())), 10, "{status}");
+}
+
+/// Sessions open, the most the agent holds and its free slots, from its `/health`.
+async fn session_slots(agent: &Agent) -> (u64, u64, u64) {
+    let health = agent.health().await;
+    let field = |name: &str| {
+        health[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {name} in {health}"))
+    };
+    (
+        field("sessions"),
+        field("sessions_max"),
+        field("sessions_free"),
+    )
+}
+
+#[tokio::test]
+async fn sessions_are_placed_by_the_free_slots_agents_report() {
+    let pages = Fixtures::start().await;
+    let (small, large) = tokio::join!(
+        Agent::start(&["--max-browsers", "1", "--sessions-per-browser", "1"]),
+        Agent::start(&["--max-browsers", "1", "--sessions-per-browser", "2"]),
+    );
+    assert_eq!(session_slots(&small).await, (0, 1, 1));
+    assert_eq!(session_slots(&large).await, (0, 2, 2));
+    let health = small.health().await;
+    assert!(health["memory_available"].as_u64() > Some(0), "{health}");
+
+    let mut mcp = gateway(&[&small, &large], &[]).await;
+    let new_session = json!({"url": pages.url("/article"), "session": "new"});
+    let first = mcp
+        .ok("navigate", new_session.clone())
+        .await
+        .session()
+        .unwrap();
+    assert_eq!(
+        session_slots(&large).await,
+        (1, 2, 1),
+        "the node with more room first"
+    );
+    mcp.ok("navigate", new_session.clone()).await;
+    mcp.ok("navigate", new_session.clone()).await;
+    assert_eq!(
+        session_slots(&small).await,
+        (1, 1, 0),
+        "the small node holds one"
+    );
+    assert_eq!(session_slots(&large).await, (2, 2, 0));
+
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    assert!(
+        status_row(&status, &small.name()).contains("| 1/1 |"),
+        "{status}"
+    );
+    assert!(
+        status_row(&status, &large.name()).contains("| 2/2 |"),
+        "{status}"
+    );
+    mcp.call("navigate", new_session.clone())
+        .await
+        .assert_error("no farm node has room for another browser session (2 nodes, all full:");
+
+    mcp.ok("close_session", json!({"session": first})).await;
+    assert_eq!(
+        session_slots(&large).await,
+        (1, 2, 1),
+        "a closed session frees its slot"
+    );
+    mcp.ok("navigate", new_session).await;
+    assert_eq!(session_slots(&large).await, (2, 2, 0));
 }
 
 /// The row of `name`, polled until `pred` holds (or the deadline passes).

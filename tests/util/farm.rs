@@ -48,6 +48,16 @@ impl Agent {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The agent's `GET /health` body (an agent started without `--token`).
+    pub async fn health(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/health", self.url()))
+            .await
+            .expect("agent answers /health")
+            .json()
+            .await
+            .expect("/health is JSON")
+    }
+
     /// Sends `name` (`TERM`, `KILL`, `STOP`, `CONT`) to the agent, if it runs.
     pub fn signal(&self, name: &str) {
         if let Some(pid) = self.child.id() {

@@ -59,8 +59,7 @@ fn draining() -> JobError {
 /// job, the wipe after one) are not counted: admission bounds those, and a job
 /// waits a moment for them rather than being bounced.
 fn no_room_for_sessions(node: &Node) -> bool {
-    let sessions = node.executor.pool().sessions();
-    node.sessions.count() >= sessions.max
+    node.executor.sessions_free() == 0
 }
 
 fn no_room_for_one_off_jobs(node: &Node) -> bool {
@@ -137,8 +136,9 @@ async fn metrics(State(node): State<Arc<Node>>) -> Response {
     }
 }
 
+/// The pool's health (sessions, browsers, memory) with this node's status and
+/// admission in place of the pool's own.
 async fn health(State(node): State<Arc<Node>>) -> Json<Health> {
-    let pool = node.executor.pool().status();
     let status = if node.draining.load(Ordering::Acquire) {
         "draining"
     } else {
@@ -146,16 +146,11 @@ async fn health(State(node): State<Arc<Node>>) -> Json<Health> {
     };
     Json(Health {
         status: status.to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        arch: std::env::consts::ARCH.to_owned(),
-        tags: node.config.tags.clone(),
         capacity: node.admission.capacity(),
         in_flight: node.admission.in_flight(),
         queued: node.admission.queued(),
         max_queue: node.admission.max_queue(),
-        browsers_active: pool.running - pool.idle,
-        browsers_idle: pool.idle,
-        sessions: node.sessions.count(),
         uptime_secs: node.started.elapsed().as_secs(),
+        ..node.executor.health(node.config.tags.clone())
     })
 }

@@ -43,6 +43,9 @@ async fn stub_node(delay: Duration, capacity: usize) -> String {
             browsers_active: 0,
             browsers_idle: 0,
             sessions: 0,
+            sessions_max: None,
+            sessions_free: None,
+            memory_available: None,
             uptime_secs: 0,
         })
     };

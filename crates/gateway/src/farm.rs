@@ -5,6 +5,9 @@
 //! wins: power of two choices, which spreads load without a global view. A job
 //! of a group (the pages of one `batch_scrape`) goes where the group's latest
 //! job went when that node is no busier, so a batch keeps its agent's warm tabs.
+//! A new session goes to a node with the most free session slots (`/health`'s
+//! `sessions_free`, less the sessions placed there since), full nodes skipped,
+//! ties by the same two choices; when every node is full, the error says so.
 //! Sessions are sticky: a session lives on one node and every job of it goes there.
 //! Failures: a stateless job is retried on other nodes (up to `attempts`, jittered
 //! backoff; a busy node is skipped without counting against it); a session whose
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use browserfarm_protocol::{
-    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeTags, Registration, SessionId,
+    ErrorKind, FarmStatus, Job, JobError, JobOutput, NodeStatus, NodeTags, Registration, SessionId,
     SessionRoute, format_tags,
 };
 use rand::Rng;
@@ -264,29 +267,21 @@ impl FarmExecutor {
     }
 
     fn two_choices(&self, exclude: &[String], tags: &NodeTags) -> Option<Arc<Node>> {
-        let nodes = self.nodes();
-        let usable: Vec<&Arc<Node>> = nodes
-            .iter()
+        less_loaded_of_two(&self.usable(exclude, tags))
+    }
+
+    /// Nodes a job carrying `tags` may go to, other than those in `exclude`.
+    fn usable(&self, exclude: &[String], tags: &NodeTags) -> Vec<Arc<Node>> {
+        self.nodes()
+            .into_iter()
             .filter(|n| !exclude.contains(&n.name) && n.usable_for(tags))
-            .collect();
-        let mut rng = rand::rng();
-        match usable.len() {
-            0 => None,
-            1 => Some(usable[0].clone()),
-            len => {
-                let a = rng.random_range(0..len);
-                let mut b = rng.random_range(0..len - 1);
-                if b >= a {
-                    b += 1;
-                }
-                let (a, b) = (usable[a], usable[b]);
-                Some(if a.load() <= b.load() {
-                    a.clone()
-                } else {
-                    b.clone()
-                })
-            }
-        }
+            .collect()
+    }
+
+    /// Where a new session goes: among the usable nodes, those with the most
+    /// free session slots ([`roomiest`]), then the less loaded of two of them.
+    fn pick_for_session(&self, exclude: &[String], tags: &NodeTags) -> Option<Arc<Node>> {
+        less_loaded_of_two(&roomiest(self.usable(exclude, tags), |n| n.sessions_free()))
     }
 
     /// The node `group`'s latest job went to, if recently.
@@ -307,6 +302,47 @@ impl FarmExecutor {
         groups.insert(group.to_owned(), (node.to_owned(), Instant::now()));
     }
 
+    /// The error when every usable node (tags and `exclude` as for placement)
+    /// says it has no free session slot; `None` when some node may have one.
+    fn all_full(&self, exclude: &[String], tags: &NodeTags) -> Option<JobError> {
+        let usable = self.usable(exclude, tags);
+        if usable.is_empty() || usable.iter().any(|n| n.sessions_free() != Some(0)) {
+            return None;
+        }
+        let full: Vec<String> = usable
+            .iter()
+            .map(|n| match n.status() {
+                NodeStatus {
+                    sessions: Some(open),
+                    sessions_max: Some(max),
+                    ..
+                } => format!("{} {open}/{max}", n.name),
+                _ => n.name.clone(),
+            })
+            .collect();
+        let others: Vec<String> = self
+            .nodes()
+            .iter()
+            .filter(|n| !usable.iter().any(|u| u.name == n.name))
+            .map(|n| describe(n))
+            .collect();
+        Some(JobError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "no farm node has room for another browser session ({} node{}, all full: {} \
+                 sessions{}); close a session (close_session) or retry shortly",
+                usable.len(),
+                if usable.len() == 1 { "" } else { "s" },
+                full.join(", "),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!("; other nodes: {}", others.join(", "))
+                }
+            ),
+        ))
+    }
+
     fn no_node(&self, tried: &[String], tags: &NodeTags, last: Option<&CallError>) -> JobError {
         let nodes = self.nodes();
         if nodes.is_empty() {
@@ -317,20 +353,7 @@ impl FarmExecutor {
                  --nodes-dns resolves",
             );
         }
-        let summary: Vec<String> = nodes
-            .iter()
-            .map(|n| {
-                let status = n.status();
-                let why = status
-                    .last_error
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                format!(
-                    "{} {}, breaker {}{why}",
-                    n.name, status.state, status.breaker
-                )
-            })
-            .collect();
+        let summary: Vec<String> = nodes.iter().map(|n| describe(n)).collect();
         let last = last
             .map(|e| format!("; last error: {}", e.message()))
             .unwrap_or_default();
@@ -379,10 +402,10 @@ impl FarmExecutor {
         let mut tried = exclude.to_vec();
         let mut last = None;
         for _ in 0..self.nodes().len() {
-            let Some(node) = self.two_choices(&tried, tags) else {
+            let Some(node) = self.pick_for_session(&tried, tags) else {
                 break;
             };
-            match node.call(node.backend.open_session(scope)).await {
+            match node.open_session(scope).await {
                 Ok(remote) => {
                     return Ok(Placement {
                         node,
@@ -397,7 +420,9 @@ impl FarmExecutor {
                 }
             }
         }
-        Err(self.no_node(&tried, tags, last.as_ref()))
+        Err(self
+            .all_full(exclude, tags)
+            .unwrap_or_else(|| self.no_node(&tried, tags, last.as_ref())))
     }
 
     async fn run_stateless(&self, job: Job) -> Result<JobOutput, JobError> {
@@ -501,7 +526,7 @@ impl FarmExecutor {
         let new_node = placement.node.name.clone();
         tokio::spawn(async move {
             // Best effort: the old node may be dead, or forget the session by TTL.
-            let _ = old.node.backend.close_session(&old.remote).await;
+            let _ = old.node.close_session(&old.remote).await;
         });
         if job.operation.url().is_some() {
             // The job loads its own page: run it where the session now lives.
@@ -520,6 +545,52 @@ impl FarmExecutor {
                  lost, navigate again"
             ),
         ))
+    }
+}
+
+/// A node's state, breaker and last error, for error messages.
+fn describe(node: &Node) -> String {
+    let status = node.status();
+    let why = status
+        .last_error
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
+    format!(
+        "{} {}, breaker {}{why}",
+        node.name, status.state, status.breaker
+    )
+}
+
+/// Power of two choices: two of `nodes` drawn at random, the less loaded wins.
+fn less_loaded_of_two(nodes: &[Arc<Node>]) -> Option<Arc<Node>> {
+    let mut rng = rand::rng();
+    match nodes.len() {
+        0 => None,
+        1 => Some(nodes[0].clone()),
+        len => {
+            let a = rng.random_range(0..len);
+            let mut b = rng.random_range(0..len - 1);
+            if b >= a {
+                b += 1;
+            }
+            let (a, b) = (&nodes[a], &nodes[b]);
+            Some(if a.load() <= b.load() {
+                a.clone()
+            } else {
+                b.clone()
+            })
+        }
+    }
+}
+
+/// The candidates with the most free session slots as `free` tells them. One
+/// with none free is left out; one that does not say (an older agent, `None`)
+/// is kept only when no candidate says it has room.
+fn roomiest<T>(candidates: Vec<T>, free: impl Fn(&T) -> Option<usize>) -> Vec<T> {
+    let most = candidates.iter().map(&free).filter(|f| *f != Some(0)).max();
+    match most {
+        None => Vec::new(),
+        Some(most) => candidates.into_iter().filter(|c| free(c) == most).collect(),
     }
 }
 
@@ -574,11 +645,7 @@ impl Executor for FarmExecutor {
         let cell = self.cell(id)?;
         lock(&self.sessions).remove(&cell);
         let placement = cell.lock().await;
-        let _ = placement
-            .node
-            .backend
-            .close_session(&placement.remote)
-            .await;
+        let _ = placement.node.close_session(&placement.remote).await;
         Ok(())
     }
 
@@ -625,11 +692,7 @@ impl Executor for FarmExecutor {
         for cell in cells {
             let placement = cell.lock().await;
             if placement.scope == SessionScope::Connection {
-                let _ = placement
-                    .node
-                    .backend
-                    .close_session(&placement.remote)
-                    .await;
+                let _ = placement.node.close_session(&placement.remote).await;
             }
         }
         for node in self.nodes() {
@@ -637,5 +700,44 @@ impl Executor for FarmExecutor {
                 local.shutdown().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::roomiest;
+
+    /// Candidates as (name, free slots), and the names `roomiest` keeps.
+    fn kept(candidates: &[(&'static str, Option<usize>)]) -> Vec<&'static str> {
+        roomiest(candidates.to_vec(), |c| c.1)
+            .into_iter()
+            .map(|c| c.0)
+            .collect()
+    }
+
+    #[test]
+    fn sessions_go_where_most_slots_are_free() {
+        assert_eq!(
+            kept(&[("a", Some(1)), ("b", Some(5)), ("c", Some(2))]),
+            ["b"]
+        );
+        assert_eq!(
+            kept(&[("a", Some(3)), ("b", Some(1)), ("c", Some(3))]),
+            ["a", "c"],
+            "ties are left to the load"
+        );
+    }
+
+    #[test]
+    fn full_nodes_are_skipped_and_silent_ones_come_last() {
+        assert_eq!(kept(&[("a", Some(0)), ("b", Some(1))]), ["b"]);
+        assert_eq!(kept(&[("a", Some(0)), ("b", Some(0))]), Vec::<&str>::new());
+        assert_eq!(kept(&[]), Vec::<&str>::new());
+        assert_eq!(kept(&[("old", None), ("new", Some(1))]), ["new"]);
+        assert_eq!(
+            kept(&[("old", None), ("full", Some(0)), ("older", None)]),
+            ["old", "older"],
+            "nodes that do not report their slots still take sessions"
+        );
     }
 }

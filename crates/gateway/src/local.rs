@@ -76,6 +76,21 @@ impl LocalExecutor {
         self
     }
 
+    /// How many more sessions the pool takes now: the most it holds, less the
+    /// open ones, counted as the pool's contexts or the sessions held here,
+    /// whichever is more (a session whose process died holds no context until
+    /// its next call opens one).
+    pub fn sessions_free(&self) -> usize {
+        let occupancy = self.pool.sessions();
+        occupancy
+            .max
+            .saturating_sub(occupancy.open.max(self.session_count()))
+    }
+
+    fn session_count(&self) -> usize {
+        self.sessions.lock().expect("session map poisoned").len()
+    }
+
     /// The pool's health as an agent would report it.
     pub fn health(&self, tags: NodeTags) -> Health {
         let pool = self.pool.status();
@@ -90,7 +105,10 @@ impl LocalExecutor {
             max_queue: 0,
             browsers_active: pool.running - pool.idle,
             browsers_idle: pool.idle,
-            sessions: self.sessions.lock().expect("session map poisoned").len(),
+            sessions: self.session_count(),
+            sessions_max: Some(self.pool.sessions().max),
+            sessions_free: Some(self.sessions_free()),
+            memory_available: browserfarm_metrics::memory_available(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
@@ -240,13 +258,15 @@ impl Executor for LocalExecutor {
 
     async fn status(&self) -> FarmStatus {
         FarmStatus {
-            sessions: self.sessions.lock().expect("session map poisoned").len(),
+            sessions: self.session_count(),
             nodes: vec![NodeStatus {
                 name: LOCAL_NODE.to_owned(),
                 state: "up".to_owned(),
                 breaker: "closed".to_owned(),
                 in_flight: self.in_flight.load(Ordering::Relaxed),
                 capacity: self.capacity,
+                sessions: Some(self.session_count()),
+                sessions_max: Some(self.pool.sessions().max),
                 arch: Some(std::env::consts::ARCH.to_owned()),
                 tags: self.tags.clone(),
                 jobs_ok: self.jobs_ok.load(Ordering::Relaxed),

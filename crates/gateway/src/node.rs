@@ -40,7 +40,7 @@ impl Backend {
 
     /// A remote node ends a session a gateway forgot by its own idle expiry,
     /// whatever the scope; the embedded pool needs to be told.
-    pub(crate) async fn open_session(&self, scope: SessionScope) -> Result<SessionId, CallError> {
+    async fn open_session(&self, scope: SessionScope) -> Result<SessionId, CallError> {
         match self {
             Backend::Remote(client) => client.open_session().await,
             Backend::Local(local) => local
@@ -50,7 +50,7 @@ impl Backend {
         }
     }
 
-    pub(crate) async fn close_session(&self, id: &SessionId) -> Result<(), CallError> {
+    async fn close_session(&self, id: &SessionId) -> Result<(), CallError> {
         match self {
             Backend::Remote(client) => client.close_session(id).await,
             Backend::Local(local) => local.close_session(id).await.map_err(local_error),
@@ -188,6 +188,49 @@ impl Node {
             / (capacity as f64 * *lock(&self.weight))
     }
 
+    /// Free session slots as of the last health check, less the sessions
+    /// placed here since (`None`: unknown, from a node that does not say).
+    pub(crate) fn sessions_free(&self) -> Option<usize> {
+        lock(&self.health).as_ref().and_then(|h| h.sessions_free)
+    }
+
+    /// Opens a session through the breaker. Until the next health check, the
+    /// node's last health counts it, and a full node (429) counts as having
+    /// no free slot, so sessions placed meanwhile go by what this gateway did.
+    pub(crate) async fn open_session(&self, scope: SessionScope) -> Result<SessionId, CallError> {
+        let result = self.call(self.backend.open_session(scope)).await;
+        match &result {
+            Ok(_) => self.count_session(1),
+            Err(CallError::Busy(_)) => {
+                if let Some(health) = lock(&self.health).as_mut() {
+                    health.sessions_free = health.sessions_free.map(|_| 0);
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Best effort, bypassing the breaker: the node may be gone, and a session
+    /// it forgot ends by its idle expiry anyway.
+    pub(crate) async fn close_session(&self, id: &SessionId) -> Result<(), CallError> {
+        let result = self.backend.close_session(id).await;
+        if result.is_ok() {
+            self.count_session(-1);
+        }
+        result
+    }
+
+    fn count_session(&self, change: isize) {
+        if let Some(health) = lock(&self.health).as_mut() {
+            health.sessions = health.sessions.saturating_add_signed(change);
+            health.sessions_free = health.sessions_free.map(|free| {
+                let free = free.saturating_add_signed(-change);
+                health.sessions_max.map_or(free, |max| free.min(max))
+            });
+        }
+    }
+
     fn note_error(&self, message: &str) {
         *lock(&self.last_error) = Some(message.to_owned());
     }
@@ -308,6 +351,8 @@ impl Node {
             breaker: self.breaker.state().as_str().to_owned(),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             capacity: health.as_ref().map_or(0, |h| h.capacity),
+            sessions: health.as_ref().map(|h| h.sessions),
+            sessions_max: health.as_ref().and_then(|h| h.sessions_max),
             arch: health.as_ref().map(|h| h.arch.clone()),
             tags: self.tags_with(health.as_ref()),
             jobs_ok: self.jobs_ok.load(Ordering::Relaxed),

@@ -9,12 +9,14 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use browserfarm_gateway::{BreakerConfig, Executor, FarmConfig, FarmExecutor, NodeSpec};
+use browserfarm_gateway::{
+    BreakerConfig, Executor, FarmConfig, FarmExecutor, NodeSpec, SessionScope,
+};
 use browserfarm_protocol::{
     ErrorKind, Health, Job, JobError, JobOutput, Operation, PageInfo, ScrapeArgs, ScrapeFormat,
-    Scraped,
+    Scraped, SessionId, SessionOpened,
 };
 
 #[derive(Clone, Copy)]
@@ -29,9 +31,33 @@ enum Behaviour {
 struct Stub {
     behaviour: Behaviour,
     jobs: AtomicUsize,
+    /// The most sessions the stub holds, reported in `/health`; `None`: it
+    /// reports no session slots (an older agent) and takes any number.
+    slots: Option<usize>,
+    /// Sessions open now.
+    sessions: AtomicUsize,
+    /// `POST /v1/sessions` calls, refused ones included.
+    session_calls: AtomicUsize,
 }
 
-async fn health() -> Json<Health> {
+impl Stub {
+    fn new(behaviour: Behaviour) -> Stub {
+        Stub {
+            behaviour,
+            jobs: AtomicUsize::new(0),
+            slots: None,
+            sessions: AtomicUsize::new(0),
+            session_calls: AtomicUsize::new(0),
+        }
+    }
+
+    fn sessions_free(&self) -> Option<usize> {
+        self.slots
+            .map(|max| max.saturating_sub(self.sessions.load(Ordering::SeqCst)))
+    }
+}
+
+async fn health(State(stub): State<Arc<Stub>>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         version: "stub".into(),
@@ -43,9 +69,28 @@ async fn health() -> Json<Health> {
         max_queue: 4,
         browsers_active: 0,
         browsers_idle: 0,
-        sessions: 0,
+        sessions: stub.sessions.load(Ordering::SeqCst),
+        sessions_max: stub.slots,
+        sessions_free: stub.sessions_free(),
+        memory_available: None,
         uptime_secs: 0,
     })
+}
+
+async fn open_session(State(stub): State<Arc<Stub>>) -> Response {
+    let call = stub.session_calls.fetch_add(1, Ordering::SeqCst);
+    if stub.sessions_free() == Some(0) {
+        let full = JobError::new(ErrorKind::Busy, "stub is full");
+        return (StatusCode::TOO_MANY_REQUESTS, Json(full)).into_response();
+    }
+    stub.sessions.fetch_add(1, Ordering::SeqCst);
+    let session = SessionId(format!("s{call}"));
+    (StatusCode::CREATED, Json(SessionOpened { session })).into_response()
+}
+
+async fn close_session(State(stub): State<Arc<Stub>>) -> StatusCode {
+    stub.sessions.fetch_sub(1, Ordering::SeqCst);
+    StatusCode::NO_CONTENT
 }
 
 async fn job(State(stub): State<Arc<Stub>>, Json(_job): Json<Job>) -> Response {
@@ -87,13 +132,27 @@ async fn job(State(stub): State<Arc<Stub>>, Json(_job): Json<Job>) -> Response {
 }
 
 async fn stub(behaviour: Behaviour) -> (String, Arc<Stub>) {
-    let state = Arc::new(Stub {
-        behaviour,
-        jobs: AtomicUsize::new(0),
-    });
+    serve(Stub::new(behaviour)).await
+}
+
+/// A stub holding at most `slots` sessions (`None`: not reported), `open` of
+/// them open at start.
+async fn session_stub(slots: Option<usize>, open: usize) -> (String, Arc<Stub>) {
+    serve(Stub {
+        slots,
+        sessions: AtomicUsize::new(open),
+        ..Stub::new(Behaviour::Ok)
+    })
+    .await
+}
+
+async fn serve(stub: Stub) -> (String, Arc<Stub>) {
+    let state = Arc::new(stub);
     let app = Router::new()
         .route("/health", get(health))
         .route("/v1/jobs", post(job))
+        .route("/v1/sessions", post(open_session))
+        .route("/v1/sessions/{id}", delete(close_session))
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -261,5 +320,78 @@ async fn a_groups_jobs_one_at_a_time_stay_on_one_node_and_side_by_side_spread() 
         side_by_side.iter().filter(|&&n| n > 0).count() >= 2,
         "side by side: {side_by_side:?}"
     );
+    farm.shutdown().await;
+}
+
+fn opened(stubs: &[&Arc<Stub>]) -> Vec<usize> {
+    stubs
+        .iter()
+        .map(|s| s.sessions.load(Ordering::SeqCst))
+        .collect()
+}
+
+/// New sessions go to the node with the most free slots, by what nodes report
+/// and what the gateway placed since; full nodes are not even asked, and when
+/// all are full the error says so.
+#[tokio::test]
+async fn sessions_go_where_most_slots_are_free_and_skip_full_nodes() {
+    let (full_url, full) = session_stub(Some(2), 2).await;
+    let (small_url, small) = session_stub(Some(1), 0).await;
+    let (big_url, big) = session_stub(Some(2), 0).await;
+    let farm = farm(&[&full_url, &small_url, &big_url], 5).await;
+    let anywhere = Default::default();
+    let open = || farm.open_session(&anywhere, SessionScope::Connection);
+
+    let first = open().await.unwrap();
+    assert_eq!(opened(&[&full, &small, &big]), [2, 0, 1], "2 free beat 1");
+    open().await.unwrap();
+    open().await.unwrap();
+    assert_eq!(opened(&[&full, &small, &big]), [2, 1, 2]);
+    assert_eq!(full.session_calls.load(Ordering::SeqCst), 0);
+
+    let err = open().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    let name = |url: &str| url.trim_start_matches("http://").to_owned();
+    let expected = format!(
+        "no farm node has room for another browser session (3 nodes, all full: {} 2/2, {} \
+         1/1, {} 2/2 sessions)",
+        name(&full_url),
+        name(&small_url),
+        name(&big_url)
+    );
+    assert!(err.message.starts_with(&expected), "{err}");
+    let calls = |s: &Stub| s.session_calls.load(Ordering::SeqCst);
+    assert_eq!(
+        (calls(&full), calls(&small), calls(&big)),
+        (0, 1, 2),
+        "no node was asked for the session none has room for"
+    );
+
+    // A closed session frees its slot at once, before any health check.
+    farm.close_session(&first).await.unwrap();
+    open().await.unwrap();
+    assert_eq!(opened(&[&full, &small, &big]), [2, 1, 2]);
+    assert_eq!(calls(&big), 3);
+    farm.shutdown().await;
+}
+
+/// A node that does not report session slots (an older agent) still takes
+/// sessions, after the nodes that say they have room.
+#[tokio::test]
+async fn nodes_that_do_not_report_session_slots_still_take_sessions() {
+    let (old_url, old) = session_stub(None, 0).await;
+    let (new_url, new) = session_stub(Some(1), 0).await;
+    let farm = farm(&[&old_url, &new_url], 5).await;
+    farm.open_session(&Default::default(), SessionScope::Connection)
+        .await
+        .unwrap();
+    assert_eq!(opened(&[&old, &new]), [0, 1], "room reported beats none");
+    for _ in 0..2 {
+        farm.open_session(&Default::default(), SessionScope::Connection)
+            .await
+            .unwrap();
+    }
+    assert_eq!(opened(&[&old, &new]), [2, 1]);
+    assert_eq!(new.session_calls.load(Ordering::SeqCst), 1);
     farm.shutdown().await;
 }

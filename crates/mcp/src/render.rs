@@ -357,17 +357,21 @@ pub fn batch(
 
 pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolResult {
     let mut out = String::from(
-        "| node | state | breaker | in flight | capacity | arch | tags | jobs ok | jobs failed | last error | heartbeat |\n\
-         |---|---|---|---:|---:|---|---|---:|---:|---|---|\n",
+        "| node | state | breaker | in flight | capacity | sessions | arch | tags | jobs ok | jobs failed | last error | heartbeat |\n\
+         |---|---|---|---:|---:|---:|---|---|---:|---:|---|---|\n",
     );
     for n in &status.nodes {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             n.name,
             n.state,
             n.breaker,
             n.in_flight,
             n.capacity,
+            match (n.sessions, n.sessions_max) {
+                (Some(open), Some(max)) => format!("{open}/{max}"),
+                (open, _) => open.map(|o| o.to_string()).unwrap_or_default(),
+            },
             n.arch.as_deref().unwrap_or("?"),
             format_tags(&n.tags),
             n.jobs_ok,

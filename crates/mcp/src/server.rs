@@ -862,7 +862,8 @@ impl BrowserfarmServer {
     #[tool(
         description = "Show where jobs run: each farm node (or the embedded local pool) \
         with its state (up/down), circuit breaker (closed/half_open/open), jobs in flight \
-        and capacity, architecture, tags, job counts and last error.",
+        and capacity, browser sessions open/the most it holds, architecture, tags, job \
+        counts and last error.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn farm_status(

@@ -41,7 +41,19 @@ pub struct Health {
     pub max_queue: usize,
     pub browsers_active: usize,
     pub browsers_idle: usize,
+    /// Sessions open.
     pub sessions: usize,
+    /// The most sessions the node holds at once. The session fields are absent
+    /// from older agents; a gateway then places sessions on them as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_max: Option<usize>,
+    /// How many more sessions the node takes now; 0: new sessions go elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_free: Option<usize>,
+    /// Bytes of memory the host can still give: `MemAvailable`, or what a
+    /// cgroup memory limit leaves when that is less.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_available: Option<u64>,
     pub uptime_secs: u64,
 }
 
@@ -57,6 +69,12 @@ pub struct NodeStatus {
     pub breaker: String,
     pub in_flight: usize,
     pub capacity: usize,
+    /// Sessions open on the node and the most it holds, as of its last health
+    /// check and the sessions this gateway placed since (absent while unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_max: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -127,6 +145,30 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn health_of_an_agent_without_session_capacity_still_parses() {
+        let old = r#"{"status":"ok","version":"0.1.0","arch":"x86_64","tags":{},
+            "capacity":4,"in_flight":0,"queued":0,"max_queue":16,
+            "browsers_active":1,"browsers_idle":0,"sessions":2,"uptime_secs":9}"#;
+        let health: Health = serde_json::from_str(old).unwrap();
+        assert_eq!(health.sessions, 2);
+        assert_eq!(health.sessions_max, None);
+        assert_eq!(health.sessions_free, None);
+        assert_eq!(health.memory_available, None);
+        let now = Health {
+            sessions_max: Some(64),
+            sessions_free: Some(62),
+            memory_available: Some(1 << 30),
+            ..health
+        };
+        let text = serde_json::to_string(&now).unwrap();
+        assert!(
+            text.contains(r#""sessions_max":64,"sessions_free":62"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Health>(&text).unwrap(), now);
     }
 
     #[test]

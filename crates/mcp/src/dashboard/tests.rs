@@ -27,6 +27,8 @@ fn node(name: &str, state: &str, breaker: &str) -> NodeStatus {
         breaker: breaker.into(),
         in_flight: 0,
         capacity: 2,
+        sessions: Some(1),
+        sessions_max: Some(16),
         arch: Some("x86_64".into()),
         tags: BTreeMap::from([("region".into(), "eu".into())]),
         jobs_ok: 0,

@@ -47,6 +47,12 @@
     td.appendChild(bar);
   }
 
+  // Sessions open / the most the node holds; blank while unknown.
+  function sessions(n) {
+    if (n.sessions == null) return null;
+    return n.sessions_max == null ? n.sessions : n.sessions + ' / ' + n.sessions_max;
+  }
+
   function emptyRow(columns, text) {
     const tr = document.createElement('tr');
     tr.className = 'empty';
@@ -65,6 +71,7 @@
       pill(tr, n.state, 'state');
       pill(tr, n.breaker, 'breaker');
       load(tr, n.in_flight, n.capacity);
+      cell(tr, sessions(n), 'num');
       cell(tr, n.jobs_ok + ' / ' + n.jobs_failed, 'num');
       cell(tr, n.arch);
       cell(tr, Object.entries(n.tags || {}).map(([k, v]) => k + '=' + v).join(', '));
@@ -73,7 +80,7 @@
       if (n.last_error) error.title = n.last_error;
       return tr;
     });
-    $('nodes-body').replaceChildren(...(rows.length ? rows : [emptyRow(9, 'no nodes')]));
+    $('nodes-body').replaceChildren(...(rows.length ? rows : [emptyRow(10, 'no nodes')]));
   }
 
   function clock(time) {
