@@ -19,6 +19,7 @@ pub async fn run(args: BrowserArgs) -> Result<()> {
     config.min_browsers = 0; // start Chromium in the timed step below
     let pool = Pool::start(config).context("finding Chromium")?;
     row("chromium", pool.executable().display());
+    row("capacity", capacity(&pool));
     let result = checks(&pool).await;
     pool.shutdown().await;
     match result {
@@ -31,6 +32,27 @@ pub async fn run(args: BrowserArgs) -> Result<()> {
              check free memory and /tmp space, and run with RUST_LOG=debug for details",
         )),
     }
+}
+
+/// The session limits in force and the memory they come from.
+fn capacity(pool: &Pool) -> String {
+    const MIB: u64 = 1024 * 1024;
+    let config = pool.config();
+    let memory = match browserfarm_browser::Memory::read() {
+        Some(m) => format!(
+            "; memory {} MiB, {} MiB free, {} MiB kept free",
+            m.limit / MIB,
+            m.available / MIB,
+            config.min_free_memory / MIB
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{} sessions (--max-sessions), {} per browser, up to {} browsers{memory}",
+        pool.sessions().max,
+        config.sessions_per_browser,
+        config.max_browsers,
+    )
 }
 
 async fn checks(pool: &Pool) -> Result<()> {

@@ -474,26 +474,42 @@ pub struct BrowserArgs {
           value_name = "N", help_heading = POOL)]
     pub min_browsers: usize,
 
-    /// Most Chromium processes at once. Sessions share them (see
-    /// --sessions-per-browser); a one-off job, or a batch's pages, use one of
-    /// their own.
-    #[arg(long, env = "BROWSERFARM_MAX_BROWSERS", default_value_t = 4,
+    /// Most Chromium processes at once, sessions and one-off jobs together.
+    /// Sessions share them (see --sessions-per-browser); a one-off job, or a
+    /// batch's pages, use one of their own. Processes start only when needed.
+    /// Default: enough for --max-sessions, at least 2.
+    #[arg(long, env = "BROWSERFARM_MAX_BROWSERS",
           value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from),
           value_name = "N", help_heading = POOL)]
-    pub max_browsers: usize,
+    pub max_browsers: Option<usize>,
 
     /// Most browser sessions (isolated incognito contexts) in one Chromium
-    /// process. At most --max-browsers times this many sessions are open at once;
-    /// a crash of one process ends only its own sessions.
+    /// process; a crash of one process ends only its own sessions.
     #[arg(long, env = "BROWSERFARM_SESSIONS_PER_BROWSER",
           default_value_t = browserfarm_browser::DEFAULT_SESSIONS_PER_BROWSER,
           value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from),
           value_name = "N", help_heading = POOL)]
     pub sessions_per_browser: usize,
 
-    /// Most jobs run at once; more wait in the queue. Default: twice
-    /// --max-browsers, since sessions and the one-off jobs of a batch share
-    /// browsers (a lone one-off job holds a browser of its own).
+    /// Most browser sessions open at once. Default: what the machine's memory
+    /// (or its cgroup limit) holds above --min-free-memory-mib, at 64 MiB a
+    /// session, at most 1024; `browserfarm doctor` prints it.
+    #[arg(long, env = "BROWSERFARM_MAX_SESSIONS",
+          value_parser = clap::value_parser!(u32).range(1..=65_536).map(|v| v as usize),
+          value_name = "N", help_heading = POOL)]
+    pub max_sessions: Option<usize>,
+
+    /// New sessions are refused while the machine (or its cgroup) has less free
+    /// memory than this, in MiB, before it swaps or its OOM killer acts; 0 never
+    /// refuses. Default: a twentieth of the memory, at least 512.
+    #[arg(long, env = "BROWSERFARM_MIN_FREE_MEMORY_MIB",
+          value_parser = clap::value_parser!(u64).range(0..=16_777_216),
+          value_name = "MIB", help_heading = POOL)]
+    pub min_free_memory_mib: Option<u64>,
+
+    /// Most jobs run at once; more wait in the queue. Default: twice the
+    /// cores, at least 8 (jobs of sessions and of a batch share browsers; a
+    /// lone one-off job holds a browser of its own).
     #[arg(long, env = "BROWSERFARM_MAX_JOBS",
           value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from),
           value_name = "N", help_heading = POOL)]
@@ -610,6 +626,13 @@ pub struct BrowserArgs {
     pub block_private_networks: Option<bool>,
 }
 
+/// Limits derived together, since the defaults of each follow the others.
+struct Capacity {
+    max_sessions: usize,
+    max_browsers: usize,
+    min_free_memory: u64,
+}
+
 fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -625,7 +648,26 @@ fn parse_viewport(s: &str) -> Result<(u32, u32), String> {
 impl BrowserArgs {
     /// Jobs the embedded pool runs at once (--max-jobs).
     pub fn job_capacity(&self) -> usize {
-        self.max_jobs.unwrap_or(2 * self.max_browsers)
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        self.max_jobs.unwrap_or(2 * cores.max(4))
+    }
+
+    /// The session and process limits: as given, or sized for the machine.
+    fn capacity(&self) -> Capacity {
+        let memory = browserfarm_browser::Memory::read();
+        let max_sessions = self
+            .max_sessions
+            .unwrap_or_else(|| browserfarm_browser::default_max_sessions(memory));
+        Capacity {
+            max_sessions,
+            max_browsers: self.max_browsers.unwrap_or_else(|| {
+                browserfarm_browser::default_max_browsers(max_sessions, self.sessions_per_browser)
+            }),
+            min_free_memory: self.min_free_memory_mib.map_or_else(
+                || browserfarm_browser::default_reserve(memory),
+                |mib| mib * 1024 * 1024,
+            ),
+        }
     }
 
     /// The host policy, with `private_by_default` deciding --block-private-networks
@@ -647,11 +689,14 @@ impl BrowserArgs {
     /// The pool settings; `private_by_default` decides --block-private-networks
     /// when it is not given (see [`BrowserArgs::host_policy`]).
     pub fn pool_config(&self, private_by_default: bool) -> PoolConfig {
+        let capacity = self.capacity();
         PoolConfig {
             chrome: self.chrome.clone(),
-            min_browsers: self.min_browsers.min(self.max_browsers),
-            max_browsers: self.max_browsers,
+            min_browsers: self.min_browsers.min(capacity.max_browsers),
+            max_browsers: capacity.max_browsers,
             sessions_per_browser: self.sessions_per_browser,
+            max_sessions: capacity.max_sessions,
+            min_free_memory: capacity.min_free_memory,
             max_leases: self.max_leases,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),

@@ -165,6 +165,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         tracing::info!(
             chrome = %pool.executable().display(),
             max_browsers = pool.config().max_browsers,
+            max_sessions = pool.sessions().max,
             "embedded browser pool ready"
         );
         let tags: NodeTags = args.local_tags.iter().cloned().collect();

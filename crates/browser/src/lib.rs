@@ -14,6 +14,7 @@
 //! one piece of HTTP here is the egress proxy (`egress.rs`) that the pool's own
 //! Chromium connects through under a host policy, on 127.0.0.1.
 
+mod capacity;
 mod cdp;
 mod chrome;
 mod downloads;
@@ -31,6 +32,7 @@ mod reap;
 mod screenshot;
 mod session;
 mod snapshot;
+mod spare;
 mod stateless;
 mod storage;
 mod tab;
@@ -39,11 +41,12 @@ mod watch;
 
 use std::path::PathBuf;
 
+pub use capacity::{Memory, SESSION_BUDGET, default_max_sessions, default_reserve};
 pub use chrome::{CHROME_CANDIDATES, find_chrome};
 pub use gate::{Gate, Resolver};
 pub use pool::{
     DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, DEFAULT_SESSIONS_PER_BROWSER, Lease,
-    Pool, PoolConfig, PoolStatus, SessionOccupancy,
+    Pool, PoolConfig, PoolStatus, SessionOccupancy, default_max_browsers,
 };
 pub use session::Session;
 

@@ -35,11 +35,15 @@ pub struct PoolConfig {
     pub chrome: Option<PathBuf>,
     /// Processes kept running even when idle (started in the background at start).
     pub min_browsers: usize,
-    /// Most processes at once.
+    /// Most processes at once (sessions and one-off jobs together).
     pub max_browsers: usize,
-    /// Most sessions (incognito contexts) packed into one process; sessions
-    /// served at once are at most `max_browsers` times this.
+    /// Most sessions (incognito contexts) packed into one process.
     pub sessions_per_browser: usize,
+    /// Most sessions open at once (and never more than `max_browsers` times
+    /// `sessions_per_browser`); see [`crate::capacity`] for the default.
+    pub max_sessions: usize,
+    /// Free memory, in bytes, below which new sessions are refused (0: never).
+    pub min_free_memory: u64,
     /// A process is replaced after opening this many browser contexts (sessions).
     pub max_leases: usize,
     /// Idle processes beyond `min_browsers` are closed after this long unused.
@@ -79,12 +83,17 @@ pub struct PoolConfig {
 }
 
 impl Default for PoolConfig {
+    /// Limits sized for this machine's memory (see [`crate::capacity`]).
     fn default() -> Self {
+        let memory = crate::capacity::Memory::read();
+        let max_sessions = crate::capacity::default_max_sessions(memory);
         PoolConfig {
             chrome: None,
             min_browsers: 1,
-            max_browsers: 4,
+            max_browsers: default_max_browsers(max_sessions, DEFAULT_SESSIONS_PER_BROWSER),
             sessions_per_browser: DEFAULT_SESSIONS_PER_BROWSER,
+            max_sessions,
+            min_free_memory: crate::capacity::default_reserve(memory),
             max_leases: 100,
             idle_timeout: Duration::from_secs(300),
             acquire_timeout: Duration::from_secs(30),
@@ -110,6 +119,14 @@ impl Default for PoolConfig {
 /// process still ends only a sixteenth of a full pool's sessions.
 pub const DEFAULT_SESSIONS_PER_BROWSER: usize = 16;
 
+/// Default for [`PoolConfig::max_browsers`]: enough processes for
+/// `max_sessions` sessions, `per_browser` in each, and at least two, so one-off
+/// jobs have a process while sessions fill another. Processes start only when
+/// needed, so a high limit costs nothing while idle.
+pub fn default_max_browsers(max_sessions: usize, per_browser: usize) -> usize {
+    max_sessions.div_ceil(per_browser.max(1)).clamp(2, 256)
+}
+
 /// Point-in-time pool occupancy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -129,23 +146,42 @@ pub struct SessionOccupancy {
     /// Processes holding at least one session (none of them free for one-off jobs).
     pub processes: usize,
     pub max: usize,
+    /// Contexts opened ahead for the next new sessions (0 or 1; see `spare`).
+    pub ready: usize,
 }
 
-/// A Chromium process leased from the pool; returned (and maybe recycled) on drop.
-pub struct Lease(managed::Object<Manager>);
+/// A Chromium process leased from the pool; returned on drop, or closed then if
+/// it broke or is due for recycling (a process idle in the pool is only
+/// recycled when next leased, and one that has opened `max_leases` contexts
+/// should not linger that long).
+pub struct Lease(Option<managed::Object<Manager>>);
 
 impl std::ops::Deref for Lease {
     type Target = ChromeProcess;
     fn deref(&self) -> &ChromeProcess {
-        &self.0
+        self.0
+            .as_ref()
+            .expect("a lease holds its process until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(process) = self.0.take() else { return };
+        let max_leases = managed::Object::pool(&process).map(|p| p.manager().max_leases);
+        let due = !process.is_healthy()
+            || max_leases.is_some_and(|max| process.contexts_opened.load(Ordering::Relaxed) >= max);
+        if due {
+            // Taken out of the pool, the manager's detach closes it.
+            drop(managed::Object::take(process));
+        }
     }
 }
 
 impl Lease {
     /// Takes the process's warm scratch context, if it has one.
     pub(crate) fn take_scratch(&self) -> Option<crate::stateless::Scratch> {
-        self.0
-            .scratch
+        self.scratch
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
@@ -153,7 +189,7 @@ impl Lease {
 
     /// Hands a wiped scratch context back to the process for the next one-off job.
     pub(crate) fn keep_scratch(&self, scratch: crate::stateless::Scratch) {
-        *self.0.scratch.lock().unwrap_or_else(|e| e.into_inner()) = Some(scratch);
+        *self.scratch.lock().unwrap_or_else(|e| e.into_inner()) = Some(scratch);
     }
 }
 
@@ -163,17 +199,19 @@ pub struct Pool {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     pool: managed::Pool<Manager>,
     config: PoolConfig,
     executable: PathBuf,
     closing: TaskTracker,
     profile_root: PathBuf,
-    background: Vec<tokio::task::AbortHandle>,
+    background: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
     /// Processes running one-off jobs right now, by group.
     hosts: crate::stateless::Hosts,
     /// Processes holding sessions, and how many each holds.
     session_hosts: crate::packing::SessionHosts,
+    /// The context opened ahead for the next new session.
+    spare: crate::spare::Spare,
     /// True once the processes started at start are up (or failed to start).
     warm_done: tokio::sync::watch::Receiver<bool>,
     /// The proxy Chromium goes through when a host policy is set.
@@ -237,20 +275,34 @@ impl Pool {
             config.min_browsers,
             config.idle_timeout,
         ));
-        Ok(Pool {
-            inner: Arc::new(Inner {
-                pool,
-                config,
-                executable,
-                closing,
-                profile_root,
-                background: vec![warm.abort_handle(), reaper.abort_handle()],
-                hosts: Default::default(),
-                session_hosts: Default::default(),
-                warm_done,
-                _egress: egress,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            pool,
+            config,
+            executable,
+            closing,
+            profile_root,
+            background: std::sync::Mutex::new(vec![warm.abort_handle(), reaper.abort_handle()]),
+            hosts: Default::default(),
+            session_hosts: Default::default(),
+            spare: Default::default(),
+            warm_done,
+            _egress: egress,
+        });
+        let keeper = tokio::spawn(crate::spare::keep(Arc::downgrade(&inner)));
+        inner
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(keeper.abort_handle());
+        Ok(Pool { inner })
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Pool {
+        Pool { inner }
+    }
+
+    pub(crate) fn spare(&self) -> &crate::spare::Spare {
+        &self.inner.spare
     }
 
     pub fn config(&self) -> &PoolConfig {
@@ -277,25 +329,30 @@ impl Pool {
             )
             .await;
         }
-        self.inner.pool.get().await.map(Lease).map_err(|e| match e {
-            PoolError::Timeout(managed::TimeoutType::Wait) => JobError::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "all {} browsers are busy (max_browsers); retry shortly, or start the \
+        self.inner
+            .pool
+            .get()
+            .await
+            .map(|process| Lease(Some(process)))
+            .map_err(|e| match e {
+                PoolError::Timeout(managed::TimeoutType::Wait) => JobError::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "all {} browsers are busy (max_browsers); retry shortly, or start the \
                      server with a larger --max-browsers",
-                    self.inner.config.max_browsers
+                        self.inner.config.max_browsers
+                    ),
                 ),
-            ),
-            PoolError::Timeout(_) => JobError::new(
-                ErrorKind::Unavailable,
-                "Chromium did not start in time; the machine may be overloaded",
-            ),
-            PoolError::Backend(e) => JobError::new(ErrorKind::Unavailable, e.to_string()),
-            PoolError::Closed => {
-                JobError::new(ErrorKind::Unavailable, "the browser pool is shutting down")
-            }
-            other => JobError::internal(format!("browser pool: {other}")),
-        })
+                PoolError::Timeout(_) => JobError::new(
+                    ErrorKind::Unavailable,
+                    "Chromium did not start in time; the machine may be overloaded",
+                ),
+                PoolError::Backend(e) => JobError::new(ErrorKind::Unavailable, e.to_string()),
+                PoolError::Closed => {
+                    JobError::new(ErrorKind::Unavailable, "the browser pool is shutting down")
+                }
+                other => JobError::internal(format!("browser pool: {other}")),
+            })
     }
 
     pub fn status(&self) -> PoolStatus {
@@ -320,11 +377,15 @@ impl Pool {
     /// pool can hold at once.
     pub fn sessions(&self) -> SessionOccupancy {
         let (processes, open) = self.inner.session_hosts.occupancy();
+        let config = &self.inner.config;
         SessionOccupancy {
             open,
             processes,
-            max: self.inner.config.max_browsers.max(1)
-                * self.inner.config.sessions_per_browser.max(1),
+            max: config.max_sessions.clamp(
+                1,
+                config.max_browsers.max(1) * config.sessions_per_browser.max(1),
+            ),
+            ready: usize::from(self.inner.spare.is_ready()),
         }
     }
 
@@ -342,9 +403,16 @@ impl Pool {
     pub async fn shutdown(&self) {
         const GRACE: Duration = Duration::from_secs(10);
         const RETURN_WAIT: Duration = Duration::from_secs(5);
-        for task in &self.inner.background {
+        for task in self
+            .inner
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             task.abort();
         }
+        self.inner.spare.clear();
         // Detach (and so close) the idle ones first: closing the pool would drop
         // them without a goodbye. Once closed (max size 0), leases coming back are
         // detached too; wait for them, so their closing is waited for below.
@@ -376,7 +444,7 @@ async fn warm_up(
     done: tokio::sync::watch::Sender<bool>,
 ) {
     let warm_one = |pool: managed::Pool<Manager>| async move {
-        let lease = Lease(pool.get().await.map_err(|e| e.to_string())?);
+        let lease = Lease(Some(pool.get().await.map_err(|e| e.to_string())?));
         let started = std::time::Instant::now();
         let scratch = crate::stateless::Scratch::open_ahead(&lease, deadline).await?;
         tracing::debug!(pid = lease.pid(), elapsed = ?started.elapsed(), "opened a context ahead");

@@ -204,6 +204,7 @@ impl Session {
         if let Some(live) = self.live.take() {
             live.close(self.pool.config().cdp_timeout).await;
         }
+        self.pool.spare().let_go_if_unused(&self.pool).await;
     }
 
     /// Diagnoses a browser fault, repairs what it can, and explains the outcome.
@@ -307,11 +308,27 @@ impl Live {
     async fn open(pool: &Pool) -> Result<Live, JobError> {
         let config = pool.config();
         let deadline = config.cdp_timeout;
+        let per_browser = config.sessions_per_browser.max(1);
+        let admission = match pool.spare().take(admit(pool)?, per_browser) {
+            Ok(spare) => {
+                tracing::debug!(
+                    pid = spare.lease.pid(),
+                    "session opened on the spare context"
+                );
+                return Ok(spare);
+            }
+            Err(admission) => admission,
+        };
         // A process can die between leases without the pool noticing; one retry on
         // a fresh process hides that from the caller.
         let mut last_error = None;
+        let mut admission = Some(admission);
         for _ in 0..2 {
-            let (lease, seat) = seat(pool).await?;
+            let admission = match admission.take() {
+                Some(admission) => admission,
+                None => admit(pool)?,
+            };
+            let (lease, seat) = seat(pool, admission).await?;
             let opening = seat.opening().await;
             let context = match crate::stateless::Scratch::take_unused(&lease, deadline).await {
                 Some(opened_ahead) => Ok(opened_ahead),
@@ -328,17 +345,7 @@ impl Live {
             drop(opening);
             match opened {
                 Ok((context, tab, downloads)) => {
-                    return Ok(Live {
-                        lease,
-                        _seat: Some(seat),
-                        context,
-                        tabs: vec![tab],
-                        current: 0,
-                        uses: 0,
-                        emulation: EmulateArgs::default(),
-                        viewport: pool.config().viewport,
-                        downloads,
-                    });
+                    return Ok(Live::new(pool, lease, Some(seat), context, tab, downloads));
                 }
                 Err(e) => {
                     // A process of its own that cannot open a tab is suspect; one
@@ -352,6 +359,41 @@ impl Live {
             }
         }
         Err(no_tab(last_error))
+    }
+
+    /// A session's hold on a context just opened with its first tab.
+    pub(crate) fn new(
+        pool: &Pool,
+        lease: Arc<Lease>,
+        seat: Option<crate::packing::Seat>,
+        context: BrowserContextId,
+        tab: TabHandle,
+        downloads: Downloads,
+    ) -> Live {
+        Live {
+            lease,
+            _seat: seat,
+            context,
+            tabs: vec![tab],
+            current: 0,
+            uses: 0,
+            emulation: EmulateArgs::default(),
+            viewport: pool.config().viewport,
+            downloads,
+        }
+    }
+
+    /// Whether no other session shares this one's process (for the spare:
+    /// no session at all).
+    pub(crate) fn alone(&self) -> bool {
+        self._seat.as_ref().is_some_and(crate::packing::Seat::alone)
+    }
+
+    /// Whether this one's process holds as many sessions as it may.
+    pub(crate) fn crowded(&self, pool: &Pool) -> bool {
+        self._seat
+            .as_ref()
+            .is_some_and(|seat| seat.full(pool.config().sessions_per_browser.max(1)))
     }
 
     /// The tab jobs act on.
@@ -386,41 +428,68 @@ impl Live {
     }
 }
 
-/// A place for one more session: in a process that has room, or in one leased
-/// for it.
-async fn seat(pool: &Pool) -> Result<(Arc<Lease>, crate::packing::Seat), JobError> {
+/// Admits one more session: refused past `max_sessions` or while memory is
+/// short. Even a seat in a running process costs a renderer, so a machine
+/// short of memory takes no new session at all (reading /proc/meminfo is cheap).
+fn admit(pool: &Pool) -> Result<crate::packing::Admission, JobError> {
+    let admission = pool
+        .session_hosts()
+        .admit(pool.sessions().max)
+        .ok_or_else(|| full(pool))?;
+    match crate::capacity::memory_refusal(pool.config().min_free_memory) {
+        Some(refusal) => Err(JobError::new(ErrorKind::Unavailable, refusal)),
+        None => Ok(admission),
+    }
+}
+
+/// A place for one more session, admitted by `admission`: in a process that
+/// has room, or in one leased for it.
+async fn seat(
+    pool: &Pool,
+    admission: crate::packing::Admission,
+) -> Result<(Arc<Lease>, crate::packing::Seat), JobError> {
     let config = pool.config();
     let (per_browser, max_leases) = (config.sessions_per_browser.max(1), config.max_leases.max(1));
     let hosts = pool.session_hosts();
-    if let Some(seated) = hosts.seat(per_browser, max_leases) {
-        return Ok(seated);
-    }
+    let admission = match hosts.seat(per_browser, max_leases, admission) {
+        Ok(seated) => return Ok(seated),
+        Err(admission) => admission,
+    };
     let _leasing = hosts.leasing().await;
-    if let Some(seated) = hosts.seat(per_browser, max_leases) {
-        return Ok(seated);
-    }
-    let lease = Arc::new(pool.lease().await.map_err(|e| full(pool, e))?);
-    let seat = hosts.add(&lease);
+    let admission = match hosts.seat(per_browser, max_leases, admission) {
+        Ok(seated) => return Ok(seated),
+        Err(admission) => admission,
+    };
+    let lease = pool.lease().await.map_err(|e| {
+        if e.kind == ErrorKind::Unavailable && e.message.contains("max_browsers") {
+            full(pool)
+        } else {
+            e
+        }
+    })?;
+    let lease = Arc::new(lease);
+    let seat = hosts.add(&lease, admission);
     Ok((lease, seat))
 }
 
-/// The error of a session that found no room: every process is full of
-/// sessions (or busy with one-off jobs), so the limit to raise is named.
-fn full(pool: &Pool, error: JobError) -> JobError {
-    if error.kind != ErrorKind::Unavailable || !error.message.contains("max_browsers") {
-        return error;
-    }
+/// The error of a session that found no room: the server holds as many
+/// sessions as its limits allow (or every process is busy with one-off jobs),
+/// so the limits to raise are named.
+fn full(pool: &Pool) -> JobError {
     let sessions = pool.sessions();
+    let config = pool.config();
     JobError::new(
         ErrorKind::Unavailable,
         format!(
-            "no room for another browser session: {} sessions are open in {} browsers, the \
-             most this server holds (--max-browsers {} × --sessions-per-browser {}); close a \
-             session (close_session) or retry shortly",
+            "no room for another browser session: {} sessions are open in {} browsers, and \
+             this server holds at most {} (--max-sessions {}, --max-browsers {} × \
+             --sessions-per-browser {}); close a session (close_session) or retry shortly",
             sessions.open,
             sessions.processes,
-            pool.config().max_browsers,
-            pool.config().sessions_per_browser
+            sessions.max,
+            config.max_sessions,
+            config.max_browsers,
+            config.sessions_per_browser
         ),
     )
 }

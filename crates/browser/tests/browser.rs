@@ -220,8 +220,10 @@ async fn the_first_calls_wait_for_the_warming_browser() {
 
 #[tokio::test]
 async fn browsers_are_recycled_after_max_leases() {
+    // One session per process: no context is opened ahead to count a lease.
     let pool = pool(|c| {
         c.max_browsers = 1;
+        c.sessions_per_browser = 1;
         c.max_leases = 2;
     });
     let mut pids = Vec::new();
@@ -633,5 +635,146 @@ async fn sessions_pack_into_shared_browsers_and_a_crash_ends_only_its_own() {
         s.close().await;
     }
     assert_eq!(pool.sessions().open, 0, "every seat given back");
+    pool.shutdown().await;
+}
+
+/// Polls `done` for up to ten seconds.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// While sessions are open, a context waits opened ahead for the next one: a
+/// new session takes it, fresh (nothing of the other sessions in it), in the
+/// process beside them, and another is opened; once the sessions end it is let
+/// go, and the process goes back to the pool.
+#[tokio::test]
+async fn a_new_session_takes_the_context_opened_ahead_and_it_is_fresh() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| c.max_browsers = 2);
+    let mut first = Session::open(&pool).await.unwrap();
+    first
+        .run(&navigate(pages.url("/cookie/set?v=first")))
+        .await
+        .unwrap();
+    eval(&mut first, "localStorage.setItem('who', 'first')")
+        .await
+        .unwrap();
+    assert!(
+        eventually(|| pool.sessions().ready == 1).await,
+        "a context is opened ahead beside the open session"
+    );
+
+    let mut second = Session::open(&pool).await.unwrap();
+    assert_eq!(pool.sessions().ready, 0, "the new session took it");
+    assert_eq!(second.browser_pid(), first.browser_pid());
+    let seen = page_text(&mut second, Some(pages.url("/cookie/show"))).await;
+    assert!(seen.contains("cookies: none"), "{seen}");
+    assert_eq!(
+        eval(&mut second, "localStorage.getItem('who')").await,
+        Ok(serde_json::Value::Null)
+    );
+    assert!(
+        eventually(|| pool.sessions().ready == 1).await,
+        "another is opened ahead"
+    );
+    assert_eq!(pool.sessions().open, 2, "the one ahead is not a session");
+
+    first.close().await;
+    second.close().await;
+    assert!(
+        eventually(|| pool.sessions().ready == 0 && pool.status().idle == pool.status().running)
+            .await,
+        "with no session open the context ahead is let go: {:?} {:?}",
+        pool.sessions(),
+        pool.status()
+    );
+    pool.shutdown().await;
+}
+
+/// `--max-sessions` and the memory guard refuse a new session with the limit
+/// named, and the sessions already open go on.
+#[tokio::test]
+async fn the_session_limit_and_the_memory_guard_refuse_with_the_limit_named() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| c.max_sessions = 2);
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        open.push(Session::open(&pool).await.unwrap());
+    }
+    let refused = Session::open(&pool).await.err().expect("a third session");
+    assert!(
+        refused.message.contains("--max-sessions 2"),
+        "{}",
+        refused.message
+    );
+    for s in &mut open {
+        let text = page_text(s, Some(pages.url("/cookie/show"))).await;
+        assert!(text.contains("cookies: none"), "{text}");
+        s.close().await;
+    }
+    assert!(Session::open(&pool).await.is_ok(), "room again once closed");
+    pool.shutdown().await;
+
+    // More free memory than any machine has: the guard refuses at once.
+    let guarded = self::pool(|c| c.min_free_memory = u64::MAX / 2);
+    let refused = Session::open(&guarded)
+        .await
+        .err()
+        .expect("memory is short");
+    assert!(
+        refused.message.contains("--min-free-memory-mib"),
+        "{}",
+        refused.message
+    );
+    guarded.shutdown().await;
+}
+
+/// A process that has opened `max_leases` contexts takes no new session, but
+/// its sessions go on until they end; then it retires.
+#[tokio::test]
+async fn a_process_due_for_recycling_keeps_its_sessions_until_they_end() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| {
+        c.min_browsers = 0;
+        c.max_browsers = 2;
+        c.max_leases = 2;
+    });
+    let mut old = Vec::new();
+    for i in 0..2 {
+        let mut s = Session::open(&pool).await.unwrap();
+        s.run(&navigate(pages.url(&format!("/cookie/set?v=old{i}"))))
+            .await
+            .unwrap();
+        old.push(s);
+    }
+    let retiring = old[0].browser_pid().unwrap();
+    assert_eq!(old[1].browser_pid(), Some(retiring));
+    let mut new = Session::open(&pool).await.unwrap();
+    let fresh = new.browser_pid().unwrap();
+    assert_ne!(
+        fresh, retiring,
+        "a process due for recycling takes no new session"
+    );
+    for (i, s) in old.iter_mut().enumerate() {
+        let seen = page_text(s, Some(pages.url("/cookie/show"))).await;
+        assert!(
+            seen.contains(&format!("farm=old{i}")),
+            "session {i} cut off: {seen}"
+        );
+        s.close().await;
+    }
+    assert!(
+        eventually(|| !process_exists(retiring)).await,
+        "the process retires once its last session ends"
+    );
+    let seen = page_text(&mut new, Some(pages.url("/cookie/show"))).await;
+    assert!(seen.contains("cookies: none"), "{seen}");
+    new.close().await;
     pool.shutdown().await;
 }

@@ -108,7 +108,7 @@ impl LocalExecutor {
             sessions: self.session_count(),
             sessions_max: Some(self.pool.sessions().max),
             sessions_free: Some(self.sessions_free()),
-            memory_available: browserfarm_metrics::memory_available(),
+            memory_available: browserfarm_browser::Memory::read().map(|m| m.available),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }

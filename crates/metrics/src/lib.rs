@@ -182,24 +182,6 @@ pub fn browsers(running: usize, contexts: usize) {
     gauge!(BROWSER_CONTEXTS).set(contexts as f64);
 }
 
-/// Bytes of memory this host can still give its processes: the kernel's
-/// `MemAvailable`, or, under a memory limit below the host's memory on the
-/// cgroup at `/sys/fs/cgroup` (a container's own; sysinfo reads no other),
-/// `memory.max` less `memory.current` when that is less. `None` where the
-/// host's memory cannot be read.
-pub fn memory_available() -> Option<u64> {
-    let mut system = sysinfo::System::new();
-    system.refresh_memory();
-    if system.total_memory() == 0 {
-        return None;
-    }
-    let host = system.available_memory();
-    Some(match system.cgroup_limits() {
-        Some(cgroup) if cgroup.total_memory < system.total_memory() => host.min(cgroup.free_memory),
-        _ => host,
-    })
-}
-
 /// Host CPU and memory. CPU use is a difference between two readings, so the
 /// first reading is taken at construction and later ones at most once per
 /// sysinfo's minimum interval (a faster scrape reuses the last values).
@@ -317,14 +299,6 @@ mod tests {
             text.contains("browserfarm_node_memory_total_bytes"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn available_memory_is_some_of_the_hosts_memory() {
-        let available = memory_available().expect("memory readable on this host");
-        let mut system = sysinfo::System::new();
-        system.refresh_memory();
-        assert!(available > 0 && available <= system.total_memory());
     }
 
     #[test]
