@@ -13,8 +13,8 @@
 //! Memory: PSS of the whole process trees (server or instances and every
 //! Chromium process under them) once all N are open and idle, divided by N.
 //! Warm open: with N − 1 sessions open, one more session is opened, timed on its
-//! first navigate and closed, several times in a row: the cost a new agent pays
-//! on a server that is already busy.
+//! first navigate and closed, several times in a row with a pause before each:
+//! the cost a new agent pays on a server that is already running others.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -37,6 +37,11 @@ const SETTLE: Duration = Duration::from_secs(3);
 /// After the burst, before reading PSS: the pages are loaded and idle, and
 /// Chromium has dropped what it only needed while loading.
 const IDLE: Duration = Duration::from_secs(2);
+/// Before each warm open: a new agent arrives at a server that has had a moment
+/// since the last one, long enough for browserfarm to open its spare context
+/// again (it waits for opens to pause, then starts a renderer). Playwright MCP
+/// has nothing to prepare; it waits all the same.
+const WARM_GAP: Duration = Duration::from_millis(1500);
 /// No single request of the bench waits longer than this (mcp.rs's bound too).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -179,6 +184,7 @@ async fn level<C: Contender>(
     }
     let mut warm = Vec::new();
     for t in 0..warm_tries {
+        tokio::time::sleep(WARM_GAP).await;
         let mut session = contender.open().await?;
         let url = corpus.url(&format!("/p/{}", 100_000 * n + 50_000 + t));
         warm.push(ms(contender.navigate(&mut session, &url).await?));
