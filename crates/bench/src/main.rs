@@ -1,20 +1,24 @@
 //! `browserfarm-bench`: the same pages, the same machine, one run, four ways to
 //! drive Chromium: A raw chromiumoxide (the floor), B browserfarm with its embedded
 //! pool, C browserfarm gateway over three local agents, D Playwright MCP. Every
-//! MCP contender is driven over its real stdio interface. Prints a markdown table;
-//! see docs/benchmarks.md.
+//! MCP contender is driven over its real stdio interface. Then the sessions row
+//! (`sessions.rs`): memory per open browser session and session-open latency at
+//! many sessions at once, browserfarm over streamable HTTP against Playwright MCP.
+//! Prints markdown tables; see docs/benchmarks.md.
 
 mod corpus;
 mod mcp;
 mod micro;
 mod raw;
 mod rss;
+mod sessions;
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
 use serde_json::json;
+use tokio::process::Child;
 
 use crate::corpus::Corpus;
 use crate::mcp::McpClient;
@@ -52,10 +56,33 @@ struct Args {
     /// Run only the micro-benchmarks (HTML → markdown, breaker, queue): no browser.
     #[arg(long)]
     micro: bool,
+    /// Sessions row: how many browser sessions to hold open at once, one
+    /// measurement each.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    sessions: Vec<usize>,
+    /// Sessions row: measure Playwright MCP only up to this many sessions. It
+    /// runs one instance and one Chromium a session: 64 took ~12 GiB and over a
+    /// minute to open on 2 cores, too much for a default run on a small machine.
+    #[arg(long, default_value_t = 16)]
+    playwright_max_sessions: usize,
+    /// Sessions row: warm opens (one more session beside the others) per level.
+    #[arg(long, default_value_t = 10)]
+    warm_tries: usize,
+    /// Run only one part: the read table or the sessions row.
+    #[arg(long, value_enum)]
+    only: Option<Part>,
     /// Only serve the corpus (prints its base URL) until interrupted: for
     /// profiling a contender by hand.
     #[arg(long)]
     serve: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// Cold start, read and screenshot latency, throughput, bytes, peak memory.
+    Read,
+    /// Memory per open session and session-open latency at `--sessions`.
+    Sessions,
 }
 
 #[derive(Default)]
@@ -108,18 +135,28 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| "browserfarm".into())
     });
     print_machine(&args.chrome);
+    if args.only != Some(Part::Sessions) {
+        read_table(&args, &corpus, &browserfarm).await?;
+    }
+    if args.only != Some(Part::Read) {
+        sessions_table(&args, &corpus, &browserfarm).await?;
+    }
+    Ok(())
+}
 
-    let mut rows = vec![raw_row(&args, &corpus).await?];
+/// Contenders A to D on reads, screenshots and throughput.
+async fn read_table(args: &Args, corpus: &Corpus, browserfarm: &str) -> anyhow::Result<()> {
+    let mut rows = vec![raw_row(args, corpus).await?];
     eprintln!("A done");
     let local = vec!["mcp".to_owned(), "--chrome".into(), args.chrome.clone()];
     rows.push(
         browserfarm_row(
             "B: browserfarm local",
-            &browserfarm,
+            browserfarm,
             local,
             &[],
-            &args,
-            &corpus,
+            args,
+            corpus,
         )
         .await?,
     );
@@ -129,20 +166,13 @@ async fn main() -> anyhow::Result<()> {
         let mut gateway = vec!["mcp".to_owned(), "--local-pool=false".into()];
         for _ in 0..3 {
             let port = free_port()?;
-            let child = tokio::process::Command::new(&browserfarm)
-                .args([
-                    "agent",
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--chrome",
-                    &args.chrome,
-                ])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()?;
-            wait_port(port).await?;
+            let listen = format!("127.0.0.1:{port}");
+            let child = serve(
+                browserfarm,
+                &["agent", "--listen", &listen, "--chrome", &args.chrome],
+                port,
+            )
+            .await?;
             gateway.extend(["--node".to_owned(), format!("http://127.0.0.1:{port}")]);
             agents.push(child);
         }
@@ -150,34 +180,40 @@ async fn main() -> anyhow::Result<()> {
         rows.push(
             browserfarm_row(
                 "C: browserfarm farm (3 agents)",
-                &browserfarm,
+                browserfarm,
                 gateway,
                 &agent_pids,
-                &args,
-                &corpus,
+                args,
+                corpus,
             )
             .await?,
         );
-        for mut agent in agents {
-            if let Some(pid) = agent.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(20), agent.wait()).await;
+        for agent in agents {
+            terminate(agent).await;
         }
         eprintln!("C done");
     }
-    if !args.skip_playwright {
-        match playwright_launcher(&args) {
-            Ok(launcher) => {
-                rows.push(playwright_row(&launcher, &args, &corpus).await?);
-                eprintln!("D done");
-            }
-            Err(e) => eprintln!("skipping Playwright MCP: {e:#}"),
-        }
+    if let Some(launcher) = playwright(args) {
+        rows.push(playwright_row(&launcher, args, corpus).await?);
+        eprintln!("D done");
     }
-    print_table(&rows, &args);
+    print_table(&rows, args);
+    Ok(())
+}
+
+/// browserfarm against Playwright MCP on many open sessions.
+async fn sessions_table(args: &Args, corpus: &Corpus, browserfarm: &str) -> anyhow::Result<()> {
+    let options = sessions::Options {
+        levels: args.sessions.clone(),
+        playwright_max: args.playwright_max_sessions,
+        warm_tries: args.warm_tries,
+    };
+    let mut rows = vec![sessions::browserfarm(browserfarm, &args.chrome, corpus, &options).await?];
+    if let Some(launcher) = playwright(args) {
+        let pw_args = playwright_args(&args.chrome);
+        rows.push(sessions::playwright(&launcher, pw_args, corpus, &options).await?);
+    }
+    sessions::print(&rows, &options);
     Ok(())
 }
 
@@ -198,6 +234,32 @@ async fn wait_port(port: u16) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("nothing listens on port {port}")
+}
+
+/// Starts a server (`program args`, output discarded) and waits until it listens
+/// on `port`. Killed if dropped, so a failed run leaves nothing behind.
+async fn serve(program: &str, args: &[&str], port: u16) -> anyhow::Result<Child> {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {program}"))?;
+    wait_port(port).await?;
+    Ok(child)
+}
+
+/// SIGTERM, then a bounded wait: a browserfarm server closes its Chromium
+/// processes on the way out, which a kill would leave to the next start's reaper.
+async fn terminate(mut child: Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
 }
 
 fn print_machine(chrome: &str) {
@@ -373,6 +435,17 @@ async fn browserfarm_row(
     row.peak_rss = peak.peak();
     client.stop().await;
     Ok(row)
+}
+
+/// Playwright MCP's launcher, or None (said on stderr) when it is skipped or
+/// cannot be installed.
+fn playwright(args: &Args) -> Option<String> {
+    if args.skip_playwright {
+        return None;
+    }
+    playwright_launcher(args)
+        .map_err(|e| eprintln!("skipping Playwright MCP: {e:#}"))
+        .ok()
 }
 
 fn playwright_launcher(args: &Args) -> anyhow::Result<String> {

@@ -25,6 +25,42 @@ pub struct Reply {
     pub first_text: String,
 }
 
+/// The `initialize` request's params: the bench as a client with no capabilities.
+pub fn initialize_params(protocol: &str) -> Value {
+    json!({"protocolVersion": protocol, "capabilities": {},
+           "clientInfo": {"name": "browserfarm-bench", "version": "1"}})
+}
+
+/// The notification that ends the handshake.
+pub fn initialized() -> Value {
+    json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+}
+
+/// The `result` of a JSON-RPC reply to `method`, or its `error` as an error.
+pub fn result_of(message: &Value, method: &str) -> anyhow::Result<Value> {
+    if let Some(error) = message.get("error") {
+        bail!("{method}: {error}");
+    }
+    Ok(message["result"].clone())
+}
+
+impl Reply {
+    /// The reply of a `tools/call` whose JSON-RPC `result` is `result`, whatever
+    /// the transport (stdio here, streamable HTTP in `sessions.rs`).
+    pub fn of(result: &Value, elapsed: Duration) -> Reply {
+        let texts: Vec<&str> = result["content"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|b| b["text"].as_str()).collect())
+            .unwrap_or_default();
+        Reply {
+            elapsed,
+            text_bytes: texts.iter().map(|t| t.len()).sum(),
+            is_error: result["isError"].as_bool().unwrap_or(false),
+            first_text: texts.first().map(|t| t.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
 impl McpClient {
     pub async fn start(program: &str, args: &[String]) -> anyhow::Result<McpClient> {
         // Some servers write files into their working directory (Playwright MCP
@@ -47,15 +83,9 @@ impl McpClient {
             next_id: 1,
         };
         client
-            .request(
-                "initialize",
-                json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "browserfarm-bench", "version": "1"}}),
-            )
+            .request("initialize", initialize_params("2025-06-18"))
             .await?;
-        client
-            .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await?;
+        client.send(&initialized()).await?;
         Ok(client)
     }
 
@@ -80,10 +110,7 @@ impl McpClient {
                     continue;
                 };
                 if message["id"] == json!(id) {
-                    if let Some(error) = message.get("error") {
-                        bail!("{method}: {error}");
-                    }
-                    return Ok(message["result"].clone());
+                    return result_of(&message, method);
                 }
             }
         };
@@ -97,17 +124,7 @@ impl McpClient {
         let result = self
             .request("tools/call", json!({"name": tool, "arguments": arguments}))
             .await?;
-        let elapsed = started.elapsed();
-        let texts: Vec<&str> = result["content"]
-            .as_array()
-            .map(|c| c.iter().filter_map(|b| b["text"].as_str()).collect())
-            .unwrap_or_default();
-        Ok(Reply {
-            elapsed,
-            text_bytes: texts.iter().map(|t| t.len()).sum(),
-            is_error: result["isError"].as_bool().unwrap_or(false),
-            first_text: texts.first().map(|t| t.to_string()).unwrap_or_default(),
-        })
+        Ok(Reply::of(&result, started.elapsed()))
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -2,19 +2,37 @@
 //! from /proc. Proportional set size (PSS): Chromium's processes share much of
 //! their memory, which plain RSS would count once per process.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Sum of PSS over `roots` and all their descendants, in bytes. Reads the
-/// process table once, and PSS only for processes in the trees: reading
-/// `smaps_rollup` walks a process's page tables, which is not free and briefly
-/// stalls the process it reads, so every other process is left alone.
+/// Sum of PSS over `roots` and all their descendants, in bytes. Reads PSS only
+/// for processes in the trees: reading `smaps_rollup` walks a process's page
+/// tables, which is not free and briefly stalls the process it reads, so every
+/// other process is left alone.
 pub fn tree_pss(roots: &[u32]) -> u64 {
+    tree(roots).into_iter().map(pss).sum()
+}
+
+/// PSS of the trees of `roots` by kind of process (Chromium's `--type=`, else
+/// the program's name): how many of each and their PSS in bytes. Says where the
+/// memory goes (browser processes, renderers, the server itself).
+pub fn tree_by_kind(roots: &[u32]) -> BTreeMap<String, (usize, u64)> {
+    let mut kinds: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    for pid in tree(roots) {
+        let entry = kinds.entry(kind(pid)).or_default();
+        entry.0 += 1;
+        entry.1 += pss(pid);
+    }
+    kinds
+}
+
+/// `roots` and all their descendants, from one read of the process table.
+fn tree(roots: &[u32]) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
     for entry in entries.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -31,15 +49,30 @@ pub fn tree_pss(roots: &[u32]) -> u64 {
         let ppid = rest.get(1).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
         children.entry(ppid).or_default().push(pid);
     }
-    let mut total = 0;
+    let mut all = Vec::new();
     let mut stack = roots.to_vec();
     while let Some(pid) = stack.pop() {
-        total += pss(pid);
+        all.push(pid);
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
         }
     }
-    total
+    all
+}
+
+/// A process's kind: the value of Chromium's `--type=` switch (renderer,
+/// zygote, gpu-process, utility), else its program's file name. Chromium's
+/// children rewrite their command line into one space-separated string, so the
+/// words are split on NULs and spaces alike.
+fn kind(pid: u32) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    let mut words = cmdline.split_whitespace();
+    if let Some(t) = words.clone().find_map(|w| w.strip_prefix("--type=")) {
+        return t.to_owned();
+    }
+    let program = words.next().unwrap_or("?");
+    program.rsplit('/').next().unwrap_or(program).to_owned()
 }
 
 /// A process's PSS in bytes (0 when unreadable).
