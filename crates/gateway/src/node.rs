@@ -226,10 +226,13 @@ impl Node {
     fn count_session(&self, change: isize) {
         if let Some(health) = lock(&self.health).as_mut() {
             health.sessions = health.sessions.saturating_add_signed(change);
-            health.sessions_free = health.sessions_free.map(|free| {
-                let free = free.saturating_add_signed(-change);
-                health.sessions_max.map_or(free, |max| free.min(max))
-            });
+            // From the count, not by decrementing the reported free slots: a
+            // health check answered while this session was being opened has
+            // already counted it there.
+            health.sessions_free = match (health.sessions_free, health.sessions_max) {
+                (Some(_), Some(max)) => Some(max.saturating_sub(health.sessions)),
+                (free, _) => free.map(|free| free.saturating_add_signed(-change)),
+            };
         }
     }
 
