@@ -39,9 +39,9 @@ pub(crate) struct Live {
     /// Shared with the other sessions of its process (see [`crate::packing`]),
     /// or with the other jobs of a one-off host (see [`crate::stateless`]).
     pub(crate) lease: Arc<Lease>,
-    /// A session's place in its process, given up when the session ends (held
-    /// for its drop); none for a one-off host's context.
-    pub(crate) _seat: Option<crate::packing::Seat>,
+    /// A session's place in its process (or the spare's), given up when it is
+    /// dropped; none for a one-off host's context.
+    pub(crate) seat: Option<crate::packing::Seat>,
     pub(crate) context: BrowserContextId,
     /// Never empty; `tabs[current]` is the tab jobs act on.
     pub(crate) tabs: Vec<TabHandle>,
@@ -372,7 +372,7 @@ impl Live {
     ) -> Live {
         Live {
             lease,
-            _seat: seat,
+            seat,
             context,
             tabs: vec![tab],
             current: 0,
@@ -386,12 +386,12 @@ impl Live {
     /// Whether no other session shares this one's process (for the spare:
     /// no session at all).
     pub(crate) fn alone(&self) -> bool {
-        self._seat.as_ref().is_some_and(crate::packing::Seat::alone)
+        self.seat.as_ref().is_some_and(crate::packing::Seat::alone)
     }
 
     /// Whether this one's process holds as many sessions as it may.
     pub(crate) fn crowded(&self, pool: &Pool) -> bool {
-        self._seat
+        self.seat
             .as_ref()
             .is_some_and(|seat| seat.full(pool.config().sessions_per_browser.max(1)))
     }

@@ -55,7 +55,7 @@ impl Spare {
         let Some(live) = slot.as_mut().filter(|live| live.lease.is_healthy()) else {
             return Err(admission);
         };
-        match live._seat.as_mut() {
+        match live.seat.as_mut() {
             Some(seat) => seat.admit(admission, per_browser)?,
             None => return Err(admission),
         }

@@ -405,7 +405,7 @@ async fn run_on(
     let tab = host.take_tab(ready, deadline).await?;
     let live = Live {
         lease: ready.lease.clone(),
-        _seat: None,
+        seat: None,
         context: ready.context.clone(),
         tabs: vec![tab],
         current: 0,
