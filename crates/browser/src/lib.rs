@@ -11,42 +11,43 @@
 //! knows nothing of MCP and serves no HTTP API: it takes
 //! [`browserfarm_protocol::Operation`]s and returns
 //! [`browserfarm_protocol::JobOutput`]s or [`browserfarm_protocol::JobError`]s. The
-//! one piece of HTTP here is the egress proxy (`egress.rs`) that the pool's own
-//! Chromium connects through under a host policy, on 127.0.0.1.
+//! one piece of HTTP here is the egress proxy (`process/egress.rs`) that the
+//! pool's own Chromium connects through under a host policy, on 127.0.0.1.
+//!
+//! # Layers
+//!
+//! Bottom up; a module names its own layer and those below it, never one above
+//! (`tests/layers.rs` checks it):
+//!
+//! 1. `process`: Chromium processes: launch, the deadpool of processes and its
+//!    [`Lease`], reaping a dead owner's leftovers, the host policy and its
+//!    egress proxy, the memory-derived limits, the settings ([`PoolConfig`]).
+//! 2. `tab`: one tab: CDP commands under deadlines and the classification
+//!    of failures, the watcher task per tab, snapshot refs, a tab handle.
+//! 3. `ops`: what each operation does to a tab (navigate, scrape, snapshot,
+//!    act, evaluate, emulate, cookies and storage, …), returning protocol
+//!    data: facts, never sentences for the agent (the MCP layer words them).
+//! 4. `context`: browser contexts and who holds them: sessions' contexts and
+//!    their recovery, packing into shared processes, the spare, one-off hosts
+//!    and their scratch contexts, downloads, tabs and popups, and the public
+//!    [`Pool`] holding the process pool with these books.
+//! 5. `jobs`: the dispatcher from an `Operation` to the code that runs it.
+//! 6. `session`: the public [`Session`], running jobs on its context and
+//!    recovering when Chromium fails under it.
 
-mod capacity;
-mod cdp;
-mod chrome;
-mod downloads;
-mod egress;
-mod emulate;
-mod extract;
-mod gate;
-mod interact;
+mod context;
 mod jobs;
-mod navigate;
-mod packing;
-mod pdf;
-mod pool;
-mod reap;
-mod screenshot;
+mod ops;
+mod process;
 mod session;
-mod snapshot;
-mod spare;
-mod stateless;
-mod storage;
 mod tab;
-mod wait;
-mod watch;
 
-use std::path::PathBuf;
-
-pub use capacity::{Memory, SESSION_BUDGET, default_max_sessions, default_reserve};
-pub use chrome::{CHROME_CANDIDATES, find_chrome};
-pub use gate::{Gate, Resolver};
-pub use pool::{
-    DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, DEFAULT_SESSIONS_PER_BROWSER, Lease,
-    Pool, PoolConfig, PoolStatus, SessionOccupancy, default_max_browsers,
+pub use context::{Pool, SessionOccupancy};
+pub use process::capacity::{Memory, SESSION_BUDGET, default_max_sessions, default_reserve};
+pub use process::{
+    CHROME_CANDIDATES, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES,
+    DEFAULT_SESSIONS_PER_BROWSER, Gate, LaunchError, Lease, PoolConfig, PoolStatus, Resolver,
+    default_max_browsers, find_chrome,
 };
 pub use session::Session;
 
@@ -59,33 +60,10 @@ pub fn convert_html(
     format: browserfarm_protocol::ScrapeFormat,
     main_content: bool,
 ) -> String {
-    let source = extract::Source {
+    let source = ops::extract::Source {
         url: url.to_owned(),
         title: String::new(),
-        source: extract::SourceBody::Markup(html.to_owned()),
+        source: ops::extract::SourceBody::Markup(html.to_owned()),
     };
-    extract::render(&source, format, main_content)
-}
-
-/// Why Chromium could not be found or started.
-#[derive(Debug, thiserror::Error)]
-pub enum LaunchError {
-    #[error(
-        "no Chromium found on PATH (looked for {}); install it (Debian/Ubuntu: \
-         `sudo apt-get install -y chromium`) or pass --chrome /path/to/chromium \
-         (env BROWSERFARM_CHROME)",
-        CHROME_CANDIDATES.join(", ")
-    )]
-    ChromeNotFound,
-    #[error("{0} is not an executable file; check --chrome / BROWSERFARM_CHROME")]
-    ChromeNotExecutable(PathBuf),
-    #[error("invalid Chromium configuration: {0}")]
-    Config(String),
-    #[error("Chromium ({executable}) failed to start: {reason}")]
-    Launch { executable: PathBuf, reason: String },
-    #[error("cannot prepare the Chromium profile directory {path}: {source}")]
-    ProfileDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ops::extract::render(&source, format, main_content)
 }

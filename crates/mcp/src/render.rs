@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use browserfarm_protocol::{
-    ConsoleEntry, ConsoleLevel, FarmStatus, JobError, JobOutput, PageInfo, RequestEntry, cut_chars,
-    format_tags,
+    ConsoleEntry, ConsoleLevel, Effect, Element, ElementTarget, FarmStatus, FilledValue, JobError,
+    JobOutput, PageInfo, RequestEntry, TabChange, cut_chars, format_tags, wire_name,
 };
 use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 
@@ -36,6 +36,129 @@ fn page_line(page: &PageInfo) -> String {
         page.title.as_str()
     };
     format!("{}{status} — {title}", page.url)
+}
+
+/// How results name an element: as the caller did (`ref e12`, `'#id'`).
+fn element(e: &Element) -> String {
+    ElementTarget::from(e.clone()).describe()
+}
+
+fn quote_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The sentence saying what an action without a result of its own did.
+fn effect_line(effect: &Effect) -> String {
+    match effect {
+        Effect::Emulated {
+            viewport,
+            device,
+            user_agent,
+            color_scheme,
+            locale,
+        } => {
+            let mut parts = vec![format!("viewport {}×{}", viewport.width, viewport.height)];
+            if let Some(d) = device {
+                parts.push(format!("device {}", wire_name(d)));
+            }
+            if *user_agent {
+                parts.push("custom user agent".into());
+            }
+            if let Some(c) = color_scheme {
+                parts.push(format!("color scheme {}", wire_name(c)));
+            }
+            if let Some(l) = locale {
+                parts.push(format!("locale {l}"));
+            }
+            format!(
+                "Emulating {} in every tab of this session",
+                parts.join(", ")
+            )
+        }
+        Effect::CookiesSet { count } => format!("Set {count} cookie(s)"),
+        Effect::CookiesDeleted { count } => format!("Deleted {count} cookie(s)"),
+        Effect::StorageImported { cookies, origins } => format!(
+            "Imported {cookies} cookie(s) and the localStorage of {origins} origin(s); navigate \
+             to the site to use them"
+        ),
+        Effect::Hovered { target } => format!("Hovered over {}", element(target)),
+        Effect::Selected { target, values } => {
+            format!("Selected {} in {}", quote_list(values), element(target))
+        }
+        Effect::Pressed { key, navigated } => {
+            let then = if *navigated {
+                " and a new page loaded"
+            } else {
+                ""
+            };
+            format!("Pressed {key}{then}")
+        }
+        Effect::Scrolled {
+            target,
+            direction,
+            position,
+        } => {
+            let what = match target {
+                Some(t) => format!("Scrolled {} into view", element(t)),
+                None => format!("Scrolled {}", wire_name(direction)),
+            };
+            format!(
+                "{what}; scroll position x={:.0}, y={:.0} of {:.0}",
+                position.x, position.y, position.max_y
+            )
+        }
+        Effect::FormFilled { fields } => {
+            let lines: Vec<String> = fields
+                .iter()
+                .map(|f| {
+                    let what = element(&f.target);
+                    match &f.value {
+                        FilledValue::Selected { values } => {
+                            format!("{what}: selected {}", values.join(", "))
+                        }
+                        FilledValue::Checked { checked } => {
+                            format!("{what}: {}", if *checked { "checked" } else { "unchecked" })
+                        }
+                        FilledValue::Typed { chars } => format!("{what}: {chars} characters"),
+                    }
+                })
+                .collect();
+            format!("Filled {} field(s):\n{}", lines.len(), lines.join("\n"))
+        }
+        Effect::Uploaded { target, files } => {
+            format!("Attached {files} file(s) to {}", element(target))
+        }
+        Effect::Waited { elapsed_ms } => format!("The condition held after {elapsed_ms} ms"),
+        Effect::DialogArmed { accept, replaced } => {
+            let verb = if *accept { "accepted" } else { "dismissed" };
+            let again = if *replaced {
+                " (replacing the previous instruction)"
+            } else {
+                ""
+            };
+            format!(
+                "The next dialog in this tab will be {verb}{again}; now run the action that \
+                 opens it"
+            )
+        }
+    }
+}
+
+/// The sentence saying what a `tabs` call changed, before the list of `count` tabs.
+fn tabs_line(change: TabChange, count: usize) -> String {
+    match change {
+        TabChange::Listed => format!("{count} tab(s)"),
+        TabChange::Opened { index } => format!("Opened tab {index} and made it current"),
+        TabChange::Selected { index } => format!("Tab {index} is now current"),
+        TabChange::ReplacedOnly => "Closed the only tab; a blank one took its place".to_owned(),
+        TabChange::Closed { index, current } => {
+            format!("Closed tab {index}; tab {current} is current")
+        }
+    }
 }
 
 /// What the caller did, for the one-line summary of interaction results.
@@ -107,11 +230,13 @@ pub fn success(output: JobOutput, action: Action) -> CallToolResult {
             }
             text(out)
         }
-        JobOutput::Done { page, message } => {
-            text(format!("{message}. Now at {}", page_block(&page)))
-        }
-        JobOutput::Tabs { tabs, message } => {
-            let mut out = format!("{message}:\n");
+        JobOutput::Acted { page, effect } => text(format!(
+            "{}. Now at {}",
+            effect_line(&effect),
+            page_block(&page)
+        )),
+        JobOutput::Tabs { tabs, change } => {
+            let mut out = format!("{}:\n", tabs_line(change, tabs.len()));
             for t in &tabs {
                 let title = if t.title.is_empty() {
                     "(no title)"
@@ -453,5 +578,99 @@ mod cap_tests {
         let mut small = CallToolResult::success(vec![ContentBlock::text("short")]);
         super::cap_text(&mut small, 8);
         assert_eq!(texts(&small), ["short"]);
+    }
+}
+
+#[cfg(test)]
+mod effect_tests {
+    use browserfarm_protocol::{
+        Device, Effect, Element, FilledField, FilledValue, ScrollDirection, ScrollPosition,
+        TabChange, Viewport,
+    };
+
+    use super::{effect_line, tabs_line};
+
+    #[test]
+    fn effects_read_as_the_sentences_agents_know() {
+        let by_ref = || Element::Ref("e12".into());
+        let cases = [
+            (
+                Effect::Emulated {
+                    viewport: Viewport {
+                        width: 393,
+                        height: 852,
+                    },
+                    device: Some(Device::Iphone15),
+                    user_agent: false,
+                    color_scheme: None,
+                    locale: Some("de-DE".into()),
+                },
+                "Emulating viewport 393×852, device iphone-15, locale de-DE in every tab of \
+                 this session",
+            ),
+            (
+                Effect::Selected {
+                    target: Element::Selector("#size".into()),
+                    values: vec!["m".into(), "l".into()],
+                },
+                "Selected \"m\", \"l\" in '#size'",
+            ),
+            (
+                Effect::Pressed {
+                    key: "Enter".into(),
+                    navigated: true,
+                },
+                "Pressed Enter and a new page loaded",
+            ),
+            (
+                Effect::Scrolled {
+                    target: None,
+                    direction: ScrollDirection::Down,
+                    position: ScrollPosition {
+                        x: 0.0,
+                        y: 576.4,
+                        max_y: 2000.0,
+                    },
+                },
+                "Scrolled down; scroll position x=0, y=576 of 2000",
+            ),
+            (
+                Effect::FormFilled {
+                    fields: vec![
+                        FilledField {
+                            target: by_ref(),
+                            value: FilledValue::Typed { chars: 5 },
+                        },
+                        FilledField {
+                            target: Element::Selector("#ok".into()),
+                            value: FilledValue::Checked { checked: false },
+                        },
+                    ],
+                },
+                "Filled 2 field(s):\nref e12: 5 characters\n'#ok': unchecked",
+            ),
+            (
+                Effect::DialogArmed {
+                    accept: true,
+                    replaced: true,
+                },
+                "The next dialog in this tab will be accepted (replacing the previous \
+                 instruction); now run the action that opens it",
+            ),
+        ];
+        for (effect, sentence) in cases {
+            assert_eq!(effect_line(&effect), sentence);
+        }
+        assert_eq!(
+            tabs_line(
+                TabChange::Closed {
+                    index: 1,
+                    current: 0
+                },
+                1
+            ),
+            "Closed tab 1; tab 0 is current"
+        );
+        assert_eq!(tabs_line(TabChange::Listed, 3), "3 tab(s)");
     }
 }

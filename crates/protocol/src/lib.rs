@@ -38,7 +38,10 @@ pub use operation::{
     MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
     ScreenshotArgs, TypeArgs, WaitUntil,
 };
-pub use output::{Image, JobOutput, PageInfo, Scraped};
+pub use output::{
+    Effect, Element, FilledField, FilledValue, Image, JobOutput, PageInfo, Scraped, ScrollPosition,
+    TabChange,
+};
 pub use state::{
     ColorScheme, ConsoleEntry, ConsoleLevel, ConsoleMessagesArgs, Cookie, CookieAction,
     CookiesArgs, DEFAULT_LOG_ENTRIES, Device, DownloadInfo, DownloadsArgs, EmulateArgs, FileData,

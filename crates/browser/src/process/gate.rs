@@ -6,7 +6,7 @@
 //!
 //! `Fetch` alone cannot pin an address (Chromium resolves the name again itself)
 //! nor pause a popup's first request, so the pool also puts Chromium behind
-//! [`crate::egress`], which connects only to addresses [`Gate::admit`] checked.
+//! [`super::egress`], which connects only to addresses [`Gate::admit`] checked.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

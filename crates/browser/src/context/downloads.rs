@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use browserfarm_protocol::{DownloadInfo, ErrorKind, FileData, JobError};
+use browserfarm_protocol::{DownloadInfo, DownloadsArgs, ErrorKind, FileData, JobError, JobOutput};
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::browser::{
     BrowserContextId, DownloadProgressState, EventDownloadProgress, EventDownloadWillBegin,
@@ -22,7 +22,9 @@ use chromiumoxide::cdp::browser_protocol::browser::{
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::pool::Lease;
+use crate::process::Lease;
+use crate::process::PoolConfig;
+use crate::tab::cdp::raw;
 
 #[derive(Clone)]
 struct Entry {
@@ -98,11 +100,11 @@ impl Downloads {
         lease: &Lease,
         context: &BrowserContextId,
         page: &Page,
-        config: &crate::PoolConfig,
+        config: &PoolConfig,
         deadline: Duration,
     ) -> Result<Downloads, String> {
         let enabled = config.downloads;
-        let dir = lease.downloads_dir().join(context.inner());
+        let dir = downloads_dir(lease).join(context.inner());
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut params = SetDownloadBehaviorParams::new(SetDownloadBehaviorBehavior::AllowAndName);
@@ -134,7 +136,7 @@ impl Downloads {
         let cancel = move |guid: String| {
             let page = page.clone();
             async move {
-                let cancel = crate::cdp::raw("Browser.cancelDownload", json!({"guid": guid}));
+                let cancel = raw("Browser.cancelDownload", json!({"guid": guid}));
                 let _ = tokio::time::timeout(Duration::from_secs(5), page.execute(cancel)).await;
             }
         };
@@ -220,6 +222,20 @@ impl Downloads {
         })
     }
 
+    /// `downloads`: the list, or download `index`'s file once it completed.
+    pub(crate) async fn run(&self, a: &DownloadsArgs) -> Result<JobOutput, JobError> {
+        match a.index {
+            None => Ok(JobOutput::Downloads {
+                downloads: self.list(),
+                enabled: self.enabled(),
+            }),
+            Some(i) => {
+                let (info, file) = self.read(i).await?;
+                Ok(JobOutput::File { info, file })
+            }
+        }
+    }
+
     /// Notes about downloads since the last call.
     pub(crate) fn take_notes(&self) -> Vec<String> {
         std::mem::take(&mut self.lock().notes)
@@ -281,6 +297,12 @@ impl Downloads {
         };
         Ok((info, file))
     }
+}
+
+/// Where a process's sessions keep their downloads: inside its profile, so
+/// nothing outlives the process even if a session's cleanup is missed.
+fn downloads_dir(lease: &Lease) -> PathBuf {
+    lease.profile_dir().join("browserfarm-downloads")
 }
 
 fn info(index: usize, e: &Entry) -> DownloadInfo {

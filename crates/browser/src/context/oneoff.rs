@@ -1,4 +1,7 @@
-//! One-off jobs (no session) on warm tabs, several at once in one process.
+//! One-off jobs (no session) on warm tabs, several at once in one process: the
+//! hosts they run on. What a job runs is not this module's business: it takes a
+//! place ([`join`]), a context and tab ([`Joined::checkout`]), and gives back
+//! what it leaves ([`Joined::give_back`]).
 //!
 //! Opening an incognito context and a tab starts a renderer: several times the
 //! cost of reading a small page. And Chromium reads pages far faster as several
@@ -30,9 +33,11 @@ use chromiumoxide::cdp::browser_protocol::emulation::SetScriptExecutionDisabledP
 use chromiumoxide::cdp::browser_protocol::storage::{ClearCookiesParams, ClearDataForOriginParams};
 use tokio::sync::OnceCell;
 
-use crate::downloads::Downloads;
-use crate::pool::{Lease, Pool};
-use crate::session::{Live, dispose_context, no_tab, open_context};
+use super::downloads::Downloads;
+use super::live::{Live, dispose_context, no_tab, open_context};
+use super::pool::Pool;
+use super::scratch::{Scratch, thaw};
+use crate::process::Lease;
 use crate::tab::TabHandle;
 
 /// Jobs a scratch context serves before it is disposed and a fresh one made.
@@ -50,56 +55,6 @@ const LINGER: Duration = Duration::from_millis(50);
 /// Storage a wipe clears per origin (cookies are cleared for the whole context).
 const STORAGE_TYPES: &str =
     "local_storage,indexeddb,websql,file_systems,service_workers,cache_storage";
-
-/// A process's warm scratch context, parked in the process between hosts.
-pub(crate) struct Scratch {
-    context: BrowserContextId,
-    tabs: Vec<TabHandle>,
-    /// Jobs run in the context; 0 for one opened ahead that nobody used yet.
-    uses: u32,
-}
-
-impl Scratch {
-    /// A context and tab opened ahead of any job, while a warming process has
-    /// nothing else to do: the first job on it, one-off or a session's, then
-    /// starts at its page load instead of at a renderer start. Downloads are
-    /// refused, as in every scratch context; a session taking it sets its own.
-    pub(crate) async fn open_ahead(lease: &Lease, deadline: Duration) -> Result<Scratch, String> {
-        let (context, tab) = open_context(lease, deadline).await?;
-        Downloads::deny(lease, &context, deadline).await?;
-        Ok(Scratch {
-            context,
-            tabs: vec![tab],
-            uses: 0,
-        })
-    }
-
-    /// Takes `lease`'s parked scratch context for a session if no job ever ran
-    /// in it (it is then as fresh as a new one), with its tab thawed. A used one
-    /// stays parked for the next host.
-    pub(crate) async fn take_unused(
-        lease: &Lease,
-        deadline: Duration,
-    ) -> Option<(BrowserContextId, TabHandle)> {
-        let scratch = lease.take_scratch()?;
-        if scratch.uses > 0 {
-            lease.keep_scratch(scratch);
-            return None;
-        }
-        let mut tabs = scratch.tabs.into_iter();
-        let first = tabs.next();
-        for tab in tabs {
-            tab.close(deadline).await;
-        }
-        match first {
-            Some(tab) if thaw(&tab, deadline).await => Some((scratch.context, tab)),
-            _ => {
-                dispose_context(lease, scratch.context, deadline).await;
-                None
-            }
-        }
-    }
-}
 
 /// The hosts serving groups right now, by group.
 #[derive(Default)]
@@ -219,7 +174,7 @@ impl Host {
         for _ in 0..2 {
             let lease = pool.lease().await?;
             tracing::debug!(group = ?self.group, pid = lease.pid(), "one-off host opened");
-            if let Some(scratch) = lease.take_scratch() {
+            if let Some(scratch) = Scratch::take(&lease) {
                 // One thawed tab proves the process still answers.
                 let mut tabs = scratch.tabs.into_iter();
                 if let Some(tab) = tabs.next()
@@ -323,38 +278,33 @@ impl Host {
         let worn = uses >= SCRATCH_USES || tabs.is_empty() || tainted;
         let wiped = !worn && clear(ready, &tabs, &origins, deadline).await;
         if wiped {
-            ready.lease.keep_scratch(Scratch {
+            let scratch = Scratch {
                 context: ready.context.clone(),
                 tabs,
                 uses,
-            });
+            };
+            scratch.park(&ready.lease);
             return;
         }
         dispose_context(&ready.lease, ready.context.clone(), deadline).await;
     }
 }
 
-/// Runs one operation that loads its own page outside any session, on a host of
-/// `group` (see the module doc).
-pub(crate) async fn run(
-    pool: &Pool,
-    op: &browserfarm_protocol::Operation,
-    url: &str,
-    group: Option<&str>,
-) -> Result<browserfarm_protocol::JobOutput, JobError> {
-    let mut joined = Joined {
+/// Takes a place for one job on a host of `group` (see the module doc): one of
+/// the group's with room, or a new one.
+pub(crate) fn join<'a>(pool: &'a Pool, group: Option<&str>) -> Joined<'a> {
+    Joined {
         pool,
         host: pool.hosts().join(group),
         finished: false,
-    };
-    let result = run_on(pool, &joined.host, op, url, pool.config().cdp_timeout).await;
-    joined.finished = true;
-    result
+    }
 }
 
 /// A job's place on its host. Leaving it, also when the job is dropped half way
 /// (its call cancelled, the server stopping), lets the host retire once idle.
-struct Joined<'a> {
+/// The job runs on [`Joined::checkout`]'s context and tab, gives back what it
+/// leaves with [`Joined::give_back`], and then [`Joined::finish`]es.
+pub(crate) struct Joined<'a> {
     pool: &'a Pool,
     host: Arc<Host>,
     finished: bool,
@@ -391,46 +341,44 @@ impl Drop for Joined<'_> {
     }
 }
 
-async fn run_on(
-    pool: &Pool,
-    host: &Host,
-    op: &browserfarm_protocol::Operation,
-    url: &str,
-    deadline: Duration,
-) -> Result<browserfarm_protocol::JobOutput, JobError> {
-    let ready = match host.ready.get_or_init(|| host.open(pool)).await {
-        Ok(ready) => ready,
-        Err(e) => return Err(e.clone()),
-    };
-    let tab = host.take_tab(ready, deadline).await?;
-    let live = Live {
-        lease: ready.lease.clone(),
-        seat: None,
-        context: ready.context.clone(),
-        tabs: vec![tab],
-        current: 0,
-        uses: 0,
-        emulation: Default::default(),
-        viewport: pool.config().viewport,
-        downloads: Downloads::none(),
-    };
-    let mut session = crate::Session::with(pool, live);
-    let result = session.run(op).await;
-    if let Some(live) = session.take_live() {
-        host.give_back(ready, live, url, deadline).await;
+impl Joined<'_> {
+    /// The host's context with a warm tab for this job (the host is made ready
+    /// by its first job; the group's others wait for it).
+    pub(crate) async fn checkout(&self) -> Result<Live, JobError> {
+        let (pool, host) = (self.pool, &self.host);
+        let deadline = pool.config().cdp_timeout;
+        let ready = match host.ready.get_or_init(|| host.open(pool)).await {
+            Ok(ready) => ready,
+            Err(e) => return Err(e.clone()),
+        };
+        let tab = host.take_tab(ready, deadline).await?;
+        Ok(Live {
+            lease: ready.lease.clone(),
+            seat: None,
+            context: ready.context.clone(),
+            tabs: vec![tab],
+            current: 0,
+            uses: 0,
+            emulation: Default::default(),
+            viewport: pool.config().viewport,
+            downloads: Downloads::none(),
+        })
     }
-    result
-}
 
-/// Lets a parked page run scripts again; false when the tab no longer answers.
-async fn thaw(tab: &TabHandle, deadline: Duration) -> bool {
-    tab.tab(deadline)
-        .exec(
-            "thawing the page",
-            SetScriptExecutionDisabledParams::new(false),
-        )
-        .await
-        .is_ok()
+    /// Takes back what the job left of its context (none when its browser
+    /// failed): its tab for the group's next job, and `url`'s origin for the wipe.
+    pub(crate) async fn give_back(&self, live: Option<Live>, url: &str) {
+        let (Some(live), Some(Ok(ready))) = (live, self.host.ready.get()) else {
+            return;
+        };
+        let deadline = self.pool.config().cdp_timeout;
+        self.host.give_back(ready, live, url, deadline).await;
+    }
+
+    /// The job is over and left nothing behind untracked.
+    pub(crate) fn finish(mut self) {
+        self.finished = true;
+    }
 }
 
 async fn clear(ready: &Ready, tabs: &[TabHandle], origins: &[String], deadline: Duration) -> bool {

@@ -4,7 +4,7 @@
 //! command issued here goes through [`Tab::exec`], which wraps it in
 //! `tokio::time::timeout`. Failures are split into the caller's problem
 //! ([`OpError::Job`], reported as is) and Chromium's ([`OpError::Fault`]), which
-//! the session diagnoses and recovers from.
+//! the context layer diagnoses and recovers from.
 
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, TimeDelta};
 use chromiumoxide::error::CdpError;
 use chromiumoxide::types::{Command, Method, MethodId};
 use serde::de::DeserializeOwned;
+
+use crate::process::Gate;
 
 /// Something Chromium did wrong while serving a command.
 #[derive(Debug)]
@@ -65,11 +67,11 @@ pub(crate) struct Tab<'a> {
     pub page: &'a Page,
     pub cdp_timeout: Duration,
     /// What the tab's event watcher collected (dialogs, console, network).
-    pub watch: &'a crate::watch::PageWatch,
+    pub watch: &'a super::watch::PageWatch,
     /// The refs `snapshot` handed out for this tab.
-    pub refs: &'a std::sync::Mutex<crate::snapshot::RefMap>,
+    pub refs: &'a std::sync::Mutex<super::refs::RefMap>,
     /// The host policy the tab's requests pass through, if any.
-    pub gate: Option<&'a crate::Gate>,
+    pub gate: Option<&'a Gate>,
 }
 
 /// A CDP command sent as plain JSON with a JSON answer. For replies whose typed

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{ErrorKind, JobError, PageInfo, WaitUntil};
+use browserfarm_protocol::{
+    ErrorKind, JobError, JobOutput, NavAction, NavigateArgs, PageInfo, WaitUntil,
+};
 use chromiumoxide::cdp::IntoEventKind;
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::network::{EventResponseReceived, ResourceType};
@@ -19,7 +21,50 @@ use chromiumoxide::error::CdpError;
 use chromiumoxide::listeners::EventStream;
 use futures::{FutureExt, StreamExt};
 
-use crate::cdp::{Fault, OpError, OpResult, Tab};
+use crate::tab::cdp::{Fault, OpError, OpResult, Tab};
+
+/// `navigate`: to a URL, or back, forward or reload in the tab's history.
+pub(crate) async fn run(
+    tab: Tab<'_>,
+    a: &NavigateArgs,
+    nav_timeout: Duration,
+) -> OpResult<JobOutput> {
+    let timeout = a
+        .timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(nav_timeout);
+    let status = match (a.action.unwrap_or_default(), &a.url) {
+        (NavAction::Goto, Some(url)) => {
+            navigate(tab, url, a.wait_until.unwrap_or_default(), timeout).await?
+        }
+        (NavAction::Goto, None) => unreachable!("validated"),
+        (action, _) => {
+            let offset = match action {
+                NavAction::Back => -1,
+                NavAction::Forward => 1,
+                _ => 0,
+            };
+            history(tab, offset, timeout).await?;
+            None
+        }
+    };
+    Ok(JobOutput::Navigated {
+        page: page_info(tab, status).await?,
+    })
+}
+
+/// Loads `url` first when a reading operation names one (waiting for `load`);
+/// otherwise reads the page the tab is on.
+pub(crate) async fn load(
+    tab: Tab<'_>,
+    url: Option<&str>,
+    timeout: Duration,
+) -> OpResult<Option<u16>> {
+    match url {
+        Some(url) => navigate(tab, url, WaitUntil::Load, timeout).await,
+        None => Ok(None),
+    }
+}
 
 /// JavaScript returning the tab's [`PageInfo`] minus the status.
 const PAGE_INFO_JS: &str = "({url: location.href, title: document.title})";

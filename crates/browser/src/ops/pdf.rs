@@ -1,13 +1,31 @@
 //! `pdf`: the page printed by Chromium (`Page.printToPDF`), size-capped so one
 //! call cannot return an unbounded blob.
 
-use browserfarm_protocol::{ErrorKind, JobError, PdfArgs};
+use std::time::Duration;
+
+use browserfarm_protocol::{ErrorKind, JobError, JobOutput, PdfArgs};
 use serde_json::json;
 
-use crate::cdp::{OpResult, Tab};
+use crate::tab::cdp::{OpResult, Tab};
 
 /// Largest PDF returned, in bytes (before base64).
 pub const MAX_PDF_BYTES: usize = 20 * 1024 * 1024;
+
+/// `pdf`: of the page `args.url` names (loaded first) or the current one.
+pub(crate) async fn run(
+    tab: Tab<'_>,
+    args: &PdfArgs,
+    nav_timeout: Duration,
+) -> OpResult<JobOutput> {
+    let status = super::navigate::load(tab, args.url.as_deref(), nav_timeout).await?;
+    let page = super::navigate::page_info(tab, status).await?;
+    let (data_base64, bytes) = print(tab, args).await?;
+    Ok(JobOutput::Pdf {
+        page,
+        data_base64,
+        bytes,
+    })
+}
 
 /// Prints the tab; returns the PDF base64-encoded and its size in bytes.
 pub(crate) async fn print(tab: Tab<'_>, args: &PdfArgs) -> OpResult<(String, usize)> {
@@ -17,7 +35,7 @@ pub(crate) async fn print(tab: Tab<'_>, args: &PdfArgs) -> OpResult<(String, usi
         .exec_within(
             "printing the page",
             tab.cdp_timeout * 4,
-            crate::cdp::raw(
+            crate::tab::cdp::raw(
                 "Page.printToPDF",
                 json!({
                     "landscape": args.landscape.unwrap_or(false),

@@ -15,10 +15,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::downloads::Downloads;
-use crate::packing::Admission;
-use crate::pool::Pool;
-use crate::session::{Live, dispose_context, open_context};
+use super::downloads::Downloads;
+use super::live::{Live, dispose_context, open_context};
+use super::packing::Admission;
+use super::pool::{Inner, Pool};
+use crate::process::capacity;
 
 /// How often the keeper looks at the spare: a process whose last session
 /// ended lets its spare go within this.
@@ -91,7 +92,7 @@ impl Spare {
 /// Keeps one spare context open while sessions are, until the pool is dropped.
 /// Holds the pool only weakly between rounds, so a pool dropped without
 /// `shutdown` is not kept alive by its keeper.
-pub(crate) async fn keep(pool: std::sync::Weak<crate::pool::Inner>) {
+pub(crate) async fn keep(pool: std::sync::Weak<Inner>) {
     loop {
         tokio::time::sleep(KEEPER_PERIOD).await;
         let Some(inner) = pool.upgrade() else { return };
@@ -157,7 +158,7 @@ async fn tend(pool: &Pool) -> Result<(), String> {
                     let status = pool.status();
                     let in_use = status.running.saturating_sub(status.idle);
                     if in_use + 2 > status.max
-                        || crate::capacity::memory_refusal(config.min_free_memory).is_some()
+                        || capacity::memory_refusal(config.min_free_memory).is_some()
                     {
                         return Ok(());
                     }

@@ -25,6 +25,9 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 };
 use futures::StreamExt;
 
+use super::cdp::raw;
+use crate::process::Gate;
+
 /// Console messages kept per tab.
 const CONSOLE_RING: usize = 500;
 /// Network requests kept per tab.
@@ -297,7 +300,7 @@ pub(crate) async fn watch(
     page: &Page,
     watch: std::sync::Arc<PageWatch>,
     deadline: Duration,
-    gate: Option<std::sync::Arc<crate::Gate>>,
+    gate: Option<std::sync::Arc<Gate>>,
 ) -> Result<Watcher, String> {
     let subscribe = async {
         Ok::<_, chromiumoxide::error::CdpError>((
@@ -329,7 +332,7 @@ pub(crate) async fn watch(
         Some(_) => {
             let intercept = async {
                 let stream = page.event_listener::<EventRequestPaused>().await?;
-                page.execute(crate::cdp::raw(
+                page.execute(raw(
                     "Fetch.enable",
                     serde_json::json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
                 ))
@@ -355,13 +358,13 @@ pub(crate) async fn watch(
                         let Some(gate) = gate else { return };
                         let verdict = gate.check_url(&ev.request.url).await;
                         let reply = match verdict {
-                            Ok(()) => crate::cdp::raw(
+                            Ok(()) => raw(
                                 "Fetch.continueRequest",
                                 serde_json::json!({"requestId": ev.request_id}),
                             ),
                             Err(e) => {
                                 watch.note(format!("a request was blocked: {}", e.message));
-                                crate::cdp::raw(
+                                raw(
                                     "Fetch.failRequest",
                                     serde_json::json!({"requestId": ev.request_id, "errorReason": "BlockedByClient"}),
                                 )

@@ -6,41 +6,72 @@ use std::time::Duration;
 
 use base64::Engine;
 use browserfarm_protocol::{
-    Cookie, ErrorKind, JobError, OriginStorage, StorageState, cookie_domain_matches,
+    Cookie, CookieAction, CookiesArgs, Effect, ErrorKind, JobError, JobOutput, OriginStorage,
+    StorageAction, StorageState, StorageStateArgs, cookie_domain_matches,
 };
-use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::fetch::EventRequestPaused;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::cdp::{OpResult, raw};
-use crate::chrome::BrowserCallError;
-use crate::pool::Lease;
-use crate::tab::TabHandle;
+use crate::tab::cdp::OpResult;
+use crate::tab::{ContextRef, TabHandle};
 
 /// Deadline for loading an origin's empty stand-in page during an import.
 const ORIGIN_LOAD: Duration = Duration::from_secs(10);
 
-async fn browser_call(
-    lease: &Lease,
+/// `cookies`: get, set or clear the context's cookies; `tab` is the current
+/// tab (the page line, and per-domain deletes).
+pub(crate) async fn cookies(
+    context: ContextRef<'_>,
+    tab: &TabHandle,
+    a: &CookiesArgs,
     deadline: Duration,
-    during: &str,
-    method: &'static str,
-    params: Value,
-) -> Result<Value, JobError> {
-    lease
-        .exec(deadline, raw(method, params))
-        .await
-        .map_err(|e| match e {
-            BrowserCallError::Refused(e) => JobError::new(
-                ErrorKind::Internal,
-                format!("Chromium refused {during}: {e}"),
-            ),
-            BrowserCallError::Timeout => JobError::new(
-                ErrorKind::Timeout,
-                format!("Chromium did not finish {during} in time"),
-            ),
-        })
+) -> OpResult<JobOutput> {
+    let domain = a.domain.as_deref();
+    let effect = match a.action.unwrap_or_default() {
+        CookieAction::Get => {
+            return Ok(JobOutput::Cookies {
+                cookies: get(context, domain, deadline).await?,
+            });
+        }
+        CookieAction::Set => {
+            let cookies = a.cookies.as_deref().unwrap_or_default();
+            set(context, cookies, deadline).await?;
+            Effect::CookiesSet {
+                count: cookies.len(),
+            }
+        }
+        CookieAction::Clear => Effect::CookiesDeleted {
+            count: clear(context, tab, domain, deadline).await?,
+        },
+    };
+    let page = super::navigate::page_info(tab.tab(deadline), None).await?;
+    Ok(JobOutput::Acted { page, effect })
+}
+
+/// `storage_state`: export the context's cookies and its tabs' localStorage,
+/// or import a state exported before; `tabs[current]` gives the page line.
+pub(crate) async fn storage_state(
+    context: ContextRef<'_>,
+    tabs: &[TabHandle],
+    current: usize,
+    a: &StorageStateArgs,
+    deadline: Duration,
+) -> OpResult<JobOutput> {
+    match (a.action.unwrap_or_default(), &a.state) {
+        (StorageAction::Import, Some(state)) => {
+            import(context, state, deadline).await?;
+            let page = super::navigate::page_info(tabs[current].tab(deadline), None).await?;
+            let effect = Effect::StorageImported {
+                cookies: state.cookies.len(),
+                origins: state.origins.len(),
+            };
+            Ok(JobOutput::Acted { page, effect })
+        }
+        _ => Ok(JobOutput::StorageState {
+            state: export(context, tabs, deadline).await?,
+        }),
+    }
 }
 
 fn from_cdp(c: &Value) -> Cookie {
@@ -84,19 +115,18 @@ fn to_cdp(c: &Cookie) -> Value {
 
 /// The context's cookies, optionally only those sent to `domain`.
 pub(crate) async fn get(
-    lease: &Lease,
-    context: &BrowserContextId,
+    context: ContextRef<'_>,
     domain: Option<&str>,
     deadline: Duration,
 ) -> Result<Vec<Cookie>, JobError> {
-    let reply = browser_call(
-        lease,
-        deadline,
-        "reading cookies",
-        "Storage.getCookies",
-        json!({"browserContextId": context}),
-    )
-    .await?;
+    let reply = context
+        .call(
+            deadline,
+            "reading cookies",
+            "Storage.getCookies",
+            json!({"browserContextId": context.id}),
+        )
+        .await?;
     Ok(reply["cookies"]
         .as_array()
         .into_iter()
@@ -113,17 +143,16 @@ pub(crate) async fn get(
 }
 
 pub(crate) async fn set(
-    lease: &Lease,
-    context: &BrowserContextId,
+    context: ContextRef<'_>,
     cookies: &[Cookie],
     deadline: Duration,
 ) -> Result<(), JobError> {
-    browser_call(
-        lease,
+    context
+        .call(
         deadline,
         "setting cookies",
         "Storage.setCookies",
-        json!({"browserContextId": context, "cookies": cookies.iter().map(to_cdp).collect::<Vec<_>>()}),
+        json!({"browserContextId": context.id, "cookies": cookies.iter().map(to_cdp).collect::<Vec<_>>()}),
     )
     .await
     .map_err(|e| {
@@ -137,22 +166,21 @@ pub(crate) async fn set(
 
 /// Deletes the context's cookies, or only those of `domain`; returns how many.
 pub(crate) async fn clear(
-    lease: &Lease,
-    context: &BrowserContextId,
+    context: ContextRef<'_>,
     tab: &TabHandle,
     domain: Option<&str>,
     deadline: Duration,
 ) -> Result<usize, JobError> {
-    let doomed = get(lease, context, domain, deadline).await?;
+    let doomed = get(context, domain, deadline).await?;
     if domain.is_none() {
-        browser_call(
-            lease,
-            deadline,
-            "clearing cookies",
-            "Storage.clearCookies",
-            json!({"browserContextId": context}),
-        )
-        .await?;
+        context
+            .call(
+                deadline,
+                "clearing cookies",
+                "Storage.clearCookies",
+                json!({"browserContextId": context.id}),
+            )
+            .await?;
         return Ok(doomed.len());
     }
     let t = tab.tab(deadline);
@@ -170,12 +198,11 @@ pub(crate) async fn clear(
 
 /// Cookies plus the localStorage of every open tab's origin.
 pub(crate) async fn export(
-    lease: &Lease,
-    context: &BrowserContextId,
+    context: ContextRef<'_>,
     tabs: &[TabHandle],
     deadline: Duration,
 ) -> OpResult<StorageState> {
-    let cookies = get(lease, context, None, deadline).await?;
+    let cookies = get(context, None, deadline).await?;
     let mut origins: Vec<OriginStorage> = Vec::new();
     for tab in tabs {
         let reply: Value = tab
@@ -210,20 +237,17 @@ pub(crate) async fn export(
 /// whose requests are answered with an empty page, so nothing is fetched from
 /// the origin itself.
 pub(crate) async fn import(
-    lease: &Lease,
-    context: &BrowserContextId,
+    context: ContextRef<'_>,
     state: &StorageState,
     deadline: Duration,
 ) -> OpResult<()> {
     if !state.cookies.is_empty() {
-        set(lease, context, &state.cookies, deadline).await?;
+        set(context, &state.cookies, deadline).await?;
     }
     for origin in state.origins.iter().filter(|o| !o.local_storage.is_empty()) {
-        let tab = TabHandle::open_unfiltered(lease, context.clone(), deadline)
-            .await
-            .map_err(|e| {
-                JobError::new(ErrorKind::Unavailable, format!("could not open a tab: {e}"))
-            })?;
+        let tab = context.open_unfiltered_tab(deadline).await.map_err(|e| {
+            JobError::new(ErrorKind::Unavailable, format!("could not open a tab: {e}"))
+        })?;
         let result = seed_origin(&tab, origin, deadline).await;
         tab.close(deadline).await;
         result?;
@@ -233,7 +257,7 @@ pub(crate) async fn import(
 
 async fn seed_origin(tab: &TabHandle, origin: &OriginStorage, deadline: Duration) -> OpResult<()> {
     let t = tab.tab(deadline);
-    let mut paused = crate::navigate::listen::<EventRequestPaused>(t).await?;
+    let mut paused = super::navigate::listen::<EventRequestPaused>(t).await?;
     t.raw(
         "intercepting requests",
         "Fetch.enable",

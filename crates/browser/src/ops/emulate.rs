@@ -1,10 +1,10 @@
 //! `emulate`: device metrics, user agent, colour scheme and locale for every tab
 //! of a session (applied to each open tab and to tabs opened later).
 
-use browserfarm_protocol::{ColorScheme, Device, EmulateArgs, Viewport, wire_name};
+use browserfarm_protocol::{ColorScheme, Device, Effect, EmulateArgs, Viewport};
 use serde_json::json;
 
-use crate::cdp::{OpResult, Tab};
+use crate::tab::cdp::{OpResult, Tab};
 
 /// Screen, pixel ratio, mobile and touch flags, and user agent of a preset.
 struct Preset {
@@ -116,8 +116,8 @@ pub(crate) async fn apply(tab: Tab<'_>, e: &EmulateArgs, default: (u32, u32)) ->
     .await
     .or_else(|err| match err {
         // Chromium refuses to set the same override twice; that is no failure.
-        crate::cdp::OpError::Fault {
-            fault: crate::cdp::Fault::Protocol(m),
+        crate::tab::cdp::OpError::Fault {
+            fault: crate::tab::cdp::Fault::Protocol(m),
             ..
         } if m.contains("Another locale override is already in effect") => Ok(json!({})),
         other => Err(other),
@@ -137,30 +137,20 @@ pub(crate) async fn apply(tab: Tab<'_>, e: &EmulateArgs, default: (u32, u32)) ->
     Ok(())
 }
 
-/// What `emulate` reports.
-pub(crate) fn describe(e: &EmulateArgs, default: (u32, u32)) -> String {
-    let mut parts = Vec::new();
+/// What `emulate` reports: the emulation every tab has now, with the viewport
+/// it comes to (`default` is the pool's).
+pub(crate) fn effect(e: &EmulateArgs, default: (u32, u32)) -> Effect {
     let base = e.device.map(preset);
-    let (w, h) = match (e.viewport, &base) {
+    let (width, height) = match (e.viewport, &base) {
         (Some(v), _) => (v.width, v.height),
         (None, Some(p)) => (p.width, p.height),
         (None, None) => default,
     };
-    parts.push(format!("viewport {w}×{h}"));
-    if let Some(d) = e.device {
-        parts.push(format!("device {}", wire_name(&d)));
+    Effect::Emulated {
+        viewport: Viewport { width, height },
+        device: e.device,
+        user_agent: e.user_agent.is_some(),
+        color_scheme: e.color_scheme,
+        locale: e.locale.clone(),
     }
-    if e.user_agent.is_some() {
-        parts.push("custom user agent".into());
-    }
-    if let Some(c) = e.color_scheme {
-        parts.push(format!("color scheme {}", wire_name(&c)));
-    }
-    if let Some(l) = &e.locale {
-        parts.push(format!("locale {l}"));
-    }
-    format!(
-        "Emulating {} in every tab of this session",
-        parts.join(", ")
-    )
 }

@@ -1,12 +1,14 @@
 //! Screenshots: viewport (default), full page (height capped) or one element,
 //! downscaled by Chromium itself (clip scale) so no image is decoded here.
 
-use browserfarm_protocol::{ErrorKind, Image, ImageFormat, JobError, ScreenshotArgs};
+use std::time::Duration;
+
+use browserfarm_protocol::{ErrorKind, Image, ImageFormat, JobError, JobOutput, ScreenshotArgs};
 use chromiumoxide::cdp::browser_protocol::page::{
     CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
 };
 
-use crate::cdp::{OpResult, Tab, js_str};
+use crate::tab::cdp::{OpResult, Tab, js_str};
 
 /// Tallest full-page capture, in CSS pixels: beyond this Chromium takes seconds
 /// and JPEG encoding can come back empty.
@@ -40,6 +42,20 @@ fn region_js(args: &ScreenshotArgs) -> String {
             .to_owned(),
         None => "({x: scrollX, y: scrollY, w: innerWidth, h: innerHeight})".to_owned(),
     }
+}
+
+/// `screenshot`: of the page `args.url` names (loaded first) or the current one.
+pub(crate) async fn run(
+    tab: Tab<'_>,
+    args: &ScreenshotArgs,
+    nav_timeout: Duration,
+    budget: usize,
+) -> OpResult<JobOutput> {
+    let status = super::navigate::load(tab, args.url.as_deref(), nav_timeout).await?;
+    let mut page = super::navigate::page_info(tab, status).await?;
+    let (image, note) = capture(tab, args, &page.url, budget).await?;
+    page.notes.extend(note);
+    Ok(JobOutput::Screenshot { page, image })
 }
 
 /// Captures what `args` asks for; when the image is larger than `budget` bytes,

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{ErrorKind, JobError, WaitCondition};
+use browserfarm_protocol::{
+    DEFAULT_WAIT_MS, Effect, ErrorKind, JobError, JobOutput, WaitCondition, WaitForArgs,
+};
 use serde_json::{Value, json};
 
-use crate::cdp::{Fault, OpError, OpResult, Tab, js_str};
+use crate::tab::cdp::{Fault, OpError, OpResult, Tab, js_str};
 
 /// How often the page checks the condition, in milliseconds.
 const POLL_MS: u64 = 100;
@@ -28,6 +30,19 @@ fn check_js(condition: &WaitCondition) -> String {
             js_str(t)
         ),
     }
+}
+
+/// `wait_for`: until the condition holds, up to the call's timeout.
+pub(crate) async fn run(tab: Tab<'_>, a: &WaitForArgs) -> OpResult<JobOutput> {
+    let condition = a.condition()?;
+    let timeout = Duration::from_millis(a.timeout_ms.unwrap_or(DEFAULT_WAIT_MS));
+    let took = wait_for(tab, &condition, timeout).await?;
+    let page = super::navigate::page_info(tab, None).await?;
+    let elapsed_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    Ok(JobOutput::Acted {
+        page,
+        effect: Effect::Waited { elapsed_ms },
+    })
 }
 
 /// Waits until `condition` holds; returns how long it took.
@@ -56,7 +71,7 @@ pub(crate) async fn wait_for(
             .exec_within(
                 "waiting for the condition",
                 left + tab.cdp_timeout,
-                crate::cdp::raw(
+                crate::tab::cdp::raw(
                     "Runtime.evaluate",
                     json!({"expression": js, "awaitPromise": true, "returnByValue": true}),
                 ),
@@ -79,7 +94,7 @@ pub(crate) async fn wait_for(
             Err(OpError::Fault {
                 fault: Fault::Protocol(msg),
                 ..
-            }) if crate::navigate::is_navigation_race(&msg) => {
+            }) if super::navigate::is_navigation_race(&msg) => {
                 if tokio::time::Instant::now() >= deadline {
                     return Err(timed_out(condition, timeout).into());
                 }

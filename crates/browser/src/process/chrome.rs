@@ -1,10 +1,15 @@
 //! One Chromium process: finding the executable, launching it with the flags this
 //! machine class needs, driving its CDP event loop, and closing it without leaving a
 //! process or a profile directory behind.
+//!
+//! A process knows its health, its wear (contexts opened, for recycling) and its
+//! profile directory; what runs in it is the context layer's business, which may
+//! park one value in it between leases ([`ChromeProcess::park`]).
 
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
@@ -13,7 +18,30 @@ use chromiumoxide::handler::viewport::Viewport;
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
-use crate::LaunchError;
+use super::gate::Gate;
+
+/// Why Chromium could not be found or started.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(
+        "no Chromium found on PATH (looked for {}); install it (Debian/Ubuntu: \
+         `sudo apt-get install -y chromium`) or pass --chrome /path/to/chromium \
+         (env BROWSERFARM_CHROME)",
+        CHROME_CANDIDATES.join(", ")
+    )]
+    ChromeNotFound,
+    #[error("{0} is not an executable file; check --chrome / BROWSERFARM_CHROME")]
+    ChromeNotExecutable(PathBuf),
+    #[error("invalid Chromium configuration: {0}")]
+    Config(String),
+    #[error("Chromium ({executable}) failed to start: {reason}")]
+    Launch { executable: PathBuf, reason: String },
+    #[error("cannot prepare the Chromium profile directory {path}: {source}")]
+    ProfileDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// Executable names tried on `PATH`, in order, when no path is configured.
 pub const CHROME_CANDIDATES: &[&str] = &[
@@ -170,15 +198,16 @@ pub struct ChromeProcess {
     broken: AtomicBool,
     user_data_dir: PathBuf,
     pid: Option<u32>,
-    /// The warm context and tab one-off jobs reuse (see `stateless`).
-    pub(crate) scratch: std::sync::Mutex<Option<crate::stateless::Scratch>>,
+    /// What a higher layer keeps in the process between leases (the one-off
+    /// jobs' warm context): dropped with the process, so it never outlives it.
+    parked: std::sync::Mutex<Option<Box<dyn Any + Send>>>,
     /// When a call last timed out while its tab still answered scripts.
     last_stall: std::sync::Mutex<Option<std::time::Instant>>,
     /// Browser contexts opened in this process (the pool retires it after
     /// `max_leases`).
-    pub(crate) contexts_opened: std::sync::atomic::AtomicUsize,
+    contexts_opened: AtomicUsize,
     /// The server's host policy, enforced in every tab of this process.
-    pub(crate) gate: Option<Arc<crate::Gate>>,
+    pub(crate) gate: Option<Arc<Gate>>,
 }
 
 impl ChromeProcess {
@@ -262,7 +291,7 @@ impl ChromeProcess {
             broken: AtomicBool::new(false),
             user_data_dir,
             pid,
-            scratch: Default::default(),
+            parked: Default::default(),
             contexts_opened: Default::default(),
             last_stall: Default::default(),
             gate: None,
@@ -305,7 +334,7 @@ impl ChromeProcess {
     }
 
     /// Runs a browser-level command (contexts, cookies, downloads, targets) under
-    /// `deadline`; the tab-level twin is [`crate::cdp::Tab::exec`].
+    /// `deadline`; the tab layer's `Tab::exec` is its twin for tab-level commands.
     pub(crate) async fn exec<C: chromiumoxide::types::Command>(
         &self,
         deadline: std::time::Duration,
@@ -318,10 +347,39 @@ impl ChromeProcess {
         }
     }
 
-    /// Where this process's sessions keep their downloads: inside its profile,
-    /// so nothing outlives the process even if a session's cleanup is missed.
-    pub(crate) fn downloads_dir(&self) -> PathBuf {
-        self.user_data_dir.join("browserfarm-downloads")
+    /// The process's profile directory, deleted when it closes: what is kept
+    /// in it cannot outlive the process.
+    pub(crate) fn profile_dir(&self) -> &Path {
+        &self.user_data_dir
+    }
+
+    /// Counts one more browser context opened in this process; the pool
+    /// retires it once `max_leases` have been.
+    pub(crate) fn count_context(&self) {
+        self.contexts_opened.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Browser contexts opened in this process so far.
+    pub(crate) fn contexts_opened(&self) -> usize {
+        self.contexts_opened.load(Ordering::Relaxed)
+    }
+
+    /// Keeps `value` in the process until [`ChromeProcess::unpark`] takes it or
+    /// the process closes, replacing what was parked before.
+    pub(crate) fn park<T: Any + Send>(&self, value: T) {
+        *self.parked.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(value));
+    }
+
+    /// Takes the value parked in the process, if it is a `T`.
+    pub(crate) fn unpark<T: Any + Send>(&self) -> Option<T> {
+        let mut slot = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.take()?.downcast::<T>() {
+            Ok(value) => Some(*value),
+            Err(other) => {
+                *slot = Some(other);
+                None
+            }
+        }
     }
 
     /// Takes the parts needed to close the process, leaving `self` inert.

@@ -9,50 +9,16 @@
 
 use std::collections::HashMap;
 
-use browserfarm_protocol::{DEFAULT_SNAPSHOT_CHARS, ErrorKind, JobError, cut_chars};
+use browserfarm_protocol::{
+    DEFAULT_SNAPSHOT_CHARS, ErrorKind, JobError, JobOutput, SnapshotArgs, cut_chars,
+};
 use serde_json::{Value, json};
 
-use crate::cdp::{OpError, OpResult, Tab, js_str};
+use crate::tab::RefMap;
+use crate::tab::cdp::{OpError, OpResult, Tab, js_str};
 
 /// Longest accessible name or value shown, in characters.
 const NAME_CHARS: usize = 100;
-
-/// The refs handed out for one tab's current document.
-#[derive(Default)]
-pub(crate) struct RefMap {
-    /// The document the refs belong to (its backend node id).
-    document: Option<i64>,
-    by_node: HashMap<i64, u64>,
-    by_ref: HashMap<u64, i64>,
-    /// Never reset, so a stale ref cannot name a new element.
-    next: u64,
-}
-
-impl RefMap {
-    fn begin(&mut self, document: i64) {
-        if self.document != Some(document) {
-            self.document = Some(document);
-            self.by_node.clear();
-            self.by_ref.clear();
-        }
-    }
-
-    fn ref_for(&mut self, node: i64) -> u64 {
-        if let Some(r) = self.by_node.get(&node) {
-            return *r;
-        }
-        self.next += 1;
-        self.by_node.insert(node, self.next);
-        self.by_ref.insert(self.next, node);
-        self.next
-    }
-
-    /// The backend node id behind `e12`, if this tab's current refs hold it.
-    pub(crate) fn node(&self, r: &str) -> Option<i64> {
-        let n: u64 = r.strip_prefix('e')?.parse().ok()?;
-        self.by_ref.get(&n).copied()
-    }
-}
 
 /// Roles whose elements an agent acts on: they get refs.
 const INTERACTIVE: &[&str] = &[
@@ -342,6 +308,17 @@ async fn backend_of(tab: Tab<'_>, selector: &str) -> OpResult<i64> {
         .ok_or_else(|| JobError::internal("Chromium described no node").into())
 }
 
+/// `snapshot`: one page of the current page's outline, with the page line.
+pub(crate) async fn run(tab: Tab<'_>, a: &SnapshotArgs) -> OpResult<JobOutput> {
+    let snap = snapshot(tab, a.selector.as_deref(), a.max_chars, a.page).await?;
+    Ok(JobOutput::Snapshot {
+        page: super::navigate::page_info(tab, None).await?,
+        text: snap.text,
+        part: snap.part,
+        parts: snap.parts,
+    })
+}
+
 /// One page of the snapshot, its number and the number of pages.
 pub(crate) struct Snapshot {
     pub text: String,
@@ -443,7 +420,7 @@ pub(crate) async fn resolve(tab: Tab<'_>, r: &str) -> OpResult<String> {
             .ok_or_else(|| stale(r).into()),
         // The node is gone: removed from the page or a new document loaded.
         Err(OpError::Fault {
-            fault: crate::cdp::Fault::Protocol(_),
+            fault: crate::tab::cdp::Fault::Protocol(_),
             ..
         }) => Err(stale(r).into()),
         Err(e) => Err(e),

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use browserfarm_protocol::{
-    ElementTarget, ErrorKind, FormField, JobError, Modifier, ScrollDirection, parse_key_combo,
+    Element, ElementTarget, ErrorKind, FilledField, FilledValue, FormField, JobError, Modifier,
+    ScrollDirection, ScrollPosition, parse_key_combo,
 };
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
@@ -13,9 +14,9 @@ use chromiumoxide::cdp::browser_protocol::input::{
 };
 use serde_json::{Value, json};
 
-use crate::cdp::{OpResult, Tab, js_str};
-use crate::navigate::NavigationWatch;
-use crate::snapshot;
+use super::navigate::NavigationWatch;
+use super::snapshot;
+use crate::tab::cdp::{OpResult, Tab, js_str};
 
 /// Runs `body`, a JavaScript function body in which `el` is the target element,
 /// and returns its JSON result. A body reports a problem as `{error: "..."}`.
@@ -227,8 +228,8 @@ pub(crate) async fn select_option(
 
 /// Sets each field: text replaces the content (typed, so input handlers run),
 /// selects pick an option, checkboxes and radios are clicked into the wanted
-/// state. Returns one line per field.
-pub(crate) async fn fill_form(tab: Tab<'_>, fields: &[FormField]) -> OpResult<Vec<String>> {
+/// state. Returns what each field was set to.
+pub(crate) async fn fill_form(tab: Tab<'_>, fields: &[FormField]) -> OpResult<Vec<FilledField>> {
     let mut done = Vec::with_capacity(fields.len());
     for field in fields {
         let target = ElementTarget::from_args(field.element.as_deref(), field.selector.as_deref())?;
@@ -248,7 +249,10 @@ pub(crate) async fn fill_form(tab: Tab<'_>, fields: &[FormField]) -> OpResult<Ve
             Some("select") => {
                 let picked =
                     select_option(tab, &target, std::slice::from_ref(&field.value)).await?;
-                done.push(format!("{what}: selected {}", picked.join(", ")));
+                done.push(FilledField {
+                    target: Element::from(&target),
+                    value: FilledValue::Selected { values: picked },
+                });
             }
             Some("check") => {
                 let want = match field.value.trim().to_ascii_lowercase().as_str() {
@@ -265,10 +269,10 @@ pub(crate) async fn fill_form(tab: Tab<'_>, fields: &[FormField]) -> OpResult<Ve
                 if kind["checked"].as_bool() != Some(want) {
                     click(tab, &target, false, Duration::from_secs(5)).await?;
                 }
-                done.push(format!(
-                    "{what}: {}",
-                    if want { "checked" } else { "unchecked" }
-                ));
+                done.push(FilledField {
+                    target: Element::from(&target),
+                    value: FilledValue::Checked { checked: want },
+                });
             }
             _ => {
                 focus(tab, &target, true).await?;
@@ -278,10 +282,12 @@ pub(crate) async fn fill_form(tab: Tab<'_>, fields: &[FormField]) -> OpResult<Ve
                     tab.exec("typing", InsertTextParams::new(field.value.as_str()))
                         .await?;
                 }
-                done.push(format!(
-                    "{what}: {} characters",
-                    field.value.chars().count()
-                ));
+                done.push(FilledField {
+                    target: Element::from(&target),
+                    value: FilledValue::Typed {
+                        chars: field.value.chars().count(),
+                    },
+                });
             }
         }
     }
@@ -391,7 +397,7 @@ pub(crate) async fn scroll(
     target: Option<&ElementTarget>,
     direction: ScrollDirection,
     amount: Option<u32>,
-) -> OpResult<String> {
+) -> OpResult<ScrollPosition> {
     if let Some(target) = target {
         on_element(tab, target, "scrolling to the element", CENTRE).await?;
     } else {
@@ -423,23 +429,26 @@ pub(crate) async fn scroll(
         tab.exec("scrolling", ev).await?;
     }
     // The wheel scrolls asynchronously; one frame later the position is settled.
-    #[derive(serde::Deserialize)]
-    struct Position {
-        x: f64,
-        y: f64,
-        max_y: f64,
-    }
-    let p: Position = tab
+    let position: Position = tab
         .eval(
             "reading the scroll position",
             "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r({x: scrollX, y: scrollY, \
              max_y: Math.max(0, document.documentElement.scrollHeight - innerHeight)}))))",
         )
         .await?;
-    Ok(format!(
-        "scroll position x={:.0}, y={:.0} of {:.0}",
-        p.x, p.y, p.max_y
-    ))
+    Ok(ScrollPosition {
+        x: position.x,
+        y: position.y,
+        max_y: position.max_y,
+    })
+}
+
+/// The page's scroll position as the page script reports it.
+#[derive(serde::Deserialize)]
+struct Position {
+    x: f64,
+    y: f64,
+    max_y: f64,
 }
 
 /// Puts files into a file input (`DOM.setFileInputFiles`); `files` are absolute

@@ -24,7 +24,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::Gate;
+use super::gate::Gate;
 
 /// Deadline for connecting to one upstream address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,4 +1,4 @@
-//! One browser tab as a session holds it: the chromiumoxide page, the watcher that
+//! One browser tab as a context holds it: the chromiumoxide page, the watcher that
 //! answers its dialogs and logs its console and network, and the snapshot refs
 //! handed out for it.
 
@@ -9,16 +9,16 @@ use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::target::CreateTargetParams;
 
-use crate::cdp::Tab;
-use crate::pool::Lease;
-use crate::snapshot::RefMap;
-use crate::watch::{PageWatch, Watcher, watch};
+use super::cdp::Tab;
+use super::refs::RefMap;
+use super::watch::{PageWatch, Watcher, watch};
+use crate::process::{ChromeProcess, Gate};
 
 pub(crate) struct TabHandle {
     pub(crate) page: Page,
     pub(crate) watch: Arc<PageWatch>,
     pub(crate) refs: Mutex<RefMap>,
-    gate: Option<Arc<crate::Gate>>,
+    gate: Option<Arc<Gate>>,
     _watcher: Watcher,
 }
 
@@ -28,7 +28,7 @@ impl TabHandle {
     pub(crate) async fn attach(
         page: Page,
         deadline: Duration,
-        gate: Option<Arc<crate::Gate>>,
+        gate: Option<Arc<Gate>>,
     ) -> Result<TabHandle, String> {
         let state = Arc::new(PageWatch::default());
         let watcher = watch(&page, state.clone(), deadline, gate.clone()).await?;
@@ -43,31 +43,31 @@ impl TabHandle {
 
     /// Opens a blank tab in `context`, watched and filtered by the process's gate.
     pub(crate) async fn open(
-        lease: &Lease,
+        process: &ChromeProcess,
         context: BrowserContextId,
         deadline: Duration,
     ) -> Result<TabHandle, String> {
-        Self::open_with(lease, context, deadline, lease.gate.clone()).await
+        Self::open_with(process, context, deadline, process.gate.clone()).await
     }
 
     /// Opens a blank tab whose requests we answer ourselves (no gate).
     pub(crate) async fn open_unfiltered(
-        lease: &Lease,
+        process: &ChromeProcess,
         context: BrowserContextId,
         deadline: Duration,
     ) -> Result<TabHandle, String> {
-        Self::open_with(lease, context, deadline, None).await
+        Self::open_with(process, context, deadline, None).await
     }
 
     async fn open_with(
-        lease: &Lease,
+        process: &ChromeProcess,
         context: BrowserContextId,
         deadline: Duration,
-        gate: Option<Arc<crate::Gate>>,
+        gate: Option<Arc<Gate>>,
     ) -> Result<TabHandle, String> {
         let mut params = CreateTargetParams::new("about:blank");
         params.browser_context_id = Some(context);
-        let page = match tokio::time::timeout(deadline, lease.browser().new_page(params)).await {
+        let page = match tokio::time::timeout(deadline, process.browser().new_page(params)).await {
             Ok(Ok(page)) => page,
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err("Chromium did not open a tab in time".into()),

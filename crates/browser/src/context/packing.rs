@@ -12,12 +12,12 @@
 //! either, and retires when its last session leaves, never cutting one off.
 //!
 //! Besides its sessions a process may hold the pool's spare context (see
-//! `crate::spare`), counted apart so that it never takes a session's room.
+//! [`super::spare`]), counted apart so that it never takes a session's room.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::pool::Lease;
+use crate::process::Lease;
 
 /// Contexts one process opens at once for new sessions. Opening one starts a
 /// renderer; a burst of them at once makes each slower than the deadline of
@@ -163,7 +163,7 @@ impl SessionHosts {
             .filter_map(|h| Some((h.lease.upgrade()?, h)))
             .filter(|(lease, host)| {
                 lease.is_healthy()
-                    && lease.contexts_opened.load(Ordering::Relaxed) < max_leases
+                    && lease.contexts_opened() < max_leases
                     && fits(
                         host.counts.sessions(),
                         host.counts.spares.load(Ordering::Acquire),
@@ -218,7 +218,7 @@ impl SessionHosts {
         self.lock().iter().any(|h| {
             h.lease.upgrade().is_some_and(|lease| {
                 lease.is_healthy()
-                    && lease.contexts_opened.load(Ordering::Relaxed) < max_leases
+                    && lease.contexts_opened() < max_leases
                     && (1..per_browser).contains(&h.counts.sessions())
             })
         })
