@@ -13,6 +13,7 @@ mod util;
 mod cache;
 mod corpus;
 mod dashboard;
+mod failover;
 mod farm;
 mod http;
 mod lifecycle;

@@ -233,7 +233,9 @@ async fn sessions_are_placed_by_the_free_slots_agents_report() {
     let health = small.health().await;
     assert!(health["memory_available"].as_u64() > Some(0), "{health}");
 
-    let mut mcp = gateway(&[&small, &large], &[]).await;
+    // A full farm makes a new session wait for room; this test looks at the
+    // error after the shortest wait.
+    let mut mcp = gateway(&[&small, &large], &["--queue-wait-secs", "1"]).await;
     let new_session = json!({"url": pages.url("/article"), "session": "new"});
     let first = mcp
         .ok("navigate", new_session.clone())

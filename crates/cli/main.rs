@@ -200,6 +200,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             } else {
                 Duration::ZERO
             },
+            session_wait: Duration::from_secs(args.queue_wait_secs),
             ..FarmConfig::default()
         };
         let member = local.map(|executor| LocalMember {

@@ -78,7 +78,12 @@ async fn open_session(State(node): State<Arc<Node>>) -> Result<Response, HttpErr
         .open_session(&Default::default(), SessionScope::Connection)
         .await?;
     node.sessions.track(&session, node.config.session_ttl);
-    Ok((StatusCode::CREATED, Json(SessionOpened { session })).into_response())
+    let instance = Some(node.executor.instance().to_owned());
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionOpened { session, instance }),
+    )
+        .into_response())
 }
 
 async fn close_session(

@@ -47,6 +47,7 @@ async fn stub_node(delay: Duration, capacity: usize) -> String {
             sessions_free: None,
             memory_available: None,
             uptime_secs: 0,
+            instance: None,
         })
     };
     let job = move |Json(_job): Json<Job>| async move {

@@ -7,12 +7,16 @@
 //! job went when that node is no busier, so a batch keeps its agent's warm tabs.
 //! A new session goes to a node with the most free session slots (`/health`'s
 //! `sessions_free`, less the sessions placed there since), full nodes skipped,
-//! ties by the same two choices; when every node is full, the error says so.
+//! ties by the same two choices; when every node is full, it waits for a slot up
+//! to `session_wait`, then the error says so.
 //! Sessions are sticky: a session lives on one node and every job of it goes there.
 //! Failures: a stateless job is retried on other nodes (up to `attempts`, jittered
-//! backoff; a busy node is skipped without counting against it); a session whose
-//! node failed is re-created elsewhere and the caller is told its page state is
-//! gone. Nothing is dropped silently: every job ends in a result or an error.
+//! backoff; a busy or cut-off node is skipped without counting against it). A
+//! session moves on its first call once its node is lost ([`Move`]: down, cut
+//! off, failing, or restarted as another process), never failing call after call
+//! for the length of an outage: a call that loads its own page runs in the new
+//! session and its result says the page state was lost; any other is told so
+//! once. Nothing is dropped silently: every job ends in a result or an error.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +34,7 @@ use crate::breaker::{Breaker, BreakerConfig};
 use crate::node::{Backend, Heartbeat, Node, lock};
 use crate::remote::{CallError, NodeClient};
 use crate::routes::Routes;
-use crate::{Executor, LocalExecutor, SessionScope};
+use crate::{BreakerState, Executor, LocalExecutor, SessionScope};
 
 /// One node as configured.
 #[derive(Debug, Clone)]
@@ -66,6 +70,9 @@ pub struct FarmConfig {
     /// before failing (zero without a registry: configured nodes are checked
     /// before `start` returns).
     pub registration_grace: Duration,
+    /// How long a new session waits for a free slot when every node is full
+    /// (`--queue-wait-secs`, as jobs wait in the queue).
+    pub session_wait: Duration,
 }
 
 impl Default for FarmConfig {
@@ -78,6 +85,7 @@ impl Default for FarmConfig {
             attempts: 3,
             token: None,
             registration_grace: Duration::ZERO,
+            session_wait: Duration::from_secs(60),
         }
     }
 }
@@ -86,6 +94,9 @@ impl Default for FarmConfig {
 struct Placement {
     node: Arc<Node>,
     remote: SessionId,
+    /// The node process that opened it ([`browserfarm_protocol::Health::instance`]):
+    /// once the node reports another, the session is gone with the old process.
+    instance: Option<String>,
     /// A connection's session is closed when this gateway shuts down; one
     /// reached by handle outlives it, and its node's idle expiry ends it.
     scope: SessionScope,
@@ -119,6 +130,8 @@ pub struct FarmExecutor {
     started: Instant,
     /// The node each group's latest job was sent to (see [`FarmExecutor::pick`]).
     groups: Mutex<HashMap<String, (String, Instant)>>,
+    /// Woken when this gateway closes a session, for sessions waiting for room.
+    room: tokio::sync::Notify,
 }
 
 /// How long a session another gateway opened may idle once it moves into this
@@ -161,6 +174,7 @@ impl FarmExecutor {
             stopped: AtomicBool::new(false),
             started: Instant::now(),
             groups: Mutex::new(HashMap::new()),
+            room: tokio::sync::Notify::new(),
         })
     }
 
@@ -391,7 +405,9 @@ impl FarmExecutor {
         }
     }
 
-    /// Opens a session on some node carrying `tags`, other than those in `exclude`.
+    /// Opens a session on some node carrying `tags`, other than those in
+    /// `exclude`. When every node is full it waits for room up to
+    /// `session_wait`, as a job waits in the queue for a browser.
     async fn place_session(
         &self,
         exclude: &[String],
@@ -399,6 +415,42 @@ impl FarmExecutor {
         scope: SessionScope,
     ) -> Result<Placement, JobError> {
         self.await_first_node(tags).await;
+        let until = Instant::now() + self.config.session_wait;
+        loop {
+            let room = self.room.notified();
+            let error = match self.try_place(exclude, tags, scope).await {
+                Ok(placement) => return Ok(placement),
+                Err(error) => error,
+            };
+            let Some(full) = self.all_full(exclude, tags) else {
+                return Err(error);
+            };
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(JobError::new(
+                    full.kind,
+                    format!(
+                        "{}; waited {} s in the gateway queue for one to close \
+                         (--queue-wait-secs)",
+                        full.message,
+                        seconds(self.config.session_wait)
+                    ),
+                ));
+            }
+            // A session closed here wakes the wait; one closed by another
+            // gateway or expired on its node shows in the next health check.
+            let poll = self.config.health_interval.min(left);
+            let _ = tokio::time::timeout(poll, room).await;
+        }
+    }
+
+    /// One pass over the nodes with room, best first.
+    async fn try_place(
+        &self,
+        exclude: &[String],
+        tags: &NodeTags,
+        scope: SessionScope,
+    ) -> Result<Placement, JobError> {
         let mut tried = exclude.to_vec();
         let mut last = None;
         for _ in 0..self.nodes().len() {
@@ -406,10 +458,11 @@ impl FarmExecutor {
                 break;
             };
             match node.open_session(scope).await {
-                Ok(remote) => {
+                Ok(opened) => {
                     return Ok(Placement {
                         node,
-                        remote,
+                        remote: opened.session,
+                        instance: opened.instance,
                         scope,
                     });
                 }
@@ -444,8 +497,9 @@ impl FarmExecutor {
                 Err(e) => {
                     tracing::info!(node = %node.name, error = e.message(), "job failed on node; trying another");
                     tried.push(node.name.clone());
-                    // A busy node is not a failed attempt; a failed one earns backoff.
-                    if !matches!(e, CallError::Busy(_)) {
+                    // A busy or cut-off node is not a failed attempt; a failed
+                    // one earns backoff.
+                    if !matches!(e, CallError::Busy(_) | CallError::CutOff(_)) {
                         attempt += 1;
                         let jitter = rand::rng().random_range(25..100);
                         tokio::time::sleep(Duration::from_millis(jitter * attempt as u64)).await;
@@ -486,9 +540,13 @@ impl FarmExecutor {
                     ),
                 )
             })?;
+        // The node's current process is taken for the one that opened it: a
+        // session it does not know is told so by the node itself.
+        let instance = node.instance();
         let cell = Arc::new(tokio::sync::Mutex::new(Placement {
             node,
             remote: SessionId(remote.to_owned()),
+            instance,
             scope: SessionScope::Handle { idle: ADOPTED_IDLE },
         }));
         Ok(lock(&self.sessions).get_or_insert(id, cell, false))
@@ -498,27 +556,50 @@ impl FarmExecutor {
         let cell = self.cell(id)?;
         let mut placement = cell.lock().await;
         let node = placement.node.clone();
-        let why = if !node.matches(&job.node_tags) {
-            format!("node {} does not carry the requested node_tags", node.name)
-        } else {
-            let mut remote_job = job.clone();
-            remote_job.session = Some(placement.remote.clone());
-            match node.run(&remote_job).await {
-                Ok(output) => return Ok(output),
-                Err(CallError::Rejected(e)) if e.kind != ErrorKind::SessionNotFound => {
-                    return Err(e);
-                }
-                Err(CallError::Busy(e)) | Err(CallError::Unauthorized(e)) => return Err(e),
-                Err(lost) => {
-                    tracing::warn!(node = %node.name, error = lost.message(), "session lost its node; moving it");
-                    format!("node {} failed ({})", node.name, lost.message())
+        let why = match gone(&placement, &job.node_tags) {
+            Some(why) => why,
+            None => {
+                let mut remote_job = job.clone();
+                remote_job.session = Some(placement.remote.clone());
+                match node.run(&remote_job).await {
+                    Ok(output) => return Ok(output),
+                    Err(CallError::Rejected(e)) if e.kind != ErrorKind::SessionNotFound => {
+                        return Err(e);
+                    }
+                    Err(CallError::Busy(e)) | Err(CallError::Unauthorized(e)) => return Err(e),
+                    Err(CallError::Rejected(_)) => match gone(&placement, &job.node_tags) {
+                        Some(why) => why,
+                        None => Move::UnknownSession,
+                    },
+                    Err(CallError::CutOff(_)) => Move::CutOff,
+                    Err(CallError::Failed(m)) => Move::Failed(m),
                 }
             }
         };
+        let because = why.describe(&node.name);
+        tracing::warn!(node = %node.name, because, "session lost its node; moving it");
         let scope = placement.scope;
+        // A node that restarted or forgot the session is fine to open the new
+        // one on; a dead or failing one is not.
+        let exclude = if why.node_failed() {
+            vec![node.name.clone()]
+        } else {
+            Vec::new()
+        };
         let moved = self
-            .place_session(std::slice::from_ref(&node.name), &job.node_tags, scope)
-            .await?;
+            .place_session(&exclude, &job.node_tags, scope)
+            .await
+            .map_err(|e| {
+                JobError::new(
+                    e.kind,
+                    format!(
+                        "this session's browser was lost because {because}, and no other node \
+                         could take it: {}",
+                        e.message
+                    ),
+                )
+            })?;
+        node.note_move(why.label(), &because);
         let old = std::mem::replace(&mut *placement, moved);
         // Known by its new route too, for the handle the caller gets next.
         let kept = placement.scope == SessionScope::Connection;
@@ -528,24 +609,111 @@ impl FarmExecutor {
             // Best effort: the old node may be dead, or forget the session by TTL.
             let _ = old.node.close_session(&old.remote).await;
         });
+        let went = if new_node == node.name {
+            format!("got a new browser on node {new_node}")
+        } else {
+            format!("moved to node {new_node}")
+        };
+        let lost = format!(
+            "This session's browser {went} because {because}: its page state (tabs, \
+             cookies, form input) was lost."
+        );
         if job.operation.url().is_some() {
-            // The job loads its own page: run it where the session now lives.
+            // The job loads its own page: run it where the session now lives,
+            // and say what the agent lost.
             let mut retry = job;
             retry.session = Some(placement.remote.clone());
             let node = placement.node.clone();
-            return node.run(&retry).await.map_err(|e| match e {
-                CallError::Failed(m) => JobError::new(ErrorKind::NodeFailed, m),
-                CallError::Rejected(e) | CallError::Busy(e) | CallError::Unauthorized(e) => e,
-            });
+            let mut output = node.run(&retry).await.map_err(|e| match e {
+                CallError::Failed(m) | CallError::CutOff(m) => {
+                    JobError::new(ErrorKind::NodeFailed, format!("{lost} Then {m}"))
+                }
+                CallError::Rejected(e) | CallError::Busy(e) | CallError::Unauthorized(e) => {
+                    JobError::new(e.kind, format!("{lost} Then: {}", e.message))
+                }
+            })?;
+            if let Some(page) = output.page_mut() {
+                page.notes.push(format!(
+                    "{lost} This page was loaded there; redo any earlier steps it needs."
+                ));
+            }
+            return Ok(output);
         }
         Err(JobError::new(
             ErrorKind::BrowserCrashed,
             format!(
-                "the browser session moved to node {new_node} because {why}; page state was \
-                 lost, navigate again"
+                "{lost} This call needs that state, so it did not run. Navigate again, then \
+                 redo the steps that led here."
             ),
         ))
     }
+}
+
+/// Why a session's node no longer serves it.
+enum Move {
+    /// The node failed its health checks or missed its heartbeats.
+    Down(Option<String>),
+    CutOff,
+    /// The node answers as another process than the one holding the session.
+    Restarted,
+    /// A call to the node failed (connection, timeout, 5xx).
+    Failed(String),
+    /// The node does not know the session (it expired or was closed there).
+    UnknownSession,
+    /// The call asks for `node_tags` the node does not carry.
+    Tags,
+}
+
+impl Move {
+    /// For the metric's `reason` label: a few fixed words.
+    fn label(&self) -> &'static str {
+        match self {
+            Move::Down(_) => "down",
+            Move::CutOff => "cut_off",
+            Move::Restarted => "restarted",
+            Move::Failed(_) => "failed",
+            Move::UnknownSession => "unknown_session",
+            Move::Tags => "tags",
+        }
+    }
+
+    /// Whether the node itself is failing, so the session must go elsewhere.
+    fn node_failed(&self) -> bool {
+        matches!(self, Move::Down(_) | Move::CutOff | Move::Failed(_))
+    }
+
+    fn describe(&self, node: &str) -> String {
+        match self {
+            Move::Down(Some(error)) => format!("node {node} is down ({error})"),
+            Move::Down(None) => format!("node {node} is down"),
+            Move::CutOff => format!("node {node} is cut off by its circuit breaker"),
+            Move::Restarted => format!("node {node} restarted"),
+            Move::Failed(error) => format!("node {node} failed ({error})"),
+            Move::UnknownSession => format!("node {node} no longer knows the session"),
+            Move::Tags => format!("node {node} does not carry the requested node_tags"),
+        }
+    }
+}
+
+/// Whether the session's node can no longer serve it, before calling it: the
+/// node is down, cut off, restarted, or lacks the call's tags. A session must
+/// not wait out its node's outage call by call: its next call moves it.
+fn gone(placement: &Placement, tags: &NodeTags) -> Option<Move> {
+    let node = &placement.node;
+    if !node.matches(tags) {
+        return Some(Move::Tags);
+    }
+    let now = node.instance();
+    if placement.instance.is_some() && now.is_some() && now != placement.instance {
+        return Some(Move::Restarted);
+    }
+    if !node.is_up() {
+        return Some(Move::Down(node.status().last_error));
+    }
+    if node.breaker.state() == BreakerState::Open {
+        return Some(Move::CutOff);
+    }
+    None
 }
 
 /// A node's state, breaker and last error, for error messages.
@@ -559,6 +727,15 @@ fn describe(node: &Node) -> String {
         "{} {}, breaker {}{why}",
         node.name, status.state, status.breaker
     )
+}
+
+/// `d` in seconds for people: whole when it is, else to a tenth.
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{:.1}", d.as_secs_f64())
+    }
 }
 
 /// Power of two choices: two of `nodes` drawn at random, the less loaded wins.
@@ -646,6 +823,7 @@ impl Executor for FarmExecutor {
         lock(&self.sessions).remove(&cell);
         let placement = cell.lock().await;
         let _ = placement.node.close_session(&placement.remote).await;
+        self.room.notify_waiters();
         Ok(())
     }
 

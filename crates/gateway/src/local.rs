@@ -41,6 +41,9 @@ pub struct LocalExecutor {
     /// Labels jobs' `node_tags` are matched against (besides `arch`).
     tags: NodeTags,
     started: std::time::Instant,
+    /// Minted at start and reported in `/health`: a gateway that sees another
+    /// one knows this process's sessions are gone (a restarted agent).
+    instance: String,
 }
 
 /// How the embedded pool names itself in `farm_status`.
@@ -60,6 +63,7 @@ impl LocalExecutor {
             capacity,
             tags: NodeTags::new(),
             started: std::time::Instant::now(),
+            instance: format!("{:016x}", rand::random::<u64>()),
         }
     }
 
@@ -87,6 +91,11 @@ impl LocalExecutor {
             .saturating_sub(occupancy.open.max(self.session_count()))
     }
 
+    /// This process's id for `/health` and opened sessions ([`Health::instance`]).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     fn session_count(&self) -> usize {
         self.sessions.lock().expect("session map poisoned").len()
     }
@@ -110,6 +119,7 @@ impl LocalExecutor {
             sessions_free: Some(self.sessions_free()),
             memory_available: browserfarm_browser::Memory::read().map(|m| m.available),
             uptime_secs: self.started.elapsed().as_secs(),
+            instance: Some(self.instance.clone()),
         }
     }
 
@@ -273,6 +283,8 @@ impl Executor for LocalExecutor {
                 jobs_failed: self.jobs_failed.load(Ordering::Relaxed),
                 last_error: None,
                 last_heartbeat_secs: None,
+                sessions_moved: 0,
+                last_move: None,
             }],
         }
     }

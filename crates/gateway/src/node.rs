@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use browserfarm_protocol::{
-    ErrorKind, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId, tags_match,
+    ErrorKind, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId, SessionOpened,
+    tags_match,
 };
 
 use crate::breaker::Breaker;
@@ -40,12 +41,16 @@ impl Backend {
 
     /// A remote node ends a session a gateway forgot by its own idle expiry,
     /// whatever the scope; the embedded pool needs to be told.
-    async fn open_session(&self, scope: SessionScope) -> Result<SessionId, CallError> {
+    async fn open_session(&self, scope: SessionScope) -> Result<SessionOpened, CallError> {
         match self {
             Backend::Remote(client) => client.open_session().await,
             Backend::Local(local) => local
                 .open_session(&NodeTags::new(), scope)
                 .await
+                .map(|session| SessionOpened {
+                    session,
+                    instance: Some(local.instance().to_owned()),
+                })
                 .map_err(local_error),
         }
     }
@@ -92,6 +97,9 @@ pub(crate) struct Node {
     last_error: Mutex<Option<String>>,
     jobs_ok: AtomicU64,
     jobs_failed: AtomicU64,
+    /// Sessions moved off this node, and why the latest went.
+    sessions_moved: AtomicU64,
+    last_move: Mutex<Option<String>>,
     pub(crate) heartbeat: Option<Heartbeat>,
     /// Woken when a health check finds the node down, so the jobs it holds fail
     /// over now instead of waiting out the job timeout (a hung node answers
@@ -124,6 +132,8 @@ impl Node {
             last_error: Mutex::new(None),
             jobs_ok: AtomicU64::new(0),
             jobs_failed: AtomicU64::new(0),
+            sessions_moved: AtomicU64::new(0),
+            last_move: Mutex::new(None),
             heartbeat,
             went_down: tokio::sync::Notify::new(),
         }
@@ -197,7 +207,10 @@ impl Node {
     /// Opens a session through the breaker. Until the next health check, the
     /// node's last health counts it, and a full node (429) counts as having
     /// no free slot, so sessions placed meanwhile go by what this gateway did.
-    pub(crate) async fn open_session(&self, scope: SessionScope) -> Result<SessionId, CallError> {
+    pub(crate) async fn open_session(
+        &self,
+        scope: SessionScope,
+    ) -> Result<SessionOpened, CallError> {
         let result = self.call(self.backend.open_session(scope)).await;
         match &result {
             Ok(_) => self.count_session(1),
@@ -234,6 +247,18 @@ impl Node {
                 (free, _) => free.map(|free| free.saturating_add_signed(-change)),
             };
         }
+    }
+
+    /// The process id the node reported last ([`Health::instance`]).
+    pub(crate) fn instance(&self) -> Option<String> {
+        lock(&self.health).as_ref().and_then(|h| h.instance.clone())
+    }
+
+    /// A session of this node moved to another one; `why` says it for people.
+    pub(crate) fn note_move(&self, reason: &'static str, why: &str) {
+        self.sessions_moved.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.last_move) = Some(why.to_owned());
+        browserfarm_metrics::session_moved(&self.name, reason);
     }
 
     fn note_error(&self, message: &str) {
@@ -287,6 +312,7 @@ impl Node {
                 Ok(_) => "ok",
                 Err(CallError::Rejected(_)) => "failed",
                 Err(CallError::Busy(_)) => "busy",
+                Err(CallError::CutOff(_)) => "cut_off",
                 Err(CallError::Failed(_)) => "node_failed",
                 Err(CallError::Unauthorized(_)) => "unauthorized",
             };
@@ -301,9 +327,9 @@ impl Node {
         work: impl std::future::Future<Output = Result<T, CallError>>,
     ) -> Result<T, CallError> {
         let Some(permit) = self.breaker.acquire() else {
-            return Err(CallError::Busy(JobError::new(
-                ErrorKind::NodeFailed,
-                format!("node {} is cut off by its circuit breaker", self.name),
+            return Err(CallError::CutOff(format!(
+                "node {} is cut off by its circuit breaker",
+                self.name
             )));
         };
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -330,7 +356,7 @@ impl Node {
                 self.jobs_failed.fetch_add(1, Ordering::Relaxed);
                 self.note_error(message);
             }
-            Err(CallError::Busy(_)) => drop(permit),
+            Err(CallError::Busy(_) | CallError::CutOff(_)) => drop(permit),
             Err(CallError::Unauthorized(e)) => {
                 drop(permit);
                 self.note_error(&e.message);
@@ -367,6 +393,8 @@ impl Node {
                 .heartbeat
                 .as_ref()
                 .map(|h| lock(&h.last).elapsed().as_secs()),
+            sessions_moved: self.sessions_moved.load(Ordering::Relaxed),
+            last_move: lock(&self.last_move).clone(),
         }
     }
 }

@@ -19,13 +19,16 @@ pub enum CallError {
     Unauthorized(JobError),
     /// Connection error, timeout or 5xx: counts against the node's breaker.
     Failed(String),
+    /// Not sent: the node's breaker is open after failures of its own. A
+    /// stateless job goes elsewhere; a session living there moves.
+    CutOff(String),
 }
 
 impl CallError {
     pub fn message(&self) -> &str {
         match self {
             CallError::Rejected(e) | CallError::Busy(e) | CallError::Unauthorized(e) => &e.message,
-            CallError::Failed(m) => m,
+            CallError::Failed(m) | CallError::CutOff(m) => m,
         }
     }
 }
@@ -89,10 +92,10 @@ impl NodeClient {
         send(req).await
     }
 
-    pub async fn open_session(&self) -> Result<SessionId, CallError> {
+    pub async fn open_session(&self) -> Result<SessionOpened, CallError> {
         // Opening a session may start a Chromium on the node (seconds on a Pi).
         let req = self.request(reqwest::Method::POST, "/v1/sessions", SESSION_OPEN_TIMEOUT);
-        send::<SessionOpened>(req).await.map(|s| s.session)
+        send::<SessionOpened>(req).await
     }
 
     pub async fn close_session(&self, id: &SessionId) -> Result<(), CallError> {

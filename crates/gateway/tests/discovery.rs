@@ -35,6 +35,7 @@ async fn health() -> Json<Health> {
         sessions_free: None,
         memory_available: None,
         uptime_secs: 0,
+        instance: None,
     })
 }
 

@@ -74,6 +74,7 @@ async fn health(State(stub): State<Arc<Stub>>) -> Json<Health> {
         sessions_free: stub.sessions_free(),
         memory_available: None,
         uptime_secs: 0,
+        instance: None,
     })
 }
 
@@ -85,7 +86,14 @@ async fn open_session(State(stub): State<Arc<Stub>>) -> Response {
     }
     stub.sessions.fetch_add(1, Ordering::SeqCst);
     let session = SessionId(format!("s{call}"));
-    (StatusCode::CREATED, Json(SessionOpened { session })).into_response()
+    (
+        StatusCode::CREATED,
+        Json(SessionOpened {
+            session,
+            instance: None,
+        }),
+    )
+        .into_response()
 }
 
 async fn close_session(State(stub): State<Arc<Stub>>) -> StatusCode {
@@ -177,6 +185,8 @@ async fn farm(urls: &[&str], failures: u32) -> std::sync::Arc<FarmExecutor> {
                 open_for: Duration::from_secs(60),
             },
             job_timeout: Duration::from_millis(500),
+            // Full farms wait for room; these tests look at the error after.
+            session_wait: Duration::from_millis(300),
             ..FarmConfig::default()
         },
         None,
@@ -360,6 +370,10 @@ async fn sessions_go_where_most_slots_are_free_and_skip_full_nodes() {
         name(&big_url)
     );
     assert!(err.message.starts_with(&expected), "{err}");
+    assert!(
+        err.message.contains("waited 0.3 s in the gateway queue"),
+        "{err}"
+    );
     let calls = |s: &Stub| s.session_calls.load(Ordering::SeqCst);
     assert_eq!(
         (calls(&full), calls(&small), calls(&big)),

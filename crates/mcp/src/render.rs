@@ -507,6 +507,21 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
                 .unwrap_or_default(),
         ));
     }
+    let moved: Vec<String> = status
+        .nodes
+        .iter()
+        .filter(|n| n.sessions_moved > 0)
+        .map(|n| match &n.last_move {
+            Some(why) => format!("{} {} (latest: {why})", n.name, n.sessions_moved),
+            None => format!("{} {}", n.name, n.sessions_moved),
+        })
+        .collect();
+    if !moved.is_empty() {
+        out.push_str(&format!(
+            "\nSessions moved to another node, by the node they left: {}.\n",
+            moved.join("; ")
+        ));
+    }
     if let Some(node) = session_node {
         out.push_str(&format!("\nThis session's browser is on node {node}.\n"));
     }

@@ -36,6 +36,7 @@ pub const BREAKER_STATE: &str = "browserfarm_breaker_state";
 pub const QUEUE_DEPTH: &str = "browserfarm_queue_depth";
 pub const CACHE_HITS: &str = "browserfarm_cache_hits_total";
 pub const CACHE_MISSES: &str = "browserfarm_cache_misses_total";
+pub const SESSIONS_MOVED: &str = "browserfarm_sessions_moved_total";
 pub const NODE_CPU: &str = "browserfarm_node_cpu_percent";
 pub const NODE_MEMORY_USED: &str = "browserfarm_node_memory_used_bytes";
 pub const NODE_MEMORY_TOTAL: &str = "browserfarm_node_memory_total_bytes";
@@ -63,7 +64,12 @@ pub fn describe() {
     );
     describe_counter!(
         JOBS,
-        "Jobs run per node and status (ok, failed, busy, node_failed, unauthorized)."
+        "Jobs run per node and status (ok, failed, busy, cut_off, node_failed, unauthorized)."
+    );
+    describe_counter!(
+        SESSIONS_MOVED,
+        "Sessions moved off a node to another, per node and reason (down, cut_off, \
+         restarted, failed, unknown_session, tags)."
     );
     describe_histogram!(
         JOB_DURATION,
@@ -149,6 +155,11 @@ pub fn page_scraped() {
 
 pub fn screenshot_taken() {
     counter!(SCREENSHOTS).increment(1);
+}
+
+/// A session moved off `node` for `reason` (a short fixed word).
+pub fn session_moved(node: &str, reason: &'static str) {
+    counter!(SESSIONS_MOVED, "node" => node.to_owned(), "reason" => reason).increment(1);
 }
 
 /// One job run on `node` (a farm member's name, or "local" for the pool).

@@ -21,6 +21,10 @@ use crate::SessionId;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionOpened {
     pub session: SessionId,
+    /// The node process's [`Health::instance`], so the gateway knows which
+    /// process holds the session (absent from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// Reply to `GET /health`: what the gateway schedules on.
@@ -55,6 +59,10 @@ pub struct Health {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_available: Option<u64>,
     pub uptime_secs: u64,
+    /// Random id the node process minted when it started: another one means
+    /// the node restarted and its sessions are gone (absent from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// One node as the gateway sees it (`farm_status`).
@@ -86,6 +94,12 @@ pub struct NodeStatus {
     /// For self-registered nodes: seconds since the last heartbeat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_heartbeat_secs: Option<u64>,
+    /// Sessions this gateway moved off the node to another one (the node died,
+    /// was cut off by its breaker, or restarted), and why the latest moved.
+    #[serde(default)]
+    pub sessions_moved: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_move: Option<String>,
 }
 
 /// The whole farm (`farm_status`).

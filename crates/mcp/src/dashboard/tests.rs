@@ -35,6 +35,8 @@ fn node(name: &str, state: &str, breaker: &str) -> NodeStatus {
         jobs_failed: 0,
         last_error: None,
         last_heartbeat_secs: None,
+        sessions_moved: 0,
+        last_move: None,
     }
 }
 

@@ -72,6 +72,9 @@
       pill(tr, n.breaker, 'breaker');
       load(tr, n.in_flight, n.capacity);
       cell(tr, sessions(n), 'num');
+      // Sessions moved off this node (it died, was cut off or restarted).
+      const moved = cell(tr, n.sessions_moved ? String(n.sessions_moved) : null, 'num');
+      if (n.last_move) moved.title = n.last_move;
       cell(tr, n.jobs_ok + ' / ' + n.jobs_failed, 'num');
       cell(tr, n.arch);
       cell(tr, Object.entries(n.tags || {}).map(([k, v]) => k + '=' + v).join(', '));
@@ -80,7 +83,7 @@
       if (n.last_error) error.title = n.last_error;
       return tr;
     });
-    $('nodes-body').replaceChildren(...(rows.length ? rows : [emptyRow(10, 'no nodes')]));
+    $('nodes-body').replaceChildren(...(rows.length ? rows : [emptyRow(11, 'no nodes')]));
   }
 
   function clock(time) {
