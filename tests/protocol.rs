@@ -40,6 +40,57 @@ async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
     assert_eq!(type_tool["inputSchema"]["required"], json!(["text"]));
 }
 
+/// The tool list is context a model pays for on every turn: plain schemas (no
+/// `$ref` to follow), a title on every tool, and a byte budget per profile
+/// (Playwright MCP 0.0.83's list is 20,286 bytes; see docs/benchmarks.md).
+#[tokio::test]
+async fn the_tool_list_is_plain_and_fits_its_budget_and_core_lists_only_core_tools() {
+    let (mut all, _) = McpProcess::start().await;
+    let list = all.request("tools/list", json!({})).await;
+    let tools = list["result"]["tools"].as_array().unwrap();
+    let text = serde_json::to_string(tools).unwrap();
+    for pointer in ["$ref", "$defs", "$schema", "oneOf"] {
+        assert!(!text.contains(pointer), "the listing holds {pointer}");
+    }
+    for tool in tools {
+        let title = tool["annotations"]["title"].as_str().unwrap_or_default();
+        assert!(!title.is_empty(), "{} has no title", tool["name"]);
+        assert!(tool["annotations"]["readOnlyHint"].is_boolean(), "{tool}");
+    }
+    let navigate = tools.iter().find(|t| t["name"] == "navigate").unwrap();
+    assert_eq!(navigate["annotations"]["idempotentHint"], true);
+    assert_eq!(
+        navigate["inputSchema"]["properties"]["wait_until"]["enum"],
+        json!(["load", "domcontentloaded", "networkidle"])
+    );
+    assert!(text.len() <= 16_229, "tools/list is {} bytes", text.len());
+
+    let mut core = McpProcess::start_with(&["--tools", "core"]).await;
+    let list = core.request("tools/list", json!({})).await;
+    let tools = list["result"]["tools"].as_array().unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    let mut expected = browserfarm_mcp::CORE_TOOLS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    let text = serde_json::to_string(tools).unwrap();
+    assert!(
+        text.len() <= 6_144,
+        "core tools/list is {} bytes",
+        text.len()
+    );
+    let refused = core
+        .request(
+            "tools/call",
+            json!({"name": "evaluate", "arguments": {"expression": "1"}}),
+        )
+        .await;
+    assert!(
+        refused.to_string().contains("evaluate"),
+        "a tool outside the profile is refused by name: {refused}"
+    );
+}
+
 #[tokio::test]
 async fn malformed_json_gets_a_parse_error_and_the_server_keeps_serving() {
     let (mut mcp, _) = McpProcess::start().await;

@@ -396,6 +396,13 @@ pub struct McpArgs {
           value_name = "N", help_heading = CALLS)]
     pub max_output_chars: usize,
 
+    /// Which tools to list: "all", or "core" (navigate, snapshot, click, type,
+    /// press_key, select_option, fill_form, scrape, screenshot) for models with
+    /// little context to spare: every listed tool costs context on every turn.
+    #[arg(long, env = "BROWSERFARM_TOOLS", default_value = "all",
+          value_parser = ["all", "core"], value_name = "SET", help_heading = CALLS)]
+    pub tools: String,
+
     /// Largest accepted JSON-RPC message (stdin line or HTTP body), in bytes.
     #[arg(long, env = "BROWSERFARM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024,
           value_name = "BYTES", help_heading = CALLS)]

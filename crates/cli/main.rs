@@ -292,6 +292,10 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         per_sec: args.rate_limit,
         burst: args.rate_burst,
     });
+    let toolset = match args.tools.as_str() {
+        "core" => browserfarm_mcp::Toolset::Core,
+        _ => browserfarm_mcp::Toolset::All,
+    };
     let served = match http_listener {
         Some(listener) => {
             tracing::info!(listen = %listener.local_addr()?, auth = args.token.is_some(),
@@ -318,6 +322,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                         browserfarm_mcp::DEFAULT_MAX_SESSIONS_PER_CLIENT
                     },
                 ),
+                toolset,
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }
@@ -331,6 +336,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 max_batch_urls: args.max_batch_urls,
                 max_output_chars: args.max_output_chars,
                 handles,
+                toolset,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }

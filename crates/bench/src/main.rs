@@ -12,6 +12,7 @@ mod micro;
 mod raw;
 mod rss;
 mod sessions;
+mod toollist;
 
 use std::time::{Duration, Instant};
 
@@ -68,7 +69,7 @@ struct Args {
     /// Sessions row: warm opens (one more session beside the others) per level.
     #[arg(long, default_value_t = 10)]
     warm_tries: usize,
-    /// Run only one part: the read table or the sessions row.
+    /// Run only one part: the read table, the sessions row or the tool list.
     #[arg(long, value_enum)]
     only: Option<Part>,
     /// Only serve the corpus (prints its base URL) until interrupted: for
@@ -83,6 +84,8 @@ enum Part {
     Read,
     /// Memory per open session and session-open latency at `--sessions`.
     Sessions,
+    /// Bytes of `tools/list`, against Playwright MCP's.
+    Tools,
 }
 
 #[derive(Default)]
@@ -135,11 +138,19 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| "browserfarm".into())
     });
     print_machine(&args.chrome);
-    if args.only != Some(Part::Sessions) {
+    let part = |p: Part| args.only.is_none() || args.only == Some(p);
+    if part(Part::Read) {
         read_table(&args, &corpus, &browserfarm).await?;
     }
-    if args.only != Some(Part::Read) {
+    if part(Part::Sessions) {
         sessions_table(&args, &corpus, &browserfarm).await?;
+    }
+    if part(Part::Tools) {
+        let launcher = playwright(&args);
+        let reference = launcher
+            .as_deref()
+            .map(|l| (l, playwright_args(&args.chrome)));
+        toollist::run(&browserfarm, &args.chrome, reference).await?;
     }
     Ok(())
 }

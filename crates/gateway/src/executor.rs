@@ -49,4 +49,11 @@ pub trait Executor: Send + Sync + 'static {
 
     /// Closes every session and browser; bounded in time. Later calls fail.
     async fn shutdown(&self);
+
+    /// Whether a job's `node_tags` and `priority` choose anything here: a farm,
+    /// or an embedded pool with labels of its own. The front end lists those
+    /// arguments only then (it accepts them always).
+    fn offers_placement(&self) -> bool {
+        false
+    }
 }

@@ -804,6 +804,10 @@ async fn check_all(nodes: &[Arc<Node>]) {
 
 #[async_trait]
 impl Executor for FarmExecutor {
+    fn offers_placement(&self) -> bool {
+        true
+    }
+
     async fn open_session(
         &self,
         node_tags: &NodeTags,

@@ -215,6 +215,10 @@ impl LocalExecutor {
 
 #[async_trait]
 impl Executor for LocalExecutor {
+    fn offers_placement(&self) -> bool {
+        !self.tags.is_empty()
+    }
+
     async fn open_session(
         &self,
         node_tags: &NodeTags,

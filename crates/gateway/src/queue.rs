@@ -214,6 +214,10 @@ impl Drop for Queued {
 
 #[async_trait]
 impl Executor for Queued {
+    fn offers_placement(&self) -> bool {
+        self.inner.offers_placement()
+    }
+
     async fn open_session(
         &self,
         node_tags: &NodeTags,

@@ -22,6 +22,38 @@ pub(crate) const CACHEABLE_TOOLS: &[&str] = &["scrape", "screenshot", "batch_scr
 /// Tools that run no job and take no placement arguments.
 pub(crate) const NO_JOB_TOOLS: &[&str] = &["farm_status", "close_session"];
 
+/// Tools whose listing shows `node_tags` and `priority` when the executor
+/// offers a choice of where jobs run: those that load a page or start jobs of
+/// their own. Every job tool accepts them, but said on every tool they would
+/// cost the model context on every turn for what matters where a session or a
+/// read starts (a session's later calls go where it lives).
+pub(crate) const PLACED_TOOLS: &[&str] =
+    &["navigate", "scrape", "screenshot", "pdf", "batch_scrape"];
+
+/// Which tools the server lists (`--tools`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Toolset {
+    /// Every tool.
+    #[default]
+    All,
+    /// [`CORE_TOOLS`]: reading a page and acting on it, for clients whose
+    /// model has little context to spare.
+    Core,
+}
+
+/// The tools of [`Toolset::Core`]: open, look, act, read.
+pub const CORE_TOOLS: &[&str] = &[
+    "navigate",
+    "snapshot",
+    "click",
+    "type",
+    "press_key",
+    "select_option",
+    "fill_form",
+    "scrape",
+    "screenshot",
+];
+
 /// Tools that run outside any session, so take no `session` argument.
 pub(crate) const SESSIONLESS_TOOLS: &[&str] = &["farm_status", "batch_scrape"];
 
@@ -62,10 +94,8 @@ pub(crate) fn add_placement_schema(schema: &mut JsonObject) {
             serde_json::json!({
                 "type": "object",
                 "additionalProperties": { "type": "string" },
-                "description": "Run only on farm nodes carrying all these tags, e.g. \
-                    {\"region\": \"eu\"}; the key \"arch\" also matches the node's CPU \
-                    architecture. For session tools it decides where the session's browser \
-                    lives (a session moved to meet it loses its page state)."
+                "description": "Only nodes with these labels, e.g. {\"region\":\"eu\"} (\"arch\": \
+                    the CPU)."
             }),
         );
         properties.insert(
@@ -73,8 +103,7 @@ pub(crate) fn add_placement_schema(schema: &mut JsonObject) {
             serde_json::json!({
                 "type": "string",
                 "enum": ["high", "normal", "low"],
-                "description": "Which waiting job starts first when every browser is busy \
-                    (default normal)."
+                "description": "Queue order when browsers are busy (default normal)."
             }),
         );
     }
@@ -91,7 +120,7 @@ pub(crate) fn add_session_schema(schema: &mut JsonObject) {
             "session".into(),
             serde_json::json!({
                 "type": "string",
-                "description": "Session handle from an earlier result; \"new\" opens another."
+                "description": "Session handle or \"new\"."
             }),
         );
     }
@@ -122,15 +151,10 @@ pub(crate) fn stands_alone(context: &RequestContext<RoleServer>) -> bool {
 /// Describes `cache` in the input schema of a tool in [`CACHEABLE_TOOLS`].
 pub(crate) fn add_cache_schema(schema: &mut JsonObject, tool: &str) {
     let description = if tool == "batch_scrape" {
-        "When the server runs with a result cache, pages read in the last few minutes \
-         with the same arguments are returned from it (default true); false reads every \
-         page afresh."
+        "Serve pages read in the last minutes from the result cache (default true)."
     } else {
-        "true: when the server runs with a result cache and `url` is given, return a \
-         recent result of the same call from it, or read the page in a fresh browser \
-         context (without this session's cookies, not moving its tab) and keep the \
-         result. Content may be up to minutes old, screenshots up to an hour. Default \
-         false: the call runs in this session's tab."
+        "true: with `url`, a recent result from the result cache, else read in a fresh \
+         context (no cookies, tab not moved) and cached. Default false."
     };
     if let Some(properties) = schema
         .entry("properties")

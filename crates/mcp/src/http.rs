@@ -89,6 +89,8 @@ pub struct HttpOptions {
     /// Most MCP sessions (streamable HTTP or SSE) open at once from one client
     /// address; 0 means no limit.
     pub max_sessions_per_client: usize,
+    /// Which tools are listed (`--tools`).
+    pub toolset: crate::Toolset,
 }
 
 impl Default for HttpOptions {
@@ -109,6 +111,7 @@ impl Default for HttpOptions {
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
+            toolset: crate::Toolset::All,
         }
     }
 }
@@ -202,6 +205,7 @@ impl Shared {
             .with_max_output_chars(self.options.max_output_chars)
             .with_handles(self.options.handles.clone())
             .with_principal(self.options.token.as_deref().map(crate::principal_of_token))
+            .with_toolset(self.options.toolset)
     }
 }
 

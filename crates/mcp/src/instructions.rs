@@ -7,7 +7,7 @@ Each browser session is isolated (cookies, storage, tabs) and persists between c
 Results of calls that ran in a session end with `session: <handle>`: pass that handle back \
 as the `session` argument of later calls to keep using the same browser (a call without it \
 uses this connection's own session when the connection has one, or else starts a new \
-browser session); `close_session` ends one. To read, `navigate` then \
+browser session; `\"new\"` opens another); `close_session` ends one. To read, `navigate` then \
 `scrape` (markdown of the main content: the cheapest way to read a page; `scrape` accepts a \
 `url` to load and read in one call). To act, call `snapshot` (a compact outline of the page \
 in which every control has a ref such as e12), then `click`, `type`, `fill_form`, \

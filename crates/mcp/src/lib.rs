@@ -25,11 +25,13 @@ mod instructions;
 mod jsonrpc;
 mod rate;
 mod render;
+mod schema;
 mod server;
 mod session;
 mod stdio;
 
 pub use activity::{Activity, CallTotals, RECENT_CALLS, RecentCall};
+pub use arguments::{CORE_TOOLS, Toolset};
 pub use audit::AuditLog;
 pub use cache::{CacheConfig, ResultCache};
 pub use drain::Drain;

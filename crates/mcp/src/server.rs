@@ -26,9 +26,9 @@ use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 
 use crate::activity::Activity;
 use crate::arguments::{
-    Answered, CACHEABLE_TOOLS, NO_JOB_TOOLS, Placement, SESSIONLESS_TOOLS, add_cache_schema,
-    add_placement_schema, add_session_schema, check_arguments, stands_alone, take_placement,
-    take_session,
+    Answered, CACHEABLE_TOOLS, CORE_TOOLS, NO_JOB_TOOLS, PLACED_TOOLS, Placement,
+    SESSIONLESS_TOOLS, Toolset, add_cache_schema, add_placement_schema, add_session_schema,
+    check_arguments, stands_alone, take_placement, take_session,
 };
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
 use crate::cache::ResultCache;
@@ -72,17 +72,16 @@ pub struct BrowserfarmServer {
 impl BrowserfarmServer {
     pub fn new(executor: Arc<dyn Executor>) -> Self {
         let mut tool_router = Self::tool_router();
+        let placement = executor.offers_placement();
         for (name, route) in tool_router.map.iter_mut() {
             let mut schema = (*route.attr.input_schema).clone();
-            if !NO_JOB_TOOLS.contains(&name.as_ref()) {
+            if placement && PLACED_TOOLS.contains(&name.as_ref()) {
                 add_placement_schema(&mut schema);
-            }
-            if CACHEABLE_TOOLS.contains(&name.as_ref()) {
-                add_cache_schema(&mut schema, name.as_ref());
             }
             if !SESSIONLESS_TOOLS.contains(&name.as_ref()) {
                 add_session_schema(&mut schema);
             }
+            crate::schema::compact(&mut schema);
             route.attr.input_schema = Arc::new(schema);
         }
         BrowserfarmServer {
@@ -124,6 +123,17 @@ impl BrowserfarmServer {
         self
     }
 
+    /// Lists (and serves) only the tools of `toolset` (`--tools`); a call to
+    /// another is refused as an unknown tool.
+    pub fn with_toolset(mut self, toolset: Toolset) -> Self {
+        if toolset == Toolset::Core {
+            self.tool_router
+                .map
+                .retain(|name, _| CORE_TOOLS.contains(&name.as_ref()));
+        }
+        self
+    }
+
     /// Most URLs one batch_scrape call may carry (`--max-batch-urls`).
     pub fn with_max_batch_urls(mut self, max: usize) -> Self {
         self.max_batch_urls = max.max(1);
@@ -150,6 +160,17 @@ impl BrowserfarmServer {
 
     /// Serves one-shot reads from `cache` (`--result-cache`).
     pub fn with_cache(mut self, cache: Option<Arc<ResultCache>>) -> Self {
+        // `cache` is listed only where it does something; without a cache the
+        // argument is accepted and has no effect.
+        if cache.is_some() {
+            for (name, route) in self.tool_router.map.iter_mut() {
+                if CACHEABLE_TOOLS.contains(&name.as_ref()) {
+                    let mut schema = (*route.attr.input_schema).clone();
+                    add_cache_schema(&mut schema, name.as_ref());
+                    route.attr.input_schema = Arc::new(schema);
+                }
+            }
+        }
         self.cache = cache;
         self
     }
@@ -361,16 +382,20 @@ fn describe_target(element: &Option<String>, selector: &Option<String>) -> Strin
         .unwrap_or_default()
 }
 
+// Tool descriptions and annotations are listed to the model on every turn:
+// each says what the tool does and what to reach for instead, once and
+// briefly (the arguments' own descriptions say the rest). Hints at their MCP
+// defaults (destructive, not idempotent, open world) are left out: absent
+// means the same, and each would cost bytes of every list.
 #[tool_router]
 impl BrowserfarmServer {
     #[tool(
-        description = "Open a URL in this session's browser tab and wait for it to load. \
-        Returns the final URL (after redirects), the HTTP status and the page title. \
-        Follow with scrape to read the page or screenshot to see it.",
+        description = "Open a URL (or go back, forward, reload) in this session's tab and wait for it to load.",
         annotations(
+            title = "Navigate",
             read_only_hint = false,
             destructive_hint = false,
-            open_world_hint = true
+            idempotent_hint = true
         )
     )]
     async fn navigate(
@@ -381,11 +406,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Take a screenshot of the current page (or of `url`, loaded first). \
-        Captures the viewport by default; `full_page` for the whole page, `selector` for one \
-        element. Images cost many tokens: prefer scrape for reading text, and use max_width \
-        (e.g. 800) or format=\"jpeg\" to keep images small.",
-        annotations(read_only_hint = true, open_world_hint = true)
+        description = "Image of the current page or `url`; costs many tokens (scrape reads text).",
+        annotations(title = "Screenshot", read_only_hint = true)
     )]
     async fn screenshot(
         &self,
@@ -395,12 +417,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Read the current page (or `url`, loaded first) as markdown \
-        (default), plain text, HTML or a list of links. By default only the main content \
-        is kept (navigation, sidebars, footers, scripts dropped); main_content=false keeps \
-        everything. Output is cut at max_chars (default 20000) with a marker saying how much \
-        was left out. The cheapest way to read a page.",
-        annotations(read_only_hint = true, open_world_hint = true)
+        description = "Read the current page or `url` as markdown, text, HTML or links: the cheapest read.",
+        annotations(title = "Read page", read_only_hint = true)
     )]
     async fn scrape(
         &self,
@@ -410,15 +428,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Click an element, given its ref from snapshot (e.g. \"e12\") or a \
-        CSS selector (first match), with a real mouse click at its centre (scrolled into view \
-        first); double=true double-clicks. If the click loads a new page, waits for it; if it \
-        opens a new tab, says so. Returns the resulting URL and title.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            open_world_hint = true
-        )
+        description = "Click an element by ref or selector; waits for a page it loads, says if a tab opened.",
+        annotations(title = "Click", read_only_hint = false)
     )]
     async fn click(
         &self,
@@ -432,15 +443,8 @@ impl BrowserfarmServer {
 
     #[tool(
         name = "type",
-        description = "Type text into an input, textarea or contenteditable element, given \
-        its ref from snapshot or a CSS selector (focused first; text is appended; use \
-        fill_form to replace a field's content). submit=true presses Enter afterwards, which \
-        submits most forms, and waits for the resulting page to load.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            open_world_hint = true
-        )
+        description = "Type into a field by ref or selector (appends); submit=true presses Enter.",
+        annotations(title = "Type text", read_only_hint = false)
     )]
     async fn type_text(
         &self,
@@ -458,16 +462,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Evaluate a JavaScript expression in the current page and return its \
-        value as JSON (promises are awaited). Use for data scrape cannot express, e.g. \
-        `[...document.querySelectorAll('h2')].map(e => e.textContent)`. Long-running \
-        scripts are stopped after a deadline; the result is cut at max_chars (default \
-        50000).",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            open_world_hint = true
-        )
+        description = "Run a JavaScript expression in the page; returns its value as JSON.",
+        annotations(title = "Run JavaScript", read_only_hint = false)
     )]
     async fn evaluate(
         &self,
@@ -480,13 +476,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "A compact outline of the current page for acting on it: headings, \
-        text, and every link, button and form control with a ref (e.g. [ref=e12]) that \
-        click, type, fill_form, select_option, hover, scroll and upload_file accept. Refs \
-        stay valid until the page changes. Output is split into pages of max_chars (default \
-        8000); the result says how to get the next page. `selector` limits it to one part \
-        of the page. Prefer scrape for reading, snapshot for acting.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        description = "Outline of the page: text, links, buttons and fields, with refs (e.g. e12) to act on.",
+        annotations(title = "Page outline", read_only_hint = true, open_world_hint = false)
     )]
     async fn snapshot(
         &self,
@@ -496,12 +487,12 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Move the mouse over an element (ref from snapshot or CSS selector), \
-        e.g. to open a hover menu or show a tooltip.",
+        description = "Hover over an element (ref or selector), e.g. to open a menu.",
         annotations(
+            title = "Hover",
             read_only_hint = false,
             destructive_hint = false,
-            open_world_hint = true
+            idempotent_hint = true
         )
     )]
     async fn hover(
@@ -512,13 +503,12 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Choose options in a <select> (ref from snapshot or CSS selector) by \
-        value or visible label; fires input and change events. An unknown value is refused \
-        with the list of options.",
+        description = "Choose options of a <select> (ref or selector) by value or label.",
         annotations(
+            title = "Select option",
             read_only_hint = false,
             destructive_hint = false,
-            open_world_hint = true
+            idempotent_hint = true
         )
     )]
     async fn select_option(
@@ -531,14 +521,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Press a key or combination on the focused element: \"Enter\", \
-        \"Tab\", \"Escape\", \"ArrowDown\", \"Backspace\", \"Control+a\", \"Shift+Tab\"… \
-        Waits for a page load the key starts.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            open_world_hint = true
-        )
+        description = "Press a key or combination on the focused element; waits for a page it loads.",
+        annotations(title = "Press key", read_only_hint = false)
     )]
     async fn press_key(
         &self,
@@ -548,14 +532,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Scroll the page with the mouse wheel (direction down/up/left/right, \
-        amount in pixels, default 80 % of the viewport), or bring an element (ref or selector) \
-        into view. Returns the new scroll position; useful for pages that load more on scroll.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = false,
-            open_world_hint = true
-        )
+        description = "Scroll the page or bring an element into view; returns the new position.",
+        annotations(title = "Scroll", read_only_hint = false, destructive_hint = false)
     )]
     async fn scroll(
         &self,
@@ -565,16 +543,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Fill several form fields in one call: each field by ref (from \
-        snapshot) or selector with a value. Text fields are replaced (typed, so the page's \
-        input handlers run), selects take an option value or label, checkboxes and radios \
-        take \"true\" or \"false\". Does not submit: click the submit button or press_key \
-        Enter afterwards.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            open_world_hint = true
-        )
+        description = "Set several fields at once by ref or selector: text, selects, checkboxes. Does not submit.",
+        annotations(title = "Fill form", read_only_hint = false, idempotent_hint = true)
     )]
     async fn fill_form(
         &self,
@@ -590,13 +560,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Put files into a file input (ref or selector). Paths are file names \
-        inside the server's upload directory (--upload-dir); uploads are off without it.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            open_world_hint = true
-        )
+        description = "Put files from --upload-dir into a file input (ref or selector).",
+        annotations(title = "Upload file", read_only_hint = false, idempotent_hint = true)
     )]
     async fn upload_file(
         &self,
@@ -606,10 +571,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Wait until an element matching a CSS selector is visible, a text \
-        appears, or a text disappears (exactly one), up to timeout_ms (default 10000). For \
-        pages that update after load.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        description = "Wait until a selector is visible, a text appears or a text is gone.",
+        annotations(title = "Wait for", read_only_hint = true, open_world_hint = false)
     )]
     async fn wait_for(
         &self,
@@ -619,16 +582,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "This session's tabs: list them (default), open a new one (optionally \
-        at url) which becomes current, select one by index, or close one. Tabs the page opened \
-        itself (popups, target=_blank links) appear in the list when the server allows popups; \
-        otherwise they are closed and the result of the click says where they led. Every other \
-        tool acts on the current tab.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = false,
-            open_world_hint = true
-        )
+        description = "List this session's tabs, or open, select or close one. Other tools act on the current tab.",
+        annotations(title = "Tabs", read_only_hint = false, destructive_hint = false)
     )]
     async fn tabs(
         &self,
@@ -638,14 +593,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Read (default), set or clear this session's cookies. get and clear \
-        take an optional domain; set takes cookies: [{name, value, domain or url, path?, \
-        expires?, http_only?, secure?, same_site?}].",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            open_world_hint = false
-        )
+        description = "Get, set or clear this session's cookies.",
+        annotations(title = "Cookies", read_only_hint = false, open_world_hint = false)
     )]
     async fn cookies(
         &self,
@@ -655,12 +604,11 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Export this session's login state (cookies plus the localStorage of \
-        its tabs' origins) as JSON, or import one exported earlier (action=\"import\", \
-        state=the exported object) so a new session starts logged in.",
+        description = "Export cookies and localStorage, or import an export to start logged in.",
         annotations(
+            title = "Login state",
             read_only_hint = false,
-            destructive_hint = true,
+            idempotent_hint = true,
             open_world_hint = false
         )
     )]
@@ -674,13 +622,12 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Emulate a device (\"iphone-15\", \"pixel-7\", \"ipad\", \
-        \"desktop\"), viewport, user agent, colour scheme or locale in every tab of this \
-        session; settings add up across calls, reset=true starts over. Reload or navigate \
-        for the page to see a new user agent or locale.",
+        description = "Emulate a device, viewport, user agent, colour scheme or locale.",
         annotations(
+            title = "Emulate device",
             read_only_hint = false,
             destructive_hint = false,
+            idempotent_hint = true,
             open_world_hint = false
         )
     )]
@@ -692,13 +639,12 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Decide how the current tab's next JavaScript dialog (alert, confirm, \
-        prompt) is answered: accept or dismiss, with prompt_text for prompt(). Call it before \
-        the action that opens the dialog. Without it dialogs are dismissed automatically and \
-        the next result says so.",
+        description = "Set how the next alert, confirm or prompt is answered; call before the action.",
         annotations(
+            title = "Handle dialog",
             read_only_hint = false,
             destructive_hint = false,
+            idempotent_hint = true,
             open_world_hint = false
         )
     )]
@@ -712,11 +658,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "What the current tab logged to its console, and its uncaught errors, \
-        oldest first (the last 500 are kept). Filter by level (\"warning\" = warnings and \
-        errors), since=an id from a previous call for only newer ones; max_entries (default \
-        50) keeps the newest.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        description = "The current tab's console messages and uncaught errors, oldest first.",
+        annotations(title = "Console", read_only_hint = true, open_world_hint = false)
     )]
     async fn console_messages(
         &self,
@@ -728,11 +671,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "The current tab's network requests, oldest first (the last 500 are \
-        kept): method, status or failure, resource type, URL. filter=text in the URL, \
-        failed_only=true for failures and HTTP errors, since=an id from a previous call; \
-        max_entries (default 50) keeps the newest.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        description = "The current tab's requests, oldest first: method, status or failure, type, URL.",
+        annotations(title = "Network", read_only_hint = true, open_world_hint = false)
     )]
     async fn network_requests(
         &self,
@@ -744,10 +684,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Print the current page (or url, loaded first) to PDF (A4 by default, \
-        letter or legal; landscape optional). Returned as an embedded application/pdf \
-        resource, at most 20 MB.",
-        annotations(read_only_hint = true, open_world_hint = true)
+        description = "Print the current page or `url` to PDF (an embedded resource).",
+        annotations(title = "PDF", read_only_hint = true)
     )]
     async fn pdf(
         &self,
@@ -757,11 +695,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Files this session's pages downloaded (a link or button that \
-        downloads something is captured instead of vanishing): without index, the list with \
-        name, state and size; with index, that file as an embedded resource. Needs the \
-        server's --downloads; otherwise downloads are refused and results say so.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        description = "Files this session downloaded: the list, or one by index (needs --downloads).",
+        annotations(title = "Downloads", read_only_hint = true, open_world_hint = false)
     )]
     async fn downloads(
         &self,
@@ -771,13 +706,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Read many pages in one call (up to 1000 URLs unless the server \
-        sets --max-batch-urls), spread over the \
-        farm's browsers in parallel. Returns one section per URL, in input order, with its \
-        content or its error, plus a summary line. Each page is cut at max_chars (default \
-        4000). Sends progress notifications when the request carries a progress token. \
-        Does not touch this session's tab.",
-        annotations(read_only_hint = true, open_world_hint = true)
+        description = "Read many URLs in parallel (not in this session's tab); one section per URL, in order.",
+        annotations(title = "Read many pages", read_only_hint = true)
     )]
     async fn batch_scrape(
         &self,
@@ -860,11 +790,8 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Show where jobs run: each farm node (or the embedded local pool) \
-        with its state (up/down), circuit breaker (closed/half_open/open), jobs in flight \
-        and capacity, browser sessions open/the most it holds, architecture, tags, job \
-        counts and last error.",
-        annotations(read_only_hint = true, open_world_hint = false)
+        description = "Where jobs run: each node's state, breaker, load, sessions and errors.",
+        annotations(title = "Farm status", read_only_hint = true, open_world_hint = false)
     )]
     async fn farm_status(
         &self,
@@ -880,11 +807,10 @@ impl BrowserfarmServer {
 
     #[tool(
         name = "close_session",
-        description = "End a browser session: the `session` handle's, or this connection's \
-        own. Its tabs, cookies and storage are discarded.",
+        description = "End this session (or the `session` handle's) and discard its tabs, cookies and storage.",
         annotations(
+            title = "Close session",
             read_only_hint = false,
-            destructive_hint = true,
             idempotent_hint = true,
             open_world_hint = false
         )

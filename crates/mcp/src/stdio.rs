@@ -38,6 +38,8 @@ pub struct StdioOptions {
     pub max_output_chars: usize,
     /// Signs the session handles results carry (`--session-key-file`).
     pub handles: Arc<crate::Handles>,
+    /// Which tools are listed (`--tools`).
+    pub toolset: crate::Toolset,
 }
 
 impl Default for StdioOptions {
@@ -51,6 +53,7 @@ impl Default for StdioOptions {
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             handles: crate::Handles::shared_default(),
+            toolset: crate::Toolset::All,
         }
     }
 }
@@ -108,7 +111,8 @@ where
         .with_drain(options.drain.clone())
         .with_max_batch_urls(options.max_batch_urls)
         .with_max_output_chars(options.max_output_chars)
-        .with_handles(options.handles.clone());
+        .with_handles(options.handles.clone())
+        .with_toolset(options.toolset);
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

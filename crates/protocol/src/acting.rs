@@ -70,16 +70,15 @@ fn is_ref(r: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotArgs {
-    /// CSS selector of one element to snapshot instead of the whole page.
+    /// Only this element (CSS selector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// Characters per page of output (default 8000). Larger trees are split into
-    /// pages.
+    /// Characters per part (default 8000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_chars: Option<usize>,
-    /// Which page of a split snapshot to return, from 1 (default 1).
+    /// Which part, from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub page: Option<usize>,
@@ -107,11 +106,11 @@ impl SnapshotArgs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoverArgs {
-    /// Element ref from the latest snapshot, e.g. "e12".
+    /// Element ref from snapshot.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub element: Option<String>,
-    /// CSS selector (first match); instead of ref.
+    /// Or a CSS selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
@@ -121,16 +120,15 @@ pub struct HoverArgs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectOptionArgs {
-    /// Element ref of the select from the latest snapshot, e.g. "e12".
+    /// The select's ref from snapshot.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub element: Option<String>,
-    /// CSS selector of the select (first match); instead of ref.
+    /// Or a CSS selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// Option values or visible labels to select (several only for a multiple
-    /// select).
+    /// Option values or labels.
     pub values: Vec<String>,
 }
 
@@ -138,9 +136,7 @@ pub struct SelectOptionArgs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PressKeyArgs {
-    /// Key name as in KeyboardEvent.key: "Enter", "Tab", "Escape", "ArrowDown",
-    /// "Backspace", "PageDown", "a"…; modifiers joined with "+": "Shift+Tab",
-    /// "Control+a".
+    /// e.g. "Enter", "ArrowDown", "a", "Shift+Tab" (KeyboardEvent.key names).
     pub key: String,
 }
 
@@ -159,20 +155,19 @@ pub enum ScrollDirection {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScrollArgs {
-    /// "down" (default), "up", "left" or "right"; ignored when ref or selector is
-    /// given.
+    /// Default down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ScrollDirection")]
     pub direction: Option<ScrollDirection>,
-    /// How far, in CSS pixels (default: 80 % of the viewport).
+    /// Pixels (default 80 % of the viewport).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u32")]
     pub amount: Option<u32>,
-    /// Scroll this element (snapshot ref) into view instead.
+    /// Ref to scroll into view instead.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub element: Option<String>,
-    /// Scroll the first element matching this CSS selector into view instead.
+    /// Or a CSS selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
@@ -182,16 +177,15 @@ pub struct ScrollArgs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormField {
-    /// Element ref from the latest snapshot.
+    /// Field ref from snapshot.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub element: Option<String>,
-    /// CSS selector (first match); instead of ref.
+    /// Or a CSS selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// Text for inputs and textareas (replaces what is there); option value or
-    /// label for selects; "true"/"false" for checkboxes and radio buttons.
+    /// Text (replaces), option value or label, or "true"/"false" for a checkbox.
     pub value: String,
 }
 
@@ -199,7 +193,7 @@ pub struct FormField {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FillFormArgs {
-    /// The fields to set, in order.
+    /// Fields to set, in order.
     pub fields: Vec<FormField>,
 }
 
@@ -207,19 +201,19 @@ pub struct FillFormArgs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitForArgs {
-    /// Wait until an element matching this CSS selector is visible.
+    /// Until this CSS selector is visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// Wait until this text is visible on the page.
+    /// Until this text is visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub text: Option<String>,
-    /// Wait until this text is no longer visible on the page.
+    /// Until this text is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub text_gone: Option<String>,
-    /// Give up after this many milliseconds (default 10000, max 300000).
+    /// Default 10000, max 300000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u64")]
     pub timeout_ms: Option<u64>,
@@ -266,15 +260,15 @@ impl WaitForArgs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadFileArgs {
-    /// Element ref of the file input from the latest snapshot.
+    /// The file input's ref from snapshot.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub element: Option<String>,
-    /// CSS selector of the file input (first match); instead of ref.
+    /// Or a CSS selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// File names relative to the server's upload directory (--upload-dir).
+    /// File names in --upload-dir.
     pub paths: Vec<String>,
 }
 

@@ -339,21 +339,19 @@ pub enum WaitUntil {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NavigateArgs {
-    /// Absolute http:// or https:// URL to open (required unless action is back,
-    /// forward or reload).
+    /// http(s) URL to open (for action goto).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub url: Option<String>,
-    /// "goto" (default: open url), "back", "forward" or "reload".
+    /// Default goto (open url).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "NavAction")]
     pub action: Option<NavAction>,
-    /// Load milestone to wait for: "load" (default), "domcontentloaded" (faster) or
-    /// "networkidle" (for pages that render with JavaScript after load).
+    /// Default load; domcontentloaded is faster; networkidle waits for late requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "WaitUntil")]
     pub wait_until: Option<WaitUntil>,
-    /// Give up after this many milliseconds (default 30000, max 300000).
+    /// Default 30000, max 300000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u64")]
     pub timeout_ms: Option<u64>,
@@ -383,29 +381,27 @@ impl ImageFormat {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenshotArgs {
-    /// Open this http(s) URL first; omit to capture the session's current page.
+    /// Load this URL first (else the current page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub url: Option<String>,
-    /// Capture the whole scrollable page instead of the viewport (height is capped
-    /// at 16384 CSS pixels). Default false.
+    /// The whole page (up to 16384 px high).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub full_page: Option<bool>,
-    /// CSS selector of one element to capture instead of the viewport.
+    /// Only this element (CSS selector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// "png" (default) or "jpeg".
+    /// Default png.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ImageFormat")]
     pub format: Option<ImageFormat>,
-    /// JPEG quality 1-100 (default 80). JPEG only.
+    /// JPEG quality 1-100 (default 80).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u8")]
     pub quality: Option<u8>,
-    /// Downscale so the image is at most this many pixels wide (16-8192). Smaller
-    /// images cost fewer tokens.
+    /// Downscale to this width at most (16-8192 px).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u32")]
     pub max_width: Option<u32>,
@@ -430,21 +426,19 @@ pub enum ScrapeFormat {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeArgs {
-    /// Open this http(s) URL first; omit to read the session's current page.
+    /// Load this URL first (else the current page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub url: Option<String>,
-    /// "markdown" (default), "text", "html" or "links".
+    /// Default markdown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ScrapeFormat")]
     pub format: Option<ScrapeFormat>,
-    /// Keep only the main content (article body), dropping navigation, sidebars,
-    /// footers and scripts. Default true; set false for the whole page.
+    /// Only the main content (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub main_content: Option<bool>,
-    /// Cut the result after this many characters (default 20000); the cut is marked
-    /// with how many characters were left out.
+    /// Characters at most (default 20000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_chars: Option<usize>,
@@ -454,15 +448,15 @@ pub struct ScrapeArgs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickArgs {
-    /// Element ref from the latest snapshot, e.g. "e12".
+    /// Ref from snapshot, e.g. "e12".
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub element: Option<String>,
-    /// CSS selector of the element to click (first match); instead of ref.
+    /// Or a CSS selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// Double-click instead of a single click. Default false.
+    /// Double-click.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub double: Option<bool>,
@@ -484,18 +478,17 @@ impl TypeArgs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypeArgs {
-    /// Element ref of the field from the latest snapshot, e.g. "e12". It is
-    /// focused first.
+    /// Field ref from snapshot.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub element: Option<String>,
-    /// CSS selector of the field (first match); instead of ref.
+    /// Or a CSS selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    /// Text to type; it is appended to what the field already holds.
+    /// Text to append to the field.
     pub text: String,
-    /// Press Enter afterwards (submits most forms). Default false.
+    /// Press Enter after typing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub submit: Option<bool>,
@@ -505,12 +498,9 @@ pub struct TypeArgs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateArgs {
-    /// A JavaScript expression evaluated in the page, e.g. `document.title` or
-    /// `[...document.querySelectorAll('h2')].map(e => e.textContent)`. Promises are
-    /// awaited. The result must be JSON-serialisable.
+    /// e.g. `document.title`; its value must be JSON-serialisable.
     pub expression: String,
-    /// Cut the JSON result after this many characters (default 50000, max
-    /// 1000000); the cut is marked.
+    /// Characters at most (default 50000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_chars: Option<usize>,
@@ -535,21 +525,21 @@ pub const MAX_BATCH_CONCURRENCY: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchScrapeArgs {
-    /// The http(s) URLs to read (1 to 1000). Results come back in this order.
+    /// http(s) URLs (1 to 1000), answered in order.
     pub urls: Vec<String>,
-    /// "markdown" (default), "text", "html" or "links".
+    /// Default markdown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ScrapeFormat")]
     pub format: Option<ScrapeFormat>,
-    /// Keep only each page's main content. Default true.
+    /// Only each page's main content (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub main_content: Option<bool>,
-    /// Cut each page after this many characters (default 4000).
+    /// Characters per page at most (default 4000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_chars: Option<usize>,
-    /// Pages loaded at once (default 8, max 64).
+    /// Pages at once (default 8, max 64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub concurrency: Option<usize>,

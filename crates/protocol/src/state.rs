@@ -33,15 +33,15 @@ pub enum TabAction {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TabsArgs {
-    /// "list" (default), "new", "select" or "close".
+    /// Default list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "TabAction")]
     pub action: Option<TabAction>,
-    /// Tab index (from list) for select and close.
+    /// For select and close.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub index: Option<usize>,
-    /// For new: open this http(s) URL in the new tab.
+    /// For new: open this URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub url: Option<String>,
@@ -88,20 +88,19 @@ pub struct TabInfo {
 pub struct Cookie {
     pub name: String,
     pub value: String,
-    /// Domain the cookie belongs to, e.g. "example.com" or ".example.com".
-    /// When setting, give domain or url.
+    /// e.g. "example.com"; setting needs domain or url.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub domain: Option<String>,
-    /// When setting: the URL the cookie is for (sets domain, path and secure).
+    /// For setting: the URL the cookie is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub url: Option<String>,
-    /// Path (default "/").
+    /// Default "/".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub path: Option<String>,
-    /// Expiry as seconds since the Unix epoch; absent for a session cookie.
+    /// Unix seconds; absent for a session cookie.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "f64")]
     pub expires: Option<f64>,
@@ -156,7 +155,7 @@ pub enum CookieAction {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CookiesArgs {
-    /// "get" (default), "set" or "clear".
+    /// Default get.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "CookieAction")]
     pub action: Option<CookieAction>,
@@ -164,7 +163,7 @@ pub struct CookiesArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<Cookie>")]
     pub cookies: Option<Vec<Cookie>>,
-    /// For get and clear: only cookies whose domain is this host or a parent of it.
+    /// For get and clear: only cookies sent to this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub domain: Option<String>,
@@ -227,13 +226,16 @@ pub enum StorageAction {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorageStateArgs {
-    /// "export" (default) or "import".
+    /// Default export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "StorageAction")]
     pub action: Option<StorageAction>,
-    /// For import: the object a previous export returned.
+    /// For import: the object an export returned.
+    // Listed as a plain object: the agent passes back what export gave it, and
+    // the full shape would cost a kilobyte of every tool list; the import
+    // still parses it as a `StorageState` and names a wrong field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "StorageState")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub state: Option<StorageState>,
 }
 
@@ -295,27 +297,27 @@ pub struct Viewport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmulateArgs {
-    /// Device preset: "desktop", "iphone-15", "pixel-7" or "ipad".
+    /// A device preset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Device")]
     pub device: Option<Device>,
-    /// Viewport in CSS pixels (overrides the device's).
+    /// CSS pixels (overrides the device's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Viewport")]
     pub viewport: Option<Viewport>,
-    /// User-Agent header and navigator.userAgent (overrides the device's).
+    /// User-Agent (overrides the device's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub user_agent: Option<String>,
-    /// prefers-color-scheme: "light", "dark" or "no-preference".
+    /// prefers-color-scheme.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ColorScheme")]
     pub color_scheme: Option<ColorScheme>,
-    /// Locale such as "de-DE": navigator.language, Accept-Language, Intl formats.
+    /// e.g. "de-DE".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub locale: Option<String>,
-    /// Drop all emulation first (back to a 1280×720 desktop).
+    /// Clear all emulation first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub reset: Option<bool>,
@@ -381,9 +383,9 @@ impl EmulateArgs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandleDialogArgs {
-    /// Accept (OK) or dismiss (Cancel).
+    /// OK (true) or Cancel (false).
     pub accept: bool,
-    /// Text to enter into a prompt() dialog before accepting.
+    /// Text to answer a prompt() with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub prompt_text: Option<String>,
@@ -405,16 +407,15 @@ pub enum ConsoleLevel {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleMessagesArgs {
-    /// Only messages at this level or above: "debug", "info" (default: all),
-    /// "warning" or "error".
+    /// This level and above (default all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ConsoleLevel")]
     pub level: Option<ConsoleLevel>,
-    /// Only messages after this id (the last id a previous call returned).
+    /// Only after this id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u64")]
     pub since: Option<u64>,
-    /// Most messages to return, newest kept (default 50, max 1000).
+    /// Newest kept (default 50, max 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_entries: Option<usize>,
@@ -424,19 +425,19 @@ pub struct ConsoleMessagesArgs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkRequestsArgs {
-    /// Only requests whose URL contains this text.
+    /// Only URLs containing this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub filter: Option<String>,
-    /// Only requests that failed or got an HTTP status of 400 or more.
+    /// Only failures and HTTP errors (400 and up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub failed_only: Option<bool>,
-    /// Only requests after this id (the last id a previous call returned).
+    /// Only after this id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u64")]
     pub since: Option<u64>,
-    /// Most requests to return, newest kept (default 50, max 1000).
+    /// Newest kept (default 50, max 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_entries: Option<usize>,
@@ -489,8 +490,7 @@ impl RequestEntry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadsArgs {
-    /// Index of a download (from the list) to return as an embedded resource;
-    /// omit to list them.
+    /// Return this one as a file; omit to list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub index: Option<usize>,
@@ -543,15 +543,15 @@ impl PaperFormat {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PdfArgs {
-    /// Open this http(s) URL first; omit to print the session's current page.
+    /// Load this URL first (else the current page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub url: Option<String>,
-    /// Landscape orientation. Default false.
+    /// Landscape orientation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub landscape: Option<bool>,
-    /// "a4" (default), "letter" or "legal".
+    /// Default a4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "PaperFormat")]
     pub format: Option<PaperFormat>,
