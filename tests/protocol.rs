@@ -61,7 +61,7 @@ async fn the_tool_list_is_plain_and_fits_its_budget_and_core_lists_only_core_too
     assert_eq!(navigate["annotations"]["idempotentHint"], true);
     assert_eq!(
         navigate["inputSchema"]["properties"]["wait_until"]["enum"],
-        json!(["load", "domcontentloaded", "networkidle"])
+        json!(["ready", "load", "domcontentloaded", "networkidle"])
     );
     assert!(text.len() <= 16_229, "tools/list is {} bytes", text.len());
 

@@ -344,7 +344,7 @@ async fn closed_port_and_slow_page_fail_within_their_deadline() {
             json!({"url": pages.url("/slow"), "timeout_ms": 1500}),
         )
         .await;
-    slow.assert_error("did not reach 'load' within 1500 ms");
+    slow.assert_error("did not reach 'ready' within 1500 ms");
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "slow page took {:?}",

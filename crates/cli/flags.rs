@@ -582,6 +582,13 @@ pub struct BrowserArgs {
     #[arg(long, env = "BROWSERFARM_DOWNLOADS", help_heading = PAGES)]
     pub downloads: bool,
 
+    /// Make reads load whole pages and wait for the load event, as screenshots
+    /// do. By default a read without a session skips images, media, fonts and
+    /// frames (no text changes), and reads return once the content is ready:
+    /// HTML parsed, the page's data requests answered, the DOM settled.
+    #[arg(long, env = "BROWSERFARM_FULL_READS", help_heading = PAGES)]
+    pub full_reads: bool,
+
     /// Largest file one download may grow to, in bytes; larger ones are cancelled.
     #[arg(long, env = "BROWSERFARM_MAX_DOWNLOAD_BYTES",
           default_value_t = browserfarm_browser::DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -717,6 +724,7 @@ impl BrowserArgs {
             screenshot_max_bytes: self.screenshot_max_bytes,
             downloads: self.downloads,
             max_download_bytes: self.max_download_bytes,
+            full_reads: self.full_reads,
             popups: self.popups,
             max_tabs: self.max_tabs,
             gate: Some(std::sync::Arc::new(browserfarm_browser::Gate::new(

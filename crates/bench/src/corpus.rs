@@ -1,6 +1,10 @@
 //! The fixture corpus, served on 127.0.0.1: realistic shapes (a long article in
 //! site chrome, a 200-item listing, a 2,000-row table, a form, a page rendered by
-//! JavaScript) and 200 distinct small pages for throughput runs.
+//! JavaScript), 200 distinct small pages for throughput runs, and a news page
+//! built like the real web (`/news/{n}`): the story in the HTML, 24 pictures
+//! that take 400 ms each, two web fonts (600 ms), an ad frame and two scripts
+//! from another site (127.0.0.2, 0.8 to 1.5 s), and comments a script renders
+//! from an XHR answered after 250 ms.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -25,7 +29,33 @@ impl Corpus {
             .route(
                 "/p/{n}",
                 get(|Path(n): Path<u32>| async move { Html(small(n)) }),
+            )
+            .route(
+                "/api/comments",
+                get(|| delayed(250, "application/json", COMMENTS)),
+            )
+            .route(
+                "/img/{name}",
+                get(|| delayed(400, "image/svg+xml", PICTURE)),
+            )
+            .route("/font/{name}", get(|| delayed(600, "font/woff2", "")));
+        // The "third party": ads and analytics on another site (127.0.0.2).
+        let third = Router::new()
+            .route("/ad", get(|| delayed(800, "text/html", AD)))
+            .route("/ad.js", get(|| delayed(1200, "text/javascript", "void 0")))
+            .route(
+                "/tag.js",
+                get(|| delayed(1500, "text/javascript", "void 0")),
             );
+        let third_listener = tokio::net::TcpListener::bind("127.0.0.2:0").await?;
+        let third_addr = third_listener.local_addr()?;
+        tokio::spawn(async move {
+            let _ = axum::serve(third_listener, third).await;
+        });
+        let app = app.route(
+            "/news/{n}",
+            get(move |Path(n): Path<u32>| async move { Html(news(n, third_addr)) }),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move {
@@ -123,5 +153,55 @@ fn small(n: u32) -> String {
          <p>Paragraph one of page {n}: plain prose about browsers on small farms.</p>\
          <p>Paragraph two of page {n}.</p><a href=/p/{}>next</a></body></html>",
         n + 1
+    )
+}
+
+async fn delayed(
+    ms: u64,
+    mime: &'static str,
+    body: &'static str,
+) -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    ([(axum::http::header::CONTENT_TYPE, mime)], body)
+}
+
+const PICTURE: &str = "<svg xmlns='http://www.w3.org/2000/svg' width='320' height='180'>\
+<rect width='320' height='180' fill='#6a8'/></svg>";
+const AD: &str = "<!doctype html><title>Ad</title><p>Buy now</p>";
+const COMMENTS: &str = r#"[{"who":"Ada","said":"A farm of browsers, at last."},
+{"who":"Linus","said":"Two cores were enough."},{"who":"Grace","said":"Ship it."}]"#;
+
+/// The heavy news page; `n` keeps URLs distinct so nothing is cached.
+pub fn news(n: u32, third: SocketAddr) -> String {
+    let mut body = format!(
+        "<article><h1>Browsers harvest the web early (story {n})</h1>\
+         <p class=byline>By A. Reporter</p>"
+    );
+    for i in 0..24 {
+        let _ = write!(
+            body,
+            "<p>Paragraph {i} of the story: small machines read pages for agents, and \
+             what a reader needs is the text, not the pictures around it.</p>\
+             <figure><img src=/img/{n}-{i}.svg alt='Picture {i}' width=320 height=180>\
+             <figcaption>Picture {i}</figcaption></figure>"
+        );
+    }
+    let _ = write!(
+        body,
+        "</article><iframe src=http://{third}/ad width=300 height=250></iframe>\
+         <section id=comments>Loading comments…</section>\
+         <script async src=http://{third}/tag.js></script>\
+         <script>const s=document.createElement('script');s.src='http://{third}/ad.js';\
+         document.head.appendChild(s);\
+         fetch('/api/comments').then(r=>r.json()).then(cs=>{{document.getElementById\
+         ('comments').innerHTML='<h2>Comments</h2>'+cs.map(c=>`<p><b>${{c.who}}</b>: \
+         ${{c.said}}</p>`).join('')}});</script>"
+    );
+    format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Story {n}</title>\
+         <style>@font-face{{font-family:Serif1;src:url(/font/a.woff2)}}\
+         @font-face{{font-family:Sans1;src:url(/font/b.woff2)}}\
+         h1{{font-family:Sans1,sans-serif}}body{{font-family:Serif1,serif;max-width:60em;margin:auto}}\
+         </style></head><body>{CHROME_TOP}<main>{body}</main>{CHROME_BOTTOM}</body></html>"
     )
 }

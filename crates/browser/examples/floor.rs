@@ -68,6 +68,7 @@ async fn main() {
                 format: Some(format),
                 main_content: Some(main),
                 max_chars: None,
+                full: None,
             });
             session.run(&op).await.unwrap();
         });

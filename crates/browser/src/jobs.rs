@@ -19,7 +19,36 @@ pub(crate) async fn execute(
     live: &mut Live,
     op: &Operation,
     limits: &PoolConfig,
+    one_off: bool,
 ) -> OpResult<JobOutput> {
+    let deadline = limits.cdp_timeout;
+    if op.url().is_some() {
+        let skip = skips_for_reading(op, limits, one_off);
+        if let Err(e) = live.tab().skip_for_reading(skip, deadline).await {
+            // The read still works, only slower: load the whole page.
+            tracing::debug!(error = %e, "could not turn on skipping for a read");
+            live.tab().watch.set_skipping(false);
+        }
+    }
+    let output = run(live, op, limits).await;
+    // Pages the agent reaches next (by a click, say) load in full.
+    live.tab().watch.stop_skipping();
+    output
+}
+
+/// Whether a job that loads a page loads only what reading needs: a `scrape`
+/// (unless `full`), and a one-off `navigate`, whose page is thrown away. A
+/// screenshot or PDF loads everything, and so does `--full-reads`.
+fn skips_for_reading(op: &Operation, limits: &PoolConfig, one_off: bool) -> bool {
+    !limits.full_reads
+        && match op {
+            Operation::Scrape(a) => a.full != Some(true),
+            Operation::Navigate(_) => one_off,
+            _ => false,
+        }
+}
+
+async fn run(live: &mut Live, op: &Operation, limits: &PoolConfig) -> OpResult<JobOutput> {
     let deadline = limits.cdp_timeout;
     match op {
         Operation::Tabs(a) => tabs::run(live, a, limits).await,
@@ -61,7 +90,7 @@ async fn on_tab(tab: Tab<'_>, op: &Operation, limits: &PoolConfig) -> OpResult<J
             screenshot::run(tab, a, nav_timeout, limits.screenshot_max_bytes).await
         }
         Operation::Pdf(a) => pdf::run(tab, a, nav_timeout).await,
-        Operation::Scrape(a) => scrape::run(tab, a, nav_timeout).await,
+        Operation::Scrape(a) => scrape::run(tab, a, nav_timeout, limits.full_reads).await,
         Operation::Snapshot(a) => snapshot::run(tab, a).await,
         Operation::Click(a) => act::click(tab, a, nav_timeout).await,
         Operation::Type(a) => act::type_text(tab, a, nav_timeout).await,

@@ -23,6 +23,8 @@ pub struct Session {
     /// The browser died between jobs; the next job that needs page state is told.
     lost_state: bool,
     closed: bool,
+    /// Runs one job and is thrown away ([`Session::run_once`]).
+    one_off: bool,
 }
 
 impl Session {
@@ -38,6 +40,7 @@ impl Session {
             live: Some(live),
             lost_state: false,
             closed: false,
+            one_off: false,
         }
     }
 
@@ -63,6 +66,7 @@ impl Session {
         let result = match joined.checkout().await {
             Ok(live) => {
                 let mut session = Session::with(pool, live);
+                session.one_off = true;
                 let result = session.run(op).await;
                 joined.give_back(session.take_live(), url).await;
                 result
@@ -143,7 +147,7 @@ impl Session {
         }
         let live = self.live.as_mut().expect("opened above");
         let started = std::time::Instant::now();
-        let result = jobs::execute(live, op, limits).await;
+        let result = jobs::execute(live, op, limits, self.one_off).await;
         if let Some(live) = self.live.as_mut() {
             live.uses += 1;
         }

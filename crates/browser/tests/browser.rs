@@ -31,6 +31,7 @@ async fn page_text(session: &mut Session, url: Option<String>) -> String {
         format: Some(ScrapeFormat::Text),
         main_content: Some(false),
         max_chars: None,
+        full: None,
     });
     match session.run(&op).await.expect("scrape") {
         JobOutput::Scraped(s) => s.content,
@@ -74,6 +75,7 @@ async fn once_text_in(pool: &Pool, url: String, group: Option<&str>) -> String {
         format: Some(ScrapeFormat::Text),
         main_content: Some(false),
         max_chars: None,
+        full: None,
     });
     match Session::run_once(pool, &op, group)
         .await

@@ -390,7 +390,7 @@ fn describe_target(element: &Option<String>, selector: &Option<String>) -> Strin
 #[tool_router]
 impl BrowserfarmServer {
     #[tool(
-        description = "Open a URL (or go back, forward, reload) in this session's tab and wait for it to load.",
+        description = "Open a URL (or go back, forward, reload) in this session's tab.",
         annotations(
             title = "Navigate",
             read_only_hint = false,
@@ -706,7 +706,7 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Read many URLs in parallel (not in this session's tab); one section per URL, in order.",
+        description = "Read many URLs in parallel; one section per URL, in order.",
         annotations(title = "Read many pages", read_only_hint = true)
     )]
     async fn batch_scrape(
@@ -742,6 +742,7 @@ impl BrowserfarmServer {
                 format: args.format,
                 main_content: args.main_content,
                 max_chars: Some(per_page),
+                full: args.full,
             });
             Job::new(None, op).with_placement(placement.node_tags.clone(), placement.priority)
         });

@@ -35,8 +35,8 @@ pub use operation::{
     ArgsError, BatchScrapeArgs, ClickArgs, CloseSessionArgs, DEFAULT_BATCH_MAX_CHARS,
     DEFAULT_EVALUATE_CHARS, DEFAULT_MAX_CHARS, DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_TIMEOUT_MS,
     EvaluateArgs, FarmStatusArgs, ImageFormat, MAX_BATCH_CONCURRENCY, MAX_BATCH_URLS,
-    MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, ScrapeArgs, ScrapeFormat,
-    ScreenshotArgs, TypeArgs, WaitUntil,
+    MAX_MAX_CHARS, MAX_TIMEOUT_MS, NavAction, NavigateArgs, Operation, SETTLE_MAX_MS, ScrapeArgs,
+    ScrapeFormat, ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{
     Effect, Element, FilledField, FilledValue, Image, JobOutput, PageInfo, Scraped, ScrollPosition,

@@ -19,6 +19,10 @@ pub const MAX_TIMEOUT_MS: u64 = 300_000;
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Default cap on scraped text, in characters (about 5k tokens).
 pub const DEFAULT_MAX_CHARS: usize = 20_000;
+/// Longest a `ready` load waits, after `DOMContentLoaded`, for the page's data
+/// requests to be answered and its DOM to stop changing; then it reads what is
+/// there and says so.
+pub const SETTLE_MAX_MS: u64 = 5_000;
 /// Largest `max_chars` accepted.
 pub const MAX_MAX_CHARS: usize = 1_000_000;
 
@@ -322,8 +326,12 @@ pub enum NavAction {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WaitUntil {
-    /// The `load` event: the document and its images, styles and scripts are loaded.
+    /// The content is ready: the HTML is parsed, the requests its scripts made for
+    /// data (and same-site scripts) are answered, and the page stopped changing;
+    /// images, fonts and frames may still be loading. Bounded by [`SETTLE_MAX_MS`].
     #[default]
+    Ready,
+    /// The `load` event: the document and its images, styles and scripts are loaded.
     Load,
     /// `DOMContentLoaded`: the HTML is parsed; fastest, images may still be loading.
     Domcontentloaded,
@@ -347,7 +355,7 @@ pub struct NavigateArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "NavAction")]
     pub action: Option<NavAction>,
-    /// Default load; domcontentloaded is faster; networkidle waits for late requests.
+    /// Default ready: content done, images may still load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "WaitUntil")]
     pub wait_until: Option<WaitUntil>,
@@ -434,7 +442,7 @@ pub struct ScrapeArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ScrapeFormat")]
     pub format: Option<ScrapeFormat>,
-    /// Only the main content (default true).
+    /// Main content only (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub main_content: Option<bool>,
@@ -442,6 +450,10 @@ pub struct ScrapeArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_chars: Option<usize>,
+    /// Load everything; wait for load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub full: Option<bool>,
 }
 
 /// Click an element.
@@ -525,17 +537,17 @@ pub const MAX_BATCH_CONCURRENCY: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchScrapeArgs {
-    /// http(s) URLs (1 to 1000), answered in order.
+    /// http(s) URLs (1 to 1000).
     pub urls: Vec<String>,
     /// Default markdown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ScrapeFormat")]
     pub format: Option<ScrapeFormat>,
-    /// Only each page's main content (default true).
+    /// Main content only (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub main_content: Option<bool>,
-    /// Characters per page at most (default 4000).
+    /// Per page (default 4000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub max_chars: Option<usize>,
@@ -543,6 +555,10 @@ pub struct BatchScrapeArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub concurrency: Option<usize>,
+    /// Load everything; wait for load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub full: Option<bool>,
 }
 
 impl BatchScrapeArgs {

@@ -88,11 +88,11 @@ pub struct TabInfo {
 pub struct Cookie {
     pub name: String,
     pub value: String,
-    /// e.g. "example.com"; setting needs domain or url.
+    /// e.g. "example.com".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub domain: Option<String>,
-    /// For setting: the URL the cookie is for.
+    /// Or the cookie's URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub url: Option<String>,

@@ -1,6 +1,8 @@
 //! Pages that browserfarm tests serve themselves on 127.0.0.1: an article with
 //! page junk around it, a form that echoes input, cookie setting and reading, a
-//! page that never finishes loading, a 404, and the pages of [`toolset`].
+//! page that never finishes loading, a 404, pages built like the real web for reads
+//! (`/reads/…`: late XHR content, pictures, a page that never settles), and the pages
+//! of [`toolset`].
 
 mod toolset;
 
@@ -123,15 +125,85 @@ async fn slow() -> Html<&'static str> {
     Html("<title>finally</title>")
 }
 
+/// A page built like the real web, for reads: the story in the HTML, pictures,
+/// a web font, an ad frame, and a part rendered from an XHR answered after
+/// 250 ms. With `never` its pictures, font and frame never finish loading;
+/// otherwise they take 300 ms.
+fn story(never: bool) -> String {
+    let slow = if never {
+        "/slow?"
+    } else {
+        "/reads/pixel.svg?delay=300&"
+    };
+    let mut page = format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Harvest Story</title>\
+         <style>@font-face{{font-family:Farm;src:url({slow}font)}}body{{font-family:Farm,serif}}</style>\
+         </head><body><article><h1>The Harvest Came Early</h1>\
+         <p>StoryLeadMarker: the farm's browsers read every page before the sun was up.</p>"
+    );
+    for i in 0..6 {
+        page.push_str(&format!(
+            "<figure><img src=\"{slow}img={i}\" alt=\"Field {i}\" width=200 height=100>\
+             <figcaption>Caption {i}</figcaption></figure>"
+        ));
+    }
+    page.push_str(&format!(
+        "<p>StoryEndMarker: and that was the whole story.</p></article>\
+         <iframe src=\"{slow}frame\" width=300 height=250></iframe>\
+         <section id=comments>Loading comments…</section>\
+         <script>fetch('/wait/250').then(r => r.text()).then(() => {{\
+           document.getElementById('comments').textContent = 'XhrRenderedMarker: 3 comments';\
+         }});</script></body></html>"
+    ));
+    page
+}
+
+/// A picture page: a red SVG and a line of text.
+const PICTURES: &str = "<!doctype html><title>Pictures</title><p>Pictures</p>\
+<img src=\"/reads/pixel.svg\" width=400 height=300 style=\"display:block\">";
+
+/// A page that fetches data, then changes its DOM forever.
+const RESTLESS: &str = "<!doctype html><title>Restless</title><p>RestlessMarker</p>\
+<p id=clock>0</p><script>fetch('/wait/50').then(() => {\
+ setInterval(() => { document.getElementById('clock').textContent = performance.now(); }, 20);\
+});</script>";
+
 /// A running fixture server; stops when dropped.
 pub struct Fixtures {
     pub addr: SocketAddr,
+    /// How many times `/reads/pixel.svg` was fetched.
+    pub pixels: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Fixtures {
     pub async fn start() -> Fixtures {
+        let pixels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = pixels.clone();
         let app = Router::new()
+            .route(
+                "/reads/story",
+                get(|Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    Html(story(q.contains_key("never")))
+                }),
+            )
+            .route("/reads/pictures", get(|| async { Html(PICTURES) }))
+            .route("/reads/restless", get(|| async { Html(RESTLESS) }))
+            .route(
+                "/reads/pixel.svg",
+                get(
+                    move |Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let delay = q.get("delay").and_then(|d| d.parse().ok()).unwrap_or(0);
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        (
+                            [(header::CONTENT_TYPE, "image/svg+xml")],
+                            "<svg xmlns='http://www.w3.org/2000/svg' width='400' height='300'>\
+                             <rect width='400' height='300' fill='#ff0000'/></svg>",
+                        )
+                    },
+                ),
+            )
             .route("/article", get(|| async { Html(ARTICLE) }))
             .route("/form", get(|| async { Html(FORM) }))
             .route("/echo", get(echo))
@@ -202,7 +274,7 @@ impl Fixtures {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Fixtures { addr, task }
+        Fixtures { addr, pixels, task }
     }
 
     pub fn url(&self, path: &str) -> String {

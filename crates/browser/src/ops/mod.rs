@@ -1,5 +1,6 @@
 //! The operations: what each tool does to a tab. Reading (`navigate.rs`,
-//! `scrape.rs` with the pure conversion in `extract.rs`, `snapshot.rs`,
+//! `settle.rs` for when content is ready, `scrape.rs` with the pure conversion
+//! in `extract.rs`, `snapshot.rs`,
 //! `screenshot.rs`, `pdf.rs`, `wait.rs`), acting with real input events
 //! (`interact.rs`, and `act.rs`, which reports each action as an
 //! [`browserfarm_protocol::Effect`]), what the tab's watcher collected
@@ -22,6 +23,7 @@ pub(crate) mod navigate;
 pub(crate) mod pdf;
 pub(crate) mod scrape;
 pub(crate) mod screenshot;
+pub(crate) mod settle;
 pub(crate) mod snapshot;
 pub(crate) mod storage;
 pub(crate) mod upload;

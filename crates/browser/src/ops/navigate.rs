@@ -12,15 +12,22 @@ use browserfarm_protocol::{
 };
 use chromiumoxide::cdp::IntoEventKind;
 use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
-use chromiumoxide::cdp::browser_protocol::network::{EventResponseReceived, ResourceType};
+use chromiumoxide::cdp::browser_protocol::network::{
+    EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, EventResponseReceived,
+    ResourceType,
+};
 use chromiumoxide::cdp::browser_protocol::page::{
     EventFrameRequestedNavigation, EventFrameStartedLoading, EventFrameStoppedLoading,
     EventLifecycleEvent, NavigateParams,
 };
+use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::error::CdpError;
 use chromiumoxide::listeners::EventStream;
 use futures::{FutureExt, StreamExt};
+use std::sync::atomic::Ordering;
+use tokio::time::Instant;
 
+use super::settle;
 use crate::tab::cdp::{Fault, OpError, OpResult, Tab};
 
 /// `navigate`: to a URL, or back, forward or reload in the tab's history.
@@ -53,15 +60,16 @@ pub(crate) async fn run(
     })
 }
 
-/// Loads `url` first when a reading operation names one (waiting for `load`);
+/// Loads `url` first when a reading operation names one (waiting for `wait`);
 /// otherwise reads the page the tab is on.
 pub(crate) async fn load(
     tab: Tab<'_>,
     url: Option<&str>,
+    wait: WaitUntil,
     timeout: Duration,
 ) -> OpResult<Option<u16>> {
     match url {
-        Some(url) => navigate(tab, url, WaitUntil::Load, timeout).await,
+        Some(url) => navigate(tab, url, wait, timeout).await,
         None => Ok(None),
     }
 }
@@ -108,6 +116,7 @@ pub(crate) async fn listen<T: IntoEventKind + Unpin>(tab: Tab<'_>) -> OpResult<E
 
 fn lifecycle_name(wait: WaitUntil) -> &'static str {
     match wait {
+        WaitUntil::Ready => "ready",
         WaitUntil::Load => "load",
         WaitUntil::Domcontentloaded => "DOMContentLoaded",
         WaitUntil::Networkidle => "networkIdle",
@@ -124,7 +133,10 @@ fn lifecycle_name(wait: WaitUntil) -> &'static str {
 /// event of the new document (the next navigation may wait for the pending `load`);
 /// `networkidle` waits for `load`, then for the `networkIdle` lifecycle event. A
 /// load that never finishes would block the tab's queue, which is why an overrun
-/// replaces the tab.
+/// replaces the tab. `ready` returns once the content is ready
+/// ([`super::settle`]), possibly before `load`: the tab then keeps loading the
+/// rest (images a later screenshot shows), and the next navigation stops that
+/// load first, so it does not queue behind it.
 pub(crate) async fn navigate(
     tab: Tab<'_>,
     url: &str,
@@ -134,10 +146,22 @@ pub(crate) async fn navigate(
     if let Some(gate) = tab.gate {
         gate.check_url(url).await?;
     }
-    let deadline = tokio::time::Instant::now() + timeout;
+    let by_script = still_loading(tab).await?;
+    let deadline = Instant::now() + timeout;
     let mut lifecycle = listen::<EventLifecycleEvent>(tab).await?;
     let mut responses = listen::<EventResponseReceived>(tab).await?;
     let mut crashed = listen::<EventTargetCrashed>(tab).await?;
+    let mut sent = listen::<EventRequestWillBeSent>(tab).await?;
+    let mut finished = listen::<EventLoadingFinished>(tab).await?;
+    let mut failed = listen::<EventLoadingFailed>(tab).await?;
+    let mut requests = settle::Requests::default();
+    // For `ready`: when the new document reached DOMContentLoaded, the quiet
+    // probe running in it (and when it started), and when the last probe that
+    // found the DOM quiet started.
+    let mut parsed_at: Option<Instant> = None;
+    let mut probe: Option<Probe<'_>> = None;
+    let mut quiet_since: Option<Instant> = None;
+    let mut retry_at: Option<Instant> = None;
     let main = tab.page.target_id().inner().clone();
     let wanted = lifecycle_name(wait);
 
@@ -150,8 +174,19 @@ pub(crate) async fn navigate(
     let mut loaded = false;
     // chromiumoxide stops waiting after its fixed 30 s; past that we rely on the
     // lifecycle events alone, up to our own deadline.
-    let mut answered = false;
+    let mut answered = by_script;
     let mut request = std::pin::pin!(tab.page.execute(NavigateParams::new(url)));
+    if by_script {
+        // Not `Page.navigate`: chromiumoxide would hold it until the previous
+        // page's `load`. Stopping first frees the connections the old page's
+        // loads hold (six per host). A failure shows as the document request
+        // failing.
+        let go = format!(
+            "window.stop(); location.assign({}); 0",
+            serde_json::Value::from(url)
+        );
+        tab.eval::<serde_json::Value>("navigating", &go).await?;
+    }
     loop {
         if let Some(loader) = &new_loader {
             // Lifecycle events alone count only for a document that got an HTTP
@@ -165,8 +200,30 @@ pub(crate) async fn navigate(
                 WaitUntil::Load => load,
                 WaitUntil::Domcontentloaded => load || reached(wanted),
                 WaitUntil::Networkidle => load && reached(wanted),
+                WaitUntil::Ready if !(load || reached("DOMContentLoaded")) => false,
+                WaitUntil::Ready => {
+                    let now = Instant::now();
+                    let since = *parsed_at.get_or_insert(now);
+                    let pending = requests.pending(loader);
+                    let quiet = quiet_since.is_some_and(|t| requests.none_ended_after(loader, t));
+                    if pending == 0 && (quiet || (load && !requests.made_any(loader))) {
+                        true
+                    } else if now >= (since + settle::SETTLE_MAX).min(deadline) {
+                        tab.watch.note(settle::still_changing_note(pending));
+                        true
+                    } else {
+                        if pending == 0 && probe.is_none() && retry_at.is_none_or(|t| now >= t) {
+                            let bound = (since + settle::SETTLE_MAX).min(deadline);
+                            probe = Some(Probe::start(tab, bound - now));
+                        }
+                        false
+                    }
+                }
             };
             if done {
+                if !load {
+                    tab.watch.loading.store(true, Ordering::Release);
+                }
                 return Ok(statuses
                     .iter()
                     .rev()
@@ -192,11 +249,36 @@ pub(crate) async fn navigate(
                 if ev.frame_id.inner() == &main {
                     if ev.name == "init" && !loaded {
                         new_loader = Some(ev.loader_id.inner().clone());
+                        // A script redirect: the settling starts over.
+                        parsed_at = None;
+                        quiet_since = None;
                     }
                     events.push((ev.loader_id.inner().clone(), ev.name.clone()));
                 }
             }
             _ = crashed.next() => return Err(OpError::Fault { during: "navigating", fault: Fault::TabCrashed }),
+            Some(ev) = sent.next() => requests.sent(&ev, &main),
+            Some(ev) = finished.next() => requests.ended(ev.request_id.inner()),
+            Some(ev) = failed.next() => {
+                if by_script && requests.is_document(ev.request_id.inner()) && ev.canceled != Some(true) {
+                    return Err(navigation_failed(url, &ev.error_text).into());
+                }
+                requests.ended(ev.request_id.inner());
+            }
+            quiet = async { probe.as_mut().expect("guarded").run().await }, if probe.is_some() => {
+                let started = probe.take().expect("guarded").started;
+                match quiet {
+                    Ok(true) => quiet_since = Some(started),
+                    // Changing up to the bound: the check above notes it.
+                    Ok(false) => {}
+                    // The document is being replaced: probe the next one soon.
+                    Err(OpError::Fault { fault: Fault::Protocol(m), .. }) if is_navigation_race(&m) => {
+                        retry_at = Some(Instant::now() + settle::QUIET);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            _ = tokio::time::sleep_until(wake(parsed_at, retry_at, deadline)), if parsed_at.is_some() && Instant::now() < deadline => {}
             answer = &mut request, if !answered => {
                 answered = true;
                 let nav = match answer {
@@ -215,17 +297,84 @@ pub(crate) async fn navigate(
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
+                let hint = match wait {
+                    WaitUntil::Ready | WaitUntil::Domcontentloaded => "Try a larger timeout_ms.",
+                    _ => "Try wait_until=\"ready\" or a larger timeout_ms.",
+                };
                 return Err(OpError::ResetTab(JobError::new(
                     ErrorKind::Timeout,
                     format!(
                         "{url} did not reach '{wanted}' within {} ms; the tab was reset to a \
-                         blank page (cookies kept). Try wait_until=\"domcontentloaded\" or a \
-                         larger timeout_ms.",
+                         blank page (cookies kept). {hint}",
                         timeout.as_millis()
                     ),
                 )));
             }
         }
+    }
+}
+
+/// When a `ready` wait must look again with no event: at its bound, or when a
+/// probe may be retried.
+fn wake(parsed_at: Option<Instant>, retry_at: Option<Instant>, deadline: Instant) -> Instant {
+    let bound = parsed_at.map_or(deadline, |t| (t + settle::SETTLE_MAX).min(deadline));
+    retry_at.map_or(bound, |r| r.min(bound))
+}
+
+/// The quiet probe running in the new document.
+struct Probe<'a> {
+    started: Instant,
+    run: std::pin::Pin<Box<dyn std::future::Future<Output = OpResult<bool>> + Send + 'a>>,
+}
+
+impl<'a> Probe<'a> {
+    fn start(tab: Tab<'a>, max: Duration) -> Probe<'a> {
+        let mut params = EvaluateParams::new(settle::quiet_probe_js(max.as_millis()));
+        params.return_by_value = Some(true);
+        params.await_promise = Some(true);
+        let run = Box::pin(async move {
+            let reply = tab
+                .exec_within(
+                    "waiting for the page to settle",
+                    max + tab.cdp_timeout,
+                    params,
+                )
+                .await?;
+            Ok(reply.result.value.and_then(|v| v.as_bool()).unwrap_or(true))
+        });
+        Probe {
+            started: Instant::now(),
+            run,
+        }
+    }
+
+    async fn run(&mut self) -> OpResult<bool> {
+        (&mut self.run).await
+    }
+}
+
+/// Whether the page a `ready` navigation returned early from is still loading.
+/// chromiumoxide holds each `Page.navigate` until the one before it saw `load`
+/// in the frame and all its subframes (and a stopped load never fires it), so
+/// such a tab navigates by script until a page of it loads fully.
+async fn still_loading(tab: Tab<'_>) -> OpResult<bool> {
+    if !tab.watch.loading.load(Ordering::Acquire) {
+        return Ok(false);
+    }
+    let state = tab
+        .eval::<String>("checking the previous page's load", "document.readyState")
+        .await;
+    match state {
+        Ok(state) if state == "complete" => {
+            tab.watch.loading.store(false, Ordering::Release);
+            Ok(false)
+        }
+        Ok(_) => Ok(true),
+        Err(OpError::Fault {
+            fault: Fault::Protocol(m),
+            ..
+        }) if is_navigation_race(&m) => Ok(true),
+        Err(e) => Err(e),
     }
 }
 
@@ -316,7 +465,7 @@ impl NavigationWatch {
         if !pending {
             return Ok(false);
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             tokio::select! {
                 ev = self.stopped.next() => {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{ErrorKind, JobError, JobOutput, PdfArgs};
+use browserfarm_protocol::{ErrorKind, JobError, JobOutput, PdfArgs, WaitUntil};
 use serde_json::json;
 
 use crate::tab::cdp::{OpResult, Tab};
@@ -17,7 +17,8 @@ pub(crate) async fn run(
     args: &PdfArgs,
     nav_timeout: Duration,
 ) -> OpResult<JobOutput> {
-    let status = super::navigate::load(tab, args.url.as_deref(), nav_timeout).await?;
+    let status =
+        super::navigate::load(tab, args.url.as_deref(), WaitUntil::Load, nav_timeout).await?;
     let page = super::navigate::page_info(tab, status).await?;
     let (data_base64, bytes) = print(tab, args).await?;
     Ok(JobOutput::Pdf {

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use browserfarm_protocol::{ErrorKind, Image, ImageFormat, JobError, JobOutput, ScreenshotArgs};
+use browserfarm_protocol::{
+    ErrorKind, Image, ImageFormat, JobError, JobOutput, ScreenshotArgs, WaitUntil,
+};
 use chromiumoxide::cdp::browser_protocol::page::{
     CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
 };
@@ -51,10 +53,18 @@ pub(crate) async fn run(
     nav_timeout: Duration,
     budget: usize,
 ) -> OpResult<JobOutput> {
-    let status = super::navigate::load(tab, args.url.as_deref(), nav_timeout).await?;
+    let status =
+        super::navigate::load(tab, args.url.as_deref(), WaitUntil::Load, nav_timeout).await?;
     let mut page = super::navigate::page_info(tab, status).await?;
     let (image, note) = capture(tab, args, &page.url, budget).await?;
     page.notes.extend(note);
+    if args.url.is_none() && tab.watch.skipped() > 0 {
+        page.notes.push(
+            "this page was loaded by scrape, which skips images, fonts and frames, so some \
+             may be missing here; navigate to it (or screenshot with url) to see them"
+                .to_owned(),
+        );
+    }
     Ok(JobOutput::Screenshot { page, image })
 }
 

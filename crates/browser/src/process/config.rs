@@ -61,6 +61,10 @@ pub struct PoolConfig {
     pub downloads: bool,
     /// Largest file a download may grow to before it is cancelled.
     pub max_download_bytes: u64,
+    /// Reads load the whole page and wait for `load`, as screenshots do. Off
+    /// (default), one-off reads skip images, media, fonts and subframes, and
+    /// reads return once the content is ready (see `WaitUntil::Ready`).
+    pub full_reads: bool,
     /// Hosts pages may reach; `None` lets them reach any.
     pub gate: Option<std::sync::Arc<Gate>>,
     /// Let pages open popups: script-opened windows are allowed, and popups
@@ -96,6 +100,7 @@ impl Default for PoolConfig {
             screenshot_max_bytes: DEFAULT_SCREENSHOT_MAX_BYTES,
             downloads: false,
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
+            full_reads: false,
             gate: None,
             popups: false,
             max_tabs: browserfarm_protocol::MAX_TABS,

@@ -19,6 +19,8 @@ pub(crate) struct TabHandle {
     pub(crate) watch: Arc<PageWatch>,
     pub(crate) refs: Mutex<RefMap>,
     gate: Option<Arc<Gate>>,
+    /// `Fetch` pauses the kinds a read may skip (enabled on the first such read).
+    pausing_skippable: std::sync::atomic::AtomicBool,
     _watcher: Watcher,
 }
 
@@ -37,6 +39,7 @@ impl TabHandle {
             watch: state,
             refs: Mutex::new(RefMap::default()),
             gate,
+            pausing_skippable: Default::default(),
             _watcher: watcher,
         })
     }
@@ -78,6 +81,31 @@ impl TabHandle {
                 let _ = tokio::time::timeout(deadline, page.close()).await;
                 Err(e)
             }
+        }
+    }
+
+    /// Makes the tab's next loads skip what a reader does not need (images,
+    /// media, fonts, subframes), or load everything. With a host policy every
+    /// request is paused already; otherwise the first skipping read asks
+    /// Chromium to pause those kinds (one round trip per tab).
+    pub(crate) async fn skip_for_reading(
+        &self,
+        skip: bool,
+        deadline: Duration,
+    ) -> Result<(), String> {
+        use std::sync::atomic::Ordering;
+        self.watch.set_skipping(skip);
+        if !skip || self.gate.is_some() || self.pausing_skippable.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let enable = super::cdp::raw("Fetch.enable", super::watch::skippable_patterns());
+        match tokio::time::timeout(deadline, self.page.execute(enable)).await {
+            Ok(Ok(_)) => {
+                self.pausing_skippable.store(true, Ordering::Release);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("Chromium did not enable request filtering in time".into()),
         }
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use browserfarm_protocol::{ConsoleEntry, ConsoleLevel, HandleDialogArgs, RequestEntry, cut_chars};
@@ -46,6 +47,14 @@ pub(crate) struct PageWatch {
     /// The tab's renderer crashed (`Inspector.targetCrashed`).
     crashed: std::sync::atomic::AtomicBool,
     crash: tokio::sync::Notify,
+    /// Requests a reader does not need (images, media, fonts, subframes) fail
+    /// at once instead of loading: set for one-off reads, see [`skippable`].
+    skipping: AtomicBool,
+    /// How many requests were skipped since skipping was last set.
+    skipped: AtomicUsize,
+    /// A `ready` load returned before the page's `load` event: the tab may still
+    /// be loading, and the next navigation must stop it first.
+    pub(crate) loading: AtomicBool,
 }
 
 #[derive(Default)]
@@ -81,6 +90,23 @@ impl PageWatch {
             }
             notified.await;
         }
+    }
+
+    /// Turns skipping of what readers do not need on or off for the next load,
+    /// and restarts the count of what the current page is missing.
+    pub(crate) fn set_skipping(&self, on: bool) {
+        self.skipping.store(on, Ordering::Release);
+        self.skipped.store(0, Ordering::Release);
+    }
+
+    /// Stops skipping after a job, keeping the count for the page it loaded.
+    pub(crate) fn stop_skipping(&self) {
+        self.skipping.store(false, Ordering::Release);
+    }
+
+    /// How many requests were skipped since skipping was last set.
+    pub(crate) fn skipped(&self) -> usize {
+        self.skipped.load(Ordering::Acquire)
     }
 
     /// Forgets everything (a scratch tab handed to the next one-off job).
@@ -284,6 +310,26 @@ fn describe(arg: &RemoteObject) -> String {
     }
 }
 
+/// What a read skips: images, media and fonts change no text, and a subframe's
+/// content is not part of what `scrape` or `snapshot` return.
+fn skippable(ev: &EventRequestPaused, main_frame: &str) -> bool {
+    use chromiumoxide::cdp::browser_protocol::network::ResourceType;
+    match ev.resource_type {
+        ResourceType::Image | ResourceType::Media | ResourceType::Font => true,
+        ResourceType::Document => ev.frame_id.inner() != main_frame,
+        _ => false,
+    }
+}
+
+/// The `Fetch` patterns that pause the kinds [`skippable`] may refuse.
+pub(crate) fn skippable_patterns() -> serde_json::Value {
+    let patterns: Vec<_> = ["Image", "Media", "Font", "Document"]
+        .iter()
+        .map(|t| serde_json::json!({"urlPattern": "*", "resourceType": t, "requestStage": "Request"}))
+        .collect();
+    serde_json::json!({ "patterns": patterns })
+}
+
 /// Keeps a tab's watcher task alive; aborts it when dropped.
 pub(crate) struct Watcher(tokio::task::JoinHandle<()>);
 
@@ -327,43 +373,52 @@ pub(crate) async fn watch(
         Ok(Err(e)) => return Err(e.to_string()),
         Err(_) => return Err("Chromium did not accept event subscriptions in time".into()),
     };
-    // With a host policy, every request is paused until the gate has looked at it.
-    let mut paused = match &gate {
-        Some(_) => {
-            let intercept = async {
-                let stream = page.event_listener::<EventRequestPaused>().await?;
-                page.execute(raw(
-                    "Fetch.enable",
-                    serde_json::json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
-                ))
-                .await?;
-                Ok::<_, chromiumoxide::error::CdpError>(stream)
-            };
-            match tokio::time::timeout(deadline, intercept).await {
-                Ok(Ok(stream)) => Some(stream),
-                Ok(Err(e)) => return Err(e.to_string()),
-                Err(_) => return Err("Chromium did not enable request filtering in time".into()),
-            }
+    // Requests are paused only once `Fetch` is enabled: for every request with a
+    // host policy (here), for the skippable kinds once a read skips them
+    // ([`intercept_skippable`]).
+    let intercept = async {
+        let stream = page.event_listener::<EventRequestPaused>().await?;
+        if gate.is_some() {
+            page.execute(raw(
+                "Fetch.enable",
+                serde_json::json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
+            ))
+            .await?;
         }
-        None => None,
+        Ok::<_, chromiumoxide::error::CdpError>(stream)
+    };
+    let mut paused = match tokio::time::timeout(deadline, intercept).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("Chromium did not enable request filtering in time".into()),
     };
     let page = page.clone();
+    let main_frame = page.target_id().inner().clone();
     let task = tokio::spawn(async move {
         loop {
             tokio::select! {
-                Some(ev) = async { paused.as_mut()?.next().await }, if paused.is_some() => {
+                Some(ev) = paused.next() => {
+                    let skip = watch.skipping.load(Ordering::Acquire) && skippable(&ev, &main_frame);
+                    if skip {
+                        watch.skipped.fetch_add(1, Ordering::AcqRel);
+                    }
                     let (gate, page, watch) = (gate.clone(), page.clone(), watch.clone());
                     // Each decision may wait for DNS: never hold up the other events.
                     tokio::spawn(async move {
-                        let Some(gate) = gate else { return };
-                        let verdict = gate.check_url(&ev.request.url).await;
+                        let verdict = match (&gate, skip) {
+                            (_, true) => Err(None),
+                            (Some(gate), false) => gate.check_url(&ev.request.url).await.map_err(Some),
+                            (None, false) => Ok(()),
+                        };
                         let reply = match verdict {
                             Ok(()) => raw(
                                 "Fetch.continueRequest",
                                 serde_json::json!({"requestId": ev.request_id}),
                             ),
-                            Err(e) => {
-                                watch.note(format!("a request was blocked: {}", e.message));
+                            Err(refused) => {
+                                if let Some(e) = refused {
+                                    watch.note(format!("a request was blocked: {}", e.message));
+                                }
                                 raw(
                                     "Fetch.failRequest",
                                     serde_json::json!({"requestId": ev.request_id, "errorReason": "BlockedByClient"}),
