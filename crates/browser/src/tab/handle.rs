@@ -19,8 +19,6 @@ pub(crate) struct TabHandle {
     pub(crate) watch: Arc<PageWatch>,
     pub(crate) refs: Mutex<RefMap>,
     gate: Option<Arc<Gate>>,
-    /// `Fetch` pauses the kinds a read may skip (enabled on the first such read).
-    pausing_skippable: std::sync::atomic::AtomicBool,
     _watcher: Watcher,
 }
 
@@ -39,7 +37,6 @@ impl TabHandle {
             watch: state,
             refs: Mutex::new(RefMap::default()),
             gate,
-            pausing_skippable: Default::default(),
             _watcher: watcher,
         })
     }
@@ -95,13 +92,13 @@ impl TabHandle {
     ) -> Result<(), String> {
         use std::sync::atomic::Ordering;
         self.watch.set_skipping(skip);
-        if !skip || self.gate.is_some() || self.pausing_skippable.load(Ordering::Acquire) {
+        if !skip || self.gate.is_some() || self.watch.pausing_skippable.load(Ordering::Acquire) {
             return Ok(());
         }
         let enable = super::cdp::raw("Fetch.enable", super::watch::skippable_patterns());
         match tokio::time::timeout(deadline, self.page.execute(enable)).await {
             Ok(Ok(_)) => {
-                self.pausing_skippable.store(true, Ordering::Release);
+                self.watch.pausing_skippable.store(true, Ordering::Release);
                 Ok(())
             }
             Ok(Err(e)) => Err(e.to_string()),

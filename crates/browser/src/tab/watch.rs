@@ -52,6 +52,10 @@ pub(crate) struct PageWatch {
     skipping: AtomicBool,
     /// How many requests were skipped since skipping was last set.
     skipped: AtomicUsize,
+    /// `Fetch` pauses the skippable kinds for us (enabled on the first skipping
+    /// read). Without it and without a gate, paused requests are not ours to
+    /// answer: a tab opened unfiltered answers its own (`storage_state` import).
+    pub(crate) pausing_skippable: AtomicBool,
     /// A `ready` load returned before the page's `load` event: the tab may still
     /// be loading, and the next navigation must stop it first.
     pub(crate) loading: AtomicBool,
@@ -398,6 +402,9 @@ pub(crate) async fn watch(
         loop {
             tokio::select! {
                 Some(ev) = paused.next() => {
+                    if gate.is_none() && !watch.pausing_skippable.load(Ordering::Acquire) {
+                        continue;
+                    }
                     let skip = watch.skipping.load(Ordering::Acquire) && skippable(&ev, &main_frame);
                     if skip {
                         watch.skipped.fetch_add(1, Ordering::AcqRel);
