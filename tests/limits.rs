@@ -103,3 +103,40 @@ async fn results_are_bounded_by_max_output_chars() {
         .text();
     assert!(ok.contains("3 ok, 0 failed"), "{ok}");
 }
+
+/// `notifications/cancelled` stops a running batch: no page starts after it,
+/// and the server takes the next call at once.
+#[tokio::test]
+async fn a_cancelled_batch_starts_no_more_pages() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::start_with(&[]).await;
+    let urls: Vec<String> = (0..40)
+        .map(|i| pages.url(&format!("/reads/pixel.svg?delay=800&n={i}")))
+        .collect();
+    let id = mcp
+        .send(
+            "tools/call",
+            json!({"name": "batch_scrape", "arguments": {"urls": urls, "concurrency": 2}}),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    mcp.notify(
+        "notifications/cancelled",
+        json!({"requestId": id, "reason": "the user changed their mind"}),
+    )
+    .await;
+    let at_cancel = pages.pixels.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(at_cancel < 40, "the batch was still running: {at_cancel}");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let later = pages.pixels.load(std::sync::atomic::Ordering::SeqCst);
+    // Pages asked for just before the cancel may still arrive; none after.
+    assert!(
+        later <= at_cancel + 2,
+        "{at_cancel} at the cancel, {later} later"
+    );
+    let next = mcp
+        .ok("scrape", json!({"url": pages.url("/article")}))
+        .await
+        .text();
+    assert!(next.contains("Growing Browsers"), "{next}");
+}

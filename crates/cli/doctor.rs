@@ -15,7 +15,7 @@ const PAGE: &str = "<!doctype html><html><head><title>browserfarm doctor</title>
 
 pub async fn run(args: BrowserArgs) -> Result<()> {
     println!("browserfarm {} doctor", env!("CARGO_PKG_VERSION"));
-    let mut config = args.pool_config(false);
+    let mut config = args.pool_config(false)?;
     config.min_browsers = 0; // start Chromium in the timed step below
     let pool = Pool::start(config).context("finding Chromium")?;
     row("chromium", pool.executable().display());

@@ -589,6 +589,23 @@ pub struct BrowserArgs {
     #[arg(long, env = "BROWSERFARM_FULL_READS", help_heading = PAGES)]
     pub full_reads: bool,
 
+    /// Show what each action changed on the page in its result: the lines of
+    /// the snapshot that appeared, went or changed, up to 2 KB, or the new
+    /// page's outline after a navigation (`--show-changes=false`: actions
+    /// answer with the page line only). Default: true.
+    #[arg(long, env = "BROWSERFARM_SHOW_CHANGES", value_name = "BOOL",
+          default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          action = clap::ArgAction::Set, help_heading = PAGES)]
+    pub show_changes: bool,
+
+    /// Block ads and trackers with this filter list (Adblock Plus syntax, as
+    /// EasyList, EasyPrivacy or uBlock Origin's lists); repeat for several.
+    /// Blocked requests fail inside Chromium and show in network_requests.
+    /// No list ships with browserfarm; off without one.
+    #[arg(long, env = "BROWSERFARM_BLOCK_LIST", value_name = "FILE",
+          value_delimiter = ',', help_heading = PAGES)]
+    pub block_list: Vec<PathBuf>,
+
     /// Largest file one download may grow to, in bytes; larger ones are cancelled.
     #[arg(long, env = "BROWSERFARM_MAX_DOWNLOAD_BYTES",
           default_value_t = browserfarm_browser::DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -701,10 +718,17 @@ impl BrowserArgs {
     }
 
     /// The pool settings; `private_by_default` decides --block-private-networks
-    /// when it is not given (see [`BrowserArgs::host_policy`]).
-    pub fn pool_config(&self, private_by_default: bool) -> PoolConfig {
+    /// when it is not given (see [`BrowserArgs::host_policy`]). Fails only on a
+    /// block list that cannot be read.
+    pub fn pool_config(&self, private_by_default: bool) -> anyhow::Result<PoolConfig> {
         let capacity = self.capacity();
-        PoolConfig {
+        let mut gate = browserfarm_browser::Gate::new(self.host_policy(private_by_default));
+        if !self.block_list.is_empty() {
+            let list = browserfarm_browser::BlockList::from_files(&self.block_list)?;
+            tracing::info!(rules = list.rules(), "block list loaded");
+            gate = gate.with_block_list(std::sync::Arc::new(list));
+        }
+        Ok(PoolConfig {
             chrome: self.chrome.clone(),
             min_browsers: self.min_browsers.min(capacity.max_browsers),
             max_browsers: capacity.max_browsers,
@@ -725,12 +749,11 @@ impl BrowserArgs {
             downloads: self.downloads,
             max_download_bytes: self.max_download_bytes,
             full_reads: self.full_reads,
+            show_changes: self.show_changes,
             popups: self.popups,
             max_tabs: self.max_tabs,
-            gate: Some(std::sync::Arc::new(browserfarm_browser::Gate::new(
-                self.host_policy(private_by_default),
-            ))),
-        }
+            gate: Some(std::sync::Arc::new(gate)),
+        })
     }
 }
 

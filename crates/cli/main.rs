@@ -161,7 +161,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         let pool =
             // Developers browse localhost: private networks stay reachable
             // unless --block-private-networks says otherwise.
-            Pool::start(args.browser.pool_config(false)).context("cannot start the browser pool")?;
+            Pool::start(args.browser.pool_config(false)?).context("cannot start the browser pool")?;
         tracing::info!(
             chrome = %pool.executable().display(),
             max_browsers = pool.config().max_browsers,
@@ -373,7 +373,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     // An agent reachable from other machines serves pages that must not reach
     // its own network, unless the operator says otherwise.
     let private_by_default = !args.listen.ip().is_loopback();
-    let pool = Pool::start(args.browser.pool_config(private_by_default))
+    let pool = Pool::start(args.browser.pool_config(private_by_default)?)
         .context("cannot start the browser pool")?;
     let capacity = args.browser.job_capacity();
     let executor = Arc::new(LocalExecutor::new(pool).with_capacity(capacity));

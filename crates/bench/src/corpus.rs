@@ -52,7 +52,7 @@ impl Corpus {
         tokio::spawn(async move {
             let _ = axum::serve(third_listener, third).await;
         });
-        let app = app.route(
+        let app = app.merge(crate::shop::routes()).route(
             "/news/{n}",
             get(move |Path(n): Path<u32>| async move { Html(news(n, third_addr)) }),
         );

@@ -7,11 +7,14 @@
 //! Prints markdown tables; see docs/benchmarks.md.
 
 mod corpus;
+mod heavy;
 mod mcp;
 mod micro;
 mod raw;
 mod rss;
 mod sessions;
+mod shop;
+mod tasks;
 mod toollist;
 
 use std::time::{Duration, Instant};
@@ -69,7 +72,19 @@ struct Args {
     /// Sessions row: warm opens (one more session beside the others) per level.
     #[arg(long, default_value_t = 10)]
     warm_tries: usize,
-    /// Run only one part: the read table, the sessions row or the tool list.
+    /// Heavy-pages table: reads timed one after another.
+    #[arg(long, default_value_t = 10)]
+    heavy_samples: usize,
+    /// Heavy-pages table: pages in the batch run, read `--heavy-concurrency` at once.
+    #[arg(long, default_value_t = 16)]
+    heavy_batch: usize,
+    #[arg(long, default_value_t = 4)]
+    heavy_concurrency: usize,
+    /// Task suite: print every tool call and result on stderr.
+    #[arg(long)]
+    transcript: bool,
+    /// Run only one part: the read table, heavy pages, the task suite, the
+    /// sessions row or the tool list.
     #[arg(long, value_enum)]
     only: Option<Part>,
     /// Only serve the corpus (prints its base URL) until interrupted: for
@@ -86,6 +101,11 @@ enum Part {
     Sessions,
     /// Bytes of `tools/list`, against Playwright MCP's.
     Tools,
+    /// Heavy news pages: read p50, batch pages/s, bytes, and whether each read
+    /// had the whole content.
+    Heavy,
+    /// The agent-task suite: tasks done, calls and bytes per task.
+    Tasks,
 }
 
 #[derive(Default)]
@@ -141,6 +161,38 @@ async fn main() -> anyhow::Result<()> {
     let part = |p: Part| args.only.is_none() || args.only == Some(p);
     if part(Part::Read) {
         read_table(&args, &corpus, &browserfarm).await?;
+    }
+    if part(Part::Heavy) {
+        heavy_table(&args, &corpus, &browserfarm).await?;
+    }
+    if part(Part::Tasks) {
+        let local = vec!["mcp".to_owned(), "--chrome".into(), args.chrome.clone()];
+        let ours = tasks::run(
+            tasks::Server::Browserfarm,
+            &browserfarm,
+            &local,
+            &corpus,
+            args.transcript,
+        )
+        .await?;
+        let theirs = match playwright(&args) {
+            Some(launcher) => Some(
+                tasks::run(
+                    tasks::Server::Playwright,
+                    &launcher,
+                    &playwright_args(&args.chrome),
+                    &corpus,
+                    args.transcript,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        tasks::print(
+            &ours,
+            theirs.as_deref(),
+            &format!("Playwright MCP {PLAYWRIGHT_MCP_VERSION}"),
+        );
     }
     if part(Part::Sessions) {
         sessions_table(&args, &corpus, &browserfarm).await?;
@@ -209,6 +261,50 @@ async fn read_table(args: &Args, corpus: &Corpus, browserfarm: &str) -> anyhow::
         eprintln!("D done");
     }
     print_table(&rows, args);
+    Ok(())
+}
+
+/// Heavy pages: raw chromiumoxide, browserfarm (default and `--full-reads`),
+/// Playwright MCP.
+async fn heavy_table(args: &Args, corpus: &Corpus, browserfarm: &str) -> anyhow::Result<()> {
+    let options = heavy::Options {
+        samples: args.heavy_samples,
+        batch: args.heavy_batch,
+        concurrency: args.heavy_concurrency,
+    };
+    let mut rows = vec![heavy::raw(&args.chrome, corpus, &options).await?];
+    let local = |extra: &[&str]| {
+        let mut a = vec!["mcp".to_owned(), "--chrome".into(), args.chrome.clone()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    rows.push(
+        heavy::browserfarm(
+            "B: browserfarm local",
+            browserfarm,
+            local(&[]),
+            3000,
+            corpus,
+            &options,
+        )
+        .await?,
+    );
+    rows.push(
+        heavy::browserfarm(
+            "B': browserfarm --full-reads",
+            browserfarm,
+            local(&["--full-reads"]),
+            4000,
+            corpus,
+            &options,
+        )
+        .await?,
+    );
+    if let Some(launcher) = playwright(args) {
+        let pw_args = playwright_args(&args.chrome);
+        rows.push(heavy::playwright(&launcher, pw_args, corpus, &options).await?);
+    }
+    heavy::print(&rows, &options);
     Ok(())
 }
 

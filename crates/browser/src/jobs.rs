@@ -10,7 +10,7 @@ use browserfarm_protocol::{JobOutput, Operation};
 use crate::context::live::Live;
 use crate::context::tabs;
 use crate::ops::{
-    act, evaluate, navigate, pdf, scrape, screenshot, snapshot, storage, wait, watched,
+    act, changes, evaluate, navigate, pdf, scrape, screenshot, snapshot, storage, wait, watched,
 };
 use crate::process::PoolConfig;
 use crate::tab::{OpResult, Tab};
@@ -23,6 +23,13 @@ pub(crate) async fn execute(
 ) -> OpResult<JobOutput> {
     let deadline = limits.cdp_timeout;
     if op.url().is_some() {
+        // A page the agent has not looked at: an action's changes are measured
+        // against the page as the action finds it.
+        live.tab()
+            .refs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unseen();
         let skip = skips_for_reading(op, limits, one_off);
         if let Err(e) = live.tab().skip_for_reading(skip, deadline).await {
             // The read still works, only slower: load the whole page.
@@ -30,7 +37,23 @@ pub(crate) async fn execute(
             live.tab().watch.set_skipping(false);
         }
     }
-    let output = run(live, op, limits).await;
+    let before = if limits.show_changes && shows_changes(op) {
+        changes::before(live.tab().tab(deadline))
+            .await
+            .map_err(|e| tracing::debug!(error = ?e, "no outline before the action"))
+            .ok()
+    } else {
+        None
+    };
+    let mut output = run(live, op, limits).await;
+    if let (Some(before), Ok(out)) = (before, output.as_mut())
+        && let Some(page) = out.page_mut()
+    {
+        match changes::after(live.tab().tab(deadline), before).await {
+            Ok(changes) => page.changes = Some(changes),
+            Err(e) => tracing::debug!(error = ?e, "no outline after the action"),
+        }
+    }
     // Pages the agent reaches next (by a click, say) load in full.
     live.tab().watch.stop_skipping();
     output
@@ -46,6 +69,22 @@ fn skips_for_reading(op: &Operation, limits: &PoolConfig, one_off: bool) -> bool
             Operation::Navigate(_) => one_off,
             _ => false,
         }
+}
+
+/// The actions whose results show what they changed on the page.
+fn shows_changes(op: &Operation) -> bool {
+    match op {
+        Operation::Click(_)
+        | Operation::Type(_)
+        | Operation::PressKey(_)
+        | Operation::SelectOption(_)
+        | Operation::FillForm(_)
+        | Operation::Hover(_)
+        | Operation::Scroll(_) => true,
+        // History moves (back, forward, reload), not loads of a new URL.
+        Operation::Navigate(a) => a.url.is_none() && a.action.is_some(),
+        _ => false,
+    }
 }
 
 async fn run(live: &mut Live, op: &Operation, limits: &PoolConfig) -> OpResult<JobOutput> {

@@ -45,9 +45,9 @@ mod tab;
 pub use context::{Pool, SessionOccupancy};
 pub use process::capacity::{Memory, SESSION_BUDGET, default_max_sessions, default_reserve};
 pub use process::{
-    CHROME_CANDIDATES, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES,
-    DEFAULT_SESSIONS_PER_BROWSER, Gate, LaunchError, Lease, PoolConfig, PoolStatus, Resolver,
-    default_max_browsers, find_chrome,
+    BlockList, BlockListError, CHROME_CANDIDATES, DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_SCREENSHOT_MAX_BYTES, DEFAULT_SESSIONS_PER_BROWSER, Gate, LaunchError, Lease,
+    PoolConfig, PoolStatus, Resolver, default_max_browsers, find_chrome,
 };
 pub use session::Session;
 

@@ -773,3 +773,75 @@ async fn a_process_due_for_recycling_keeps_its_sessions_until_they_end() {
     new.close().await;
     pool.shutdown().await;
 }
+
+/// The names and states a session's `downloads` lists once it lists one and
+/// none is still in progress.
+async fn settled_downloads(session: &mut Session) -> Vec<(String, String)> {
+    let op = Operation::Downloads(browserfarm_protocol::DownloadsArgs::default());
+    for _ in 0..100 {
+        let listed = match session.run(&op).await.expect("downloads") {
+            JobOutput::Downloads { downloads, .. } => downloads,
+            other => panic!("unexpected {other:?}"),
+        };
+        if !listed.is_empty() && listed.iter().all(|d| d.state != "in progress") {
+            return listed.into_iter().map(|d| (d.name, d.state)).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no download, or one still in progress, after ten seconds");
+}
+
+/// Download events are browser-wide, and two sessions share one process here:
+/// each lists only what its own pages downloaded, a tab's link and an
+/// in-process frame's alike, and reads it back.
+#[tokio::test]
+async fn two_sessions_in_one_process_see_only_their_own_downloads() {
+    let pages = Fixtures::start().await;
+    let pool = pool(|c| {
+        c.max_browsers = 1;
+        c.downloads = true;
+    });
+    let mut a = Session::open(&pool).await.unwrap();
+    let mut b = Session::open(&pool).await.unwrap();
+    assert_eq!(a.browser_pid(), b.browser_pid(), "one process holds both");
+    a.run(&navigate(pages.url("/controls"))).await.unwrap();
+    b.run(&navigate(pages.url("/framed-download")))
+        .await
+        .unwrap();
+    a.run(&Operation::Click(browserfarm_protocol::ClickArgs {
+        selector: Some("#dl".into()),
+        ..Default::default()
+    }))
+    .await
+    .expect("clicking the download link");
+    eval(
+        &mut b,
+        "document.getElementById('f').contentDocument.getElementById('dl-big').click(); 1",
+    )
+    .await
+    .expect("clicking the frame's link");
+
+    let completed = |name: &str| vec![(name.to_owned(), "completed".to_owned())];
+    assert_eq!(settled_downloads(&mut a).await, completed("report.csv"));
+    assert_eq!(settled_downloads(&mut b).await, completed("big.bin"));
+    assert_eq!(
+        settled_downloads(&mut a).await,
+        completed("report.csv"),
+        "nothing of the other session's"
+    );
+    let read = a
+        .run(&Operation::Downloads(browserfarm_protocol::DownloadsArgs {
+            index: Some(0),
+        }))
+        .await
+        .expect("reading the report");
+    match read {
+        JobOutput::File { file, .. } => {
+            assert_eq!(file.bytes, browserfarm_testkit::REPORT_CSV.len() as u64)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    a.close().await;
+    b.close().await;
+    pool.shutdown().await;
+}

@@ -189,3 +189,47 @@ async fn a_ready_read_returns_the_same_text_as_a_load_read() {
     }
     pool.shutdown().await;
 }
+
+/// A block list (Adblock Plus syntax) fails what it names inside Chromium: the
+/// ad's script never runs, the story is read, and the network log shows the
+/// blocked request. Without the list the same page runs the ad.
+#[tokio::test]
+async fn a_block_list_keeps_listed_scripts_off_the_page() {
+    let pages = Fixtures::start().await;
+    let list = browserfarm_browser::BlockList::from_texts(["! ads\n/ads/*$script\n".to_owned()]);
+    let gate = browserfarm_browser::Gate::new(browserfarm_protocol::HostPolicy::default())
+        .with_block_list(std::sync::Arc::new(list));
+    let blocking = Pool::start(PoolConfig {
+        min_browsers: 0,
+        gate: Some(std::sync::Arc::new(gate)),
+        ..PoolConfig::default()
+    })
+    .expect("Chromium is installed");
+    let url = pages.url("/reads/ads");
+    let mut session = Session::open(&blocking).await.unwrap();
+    let (text, _) = scraped(session.run(&scrape(url.clone(), None)).await);
+    assert!(text.contains("AdsStoryMarker"), "{text}");
+    assert!(
+        !text.contains("AdLoadedMarker"),
+        "the listed script ran: {text}"
+    );
+    let log = session
+        .run(&Operation::NetworkRequests(Default::default()))
+        .await
+        .expect("network log");
+    let JobOutput::Requests { entries, .. } = log else {
+        panic!("unexpected {log:?}");
+    };
+    let banner = entries
+        .iter()
+        .find(|r| r.url.ends_with("/ads/banner.js"))
+        .expect("the blocked request is logged");
+    assert!(banner.failed(), "{banner:?}");
+    session.close().await;
+    blocking.shutdown().await;
+
+    let plain = pool();
+    let (text, _) = scraped(Session::run_once(&plain, &scrape(url, None), None).await);
+    assert!(text.contains("AdLoadedMarker"), "{text}");
+    plain.shutdown().await;
+}

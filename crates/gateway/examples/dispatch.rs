@@ -61,6 +61,7 @@ async fn stub_node(delay: Duration, capacity: usize) -> String {
                 status: Some(200),
                 title: "stub".into(),
                 notes: vec![],
+                changes: None,
             },
             format: ScrapeFormat::Markdown,
             content: "stub content ".repeat(100),

@@ -46,6 +46,7 @@ async fn job(Json(_job): Json<Job>) -> Json<JobOutput> {
             status: Some(200),
             title: "stub".into(),
             notes: vec![],
+            changes: None,
         },
         format: ScrapeFormat::Markdown,
         content: "from a discovered node".into(),

@@ -113,6 +113,7 @@ async fn job(State(stub): State<Arc<Stub>>, Json(_job): Json<Job>) -> Response {
                 status: Some(200),
                 title: "ok".into(),
                 notes: vec![],
+                changes: None,
             },
             format: ScrapeFormat::Markdown,
             content: "stub".into(),

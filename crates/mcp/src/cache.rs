@@ -142,6 +142,7 @@ mod tests {
                 status: Some(200),
                 title: "A".into(),
                 notes: Vec::new(),
+                changes: None,
             },
             format: ScrapeFormat::Markdown,
             content: content.into(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use browserfarm_protocol::{
     ConsoleEntry, ConsoleLevel, Effect, Element, ElementTarget, FarmStatus, FilledValue, JobError,
-    JobOutput, PageInfo, RequestEntry, TabChange, cut_chars, format_tags, wire_name,
+    JobOutput, PageChanges, PageInfo, RequestEntry, TabChange, cut_chars, format_tags, wire_name,
 };
 use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 
@@ -21,6 +21,32 @@ fn page_block(page: &PageInfo) -> String {
     for note in &page.notes {
         out.push_str("\nNote: ");
         out.push_str(note);
+    }
+    if let Some(changes) = &page.changes {
+        out.push('\n');
+        out.push_str(&changes_block(changes));
+    }
+    out
+}
+
+/// What an action changed: a diff of the snapshot outline, or the new page's.
+fn changes_block(changes: &PageChanges) -> String {
+    let mut out = if changes.new_page {
+        "The new page shows:".to_owned()
+    } else if changes.lines.is_empty() && changes.omitted == 0 {
+        return "Nothing on the page changed.".to_owned();
+    } else {
+        "Changes on the page (+ appeared, - went, ~ changed):".to_owned()
+    };
+    for line in &changes.lines {
+        out.push('\n');
+        out.push_str(line);
+    }
+    if changes.omitted > 0 {
+        out.push_str(&format!(
+            "\n[{} more lines; call snapshot for the rest]",
+            changes.omitted
+        ));
     }
     out
 }

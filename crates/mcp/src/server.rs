@@ -917,6 +917,11 @@ impl ServerHandler for BrowserfarmServer {
             return Ok(render::failure(&error).into());
         };
         let started = std::time::Instant::now();
+        // `notifications/cancelled` (or a streamable HTTP client going away)
+        // cancels this token; rmcp then drops the answer but not the work, so
+        // the call's future is dropped here: a batch starts no more pages and
+        // its browsers go back to the pool.
+        let cancelled = context.ct.clone();
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {
             response = PLACEMENT.scope(placement, self.tool_router.call(call)) => {
@@ -931,6 +936,14 @@ impl ServerHandler for BrowserfarmServer {
                     }
                     response
                 })
+            }
+            () = cancelled.cancelled() => {
+                tracing::info!(elapsed = ?started.elapsed(), "tool call cancelled by the client");
+                let error = JobError::new(
+                    ErrorKind::Unavailable,
+                    "the call was cancelled; anything it did to a page may be partly done",
+                );
+                Ok(render::failure(&error).into())
             }
             () = self.drain.cut() => {
                 let error = JobError::new(

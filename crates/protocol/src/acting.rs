@@ -82,6 +82,10 @@ pub struct SnapshotArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "usize")]
     pub page: Option<usize>,
+    /// Also show parts shared with the page before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub full: Option<bool>,
 }
 
 impl SnapshotArgs {

@@ -39,8 +39,8 @@ pub use operation::{
     ScrapeFormat, ScreenshotArgs, TypeArgs, WaitUntil,
 };
 pub use output::{
-    Effect, Element, FilledField, FilledValue, Image, JobOutput, PageInfo, Scraped, ScrollPosition,
-    TabChange,
+    Effect, Element, FilledField, FilledValue, Image, JobOutput, PageChanges, PageInfo, Scraped,
+    ScrollPosition, TabChange,
 };
 pub use state::{
     ColorScheme, ConsoleEntry, ConsoleLevel, ConsoleMessagesArgs, Cookie, CookieAction,

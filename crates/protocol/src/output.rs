@@ -22,6 +22,21 @@ pub struct PageInfo {
     /// did not ask about (a dialog answered automatically, a tab opened).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What an action changed on the page, when the server shows changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<PageChanges>,
+}
+
+/// What an action changed, as lines of the snapshot outline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PageChanges {
+    /// A new document loaded: `lines` is its outline, not a difference.
+    pub new_page: bool,
+    /// On the same page, a unified diff of the outline: `+` appeared, `-` went,
+    /// `~` changed in place (same ref), ` ` an unchanged parent for context.
+    pub lines: Vec<String>,
+    /// Lines left out to keep within the budget.
+    pub omitted: usize,
 }
 
 /// An encoded image.

@@ -190,6 +190,30 @@ impl Fixtures {
             .route("/reads/pictures", get(|| async { Html(PICTURES) }))
             .route("/reads/restless", get(|| async { Html(RESTLESS) }))
             .route(
+                "/changes",
+                get(|Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    Html(changes_page(q.get("page").map_or("1", String::as_str)))
+                }),
+            )
+            .route(
+                "/reads/ads",
+                get(|| async {
+                    Html(
+                        "<!doctype html><title>With ads</title><p>AdsStoryMarker</p>\
+                         <script src=\"/ads/banner.js\"></script>",
+                    )
+                }),
+            )
+            .route(
+                "/ads/banner.js",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/javascript")],
+                        "document.body.insertAdjacentHTML('beforeend', '<p>AdLoadedMarker</p>')",
+                    )
+                }),
+            )
+            .route(
                 "/reads/pixel.svg",
                 get(
                     move |Query(q): Query<std::collections::HashMap<String, String>>| async move {
@@ -218,6 +242,17 @@ impl Fixtures {
             .route("/controls", get(|| async { Html(toolset::CONTROLS) }))
             .route("/big", get(toolset::big))
             .route("/download/{name}", get(toolset::download))
+            .route(
+                "/framed-download",
+                get(|| async {
+                    // A same-origin frame runs in its page's process: no target
+                    // of its own, so its downloads carry a frame id no target has.
+                    Html(
+                        "<!doctype html><title>Framed</title><p>A frame with links</p>\
+                         <iframe id=\"f\" src=\"/controls\"></iframe>",
+                    )
+                }),
+            )
             .route(
                 "/loop",
                 get(|| async { axum::response::Redirect::temporary("/loop") }),
@@ -291,4 +326,24 @@ impl Drop for Fixtures {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// `/changes?page=N`: a shop page whose buttons reveal a panel, change
+/// nothing, or add many lines, and whose nav and footer every page shares.
+fn changes_page(page: &str) -> String {
+    let page: String = page.chars().filter(char::is_ascii_digit).take(3).collect();
+    format!(
+        "<!doctype html><html><head><title>Shop page {page}</title></head><body>\
+         <nav><a href=\"/changes?page=1\">Home</a> <a href=\"/changes?page=2\">Next page</a> \
+         <a href=\"/changes?page=3\">Contact</a></nav>\
+         <main><h1>Shop page {page}</h1><p>Own content of page {page}</p>\
+         <button id=\"reveal\" onclick=\"document.getElementById('panel').hidden = false\">Show details</button>\
+         <button id=\"noop\" onclick=\"void 0\">Do nothing</button>\
+         <button id=\"many\" onclick=\"for (let i = 0; i < 300; i++) {{ const p = document.createElement('p'); \
+         p.textContent = 'Added line ' + i; document.querySelector('main').appendChild(p); }}\">Add many</button>\
+         <div id=\"panel\" hidden><p>Details revealed</p>\
+         <button id=\"buy\" onclick=\"this.textContent = 'Bought'\">Buy now</button></div>\
+         </main><footer><a href=\"/changes?page=4\">Imprint</a> <a href=\"/changes?page=5\">Privacy</a></footer>\
+         </body></html>"
+    )
 }

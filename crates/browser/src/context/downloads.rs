@@ -5,10 +5,13 @@
 //! it begins (Chromium's own "deny" would refuse it without a trace), any partial
 //! file is deleted, and the agent is told. Either way nothing vanishes silently.
 //!
-//! Download events are browser-wide; a process serves one session at a time, so
-//! every event seen while a session holds the process is that session's.
+//! Download events are browser-wide and a process holds many sessions'
+//! contexts, so each session claims only the downloads its own context began:
+//! by the context of the frame's target, or, for an in-process subframe (no
+//! target of its own), by the file appearing in the session's own directory.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +22,7 @@ use chromiumoxide::cdp::browser_protocol::browser::{
     BrowserContextId, DownloadProgressState, EventDownloadProgress, EventDownloadWillBegin,
     SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
 };
+use chromiumoxide::cdp::browser_protocol::page::FrameId;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -132,6 +136,7 @@ impl Downloads {
         let max_bytes = config.max_download_bytes;
         let shared = state.clone();
         let page = page.clone();
+        let asker = page.clone();
         let files = dir.clone();
         let cancel = move |guid: String| {
             let page = page.clone();
@@ -140,43 +145,40 @@ impl Downloads {
                 let _ = tokio::time::timeout(Duration::from_secs(5), page.execute(cancel)).await;
             }
         };
+        let mine = context.inner().clone();
         let task = tokio::spawn(async move {
+            // Downloads whose frame is not a target of its own (an in-process
+            // subframe), so whose context is not known yet: claimed once their
+            // file shows up in this context's directory.
+            let mut unplaced: HashMap<String, EventDownloadWillBegin> = HashMap::new();
             loop {
                 tokio::select! {
                     Some(ev) = begin.next() => {
-                        if !enabled {
-                            {
-                                let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                                s.refused.push(ev.guid.clone());
-                                s.notes.push(format!(
-                                    "the page tried to download {} ({}); downloads are off on \
-                                     this server, so it was cancelled (start the server with \
-                                     --downloads to capture them)",
-                                    ev.suggested_filename, ev.url
-                                ));
+                        match owner(&asker, &ev.frame_id).await {
+                            Some(context) if context == mine => {}
+                            Some(_) => continue,
+                            None => {
+                                unplaced.insert(ev.guid.clone(), (*ev).clone());
+                                continue;
                             }
+                        }
+                        if begun(&shared, &ev, enabled) {
                             cancel(ev.guid.clone()).await;
-                            continue;
                         }
-                        let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        if s.entries.len() == MAX_ENTRIES {
-                            s.entries.remove(0);
-                        }
-                        s.entries.push(Entry {
-                            guid: ev.guid.clone(),
-                            name: ev.suggested_filename.clone(),
-                            url: ev.url.clone(),
-                            state: "in progress",
-                            bytes: 0,
-                        });
-                        let index = s.entries.len() - 1;
-                        s.notes.push(format!(
-                            "the page started downloading {} (download {index}); call downloads \
-                             with index={index} to read it",
-                            ev.suggested_filename
-                        ));
                     }
                     Some(ev) = progress.next() => {
+                        if let Some(started) = unplaced.remove(&ev.guid) {
+                            if !has_file(&files, &ev.guid) {
+                                // Another context's, or not written yet.
+                                if ev.state == DownloadProgressState::InProgress {
+                                    unplaced.insert(ev.guid.clone(), started);
+                                }
+                                continue;
+                            }
+                            if begun(&shared, &started, enabled) {
+                                cancel(ev.guid.clone()).await;
+                            }
+                        }
                         let over = {
                             let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
                             if s.refused.contains(&ev.guid) {
@@ -297,6 +299,58 @@ impl Downloads {
         };
         Ok((info, file))
     }
+}
+
+/// The browser context of the frame a download began in, when that frame is a
+/// target (a tab, a popup or an out-of-process frame); `None` for an in-process
+/// subframe, which has no target of its own.
+async fn owner(page: &Page, frame: &FrameId) -> Option<String> {
+    let info = raw("Target.getTargetInfo", json!({"targetId": frame.inner()}));
+    let reply = tokio::time::timeout(Duration::from_secs(5), page.execute(info))
+        .await
+        .ok()?
+        .ok()?;
+    reply.result["targetInfo"]["browserContextId"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Whether Chromium has started writing download `guid` in `dir` (as the file
+/// itself or its `.crdownload`).
+fn has_file(dir: &Path, guid: &str) -> bool {
+    dir.join(guid).exists() || dir.join(format!("{guid}.crdownload")).exists()
+}
+
+/// Records a download of this context that began; `true` when it must be
+/// cancelled because downloads are off.
+fn begun(state: &Mutex<State>, ev: &EventDownloadWillBegin, enabled: bool) -> bool {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    if !enabled {
+        s.refused.push(ev.guid.clone());
+        s.notes.push(format!(
+            "the page tried to download {} ({}); downloads are off on this server, so it \
+             was cancelled (start the server with --downloads to capture them)",
+            ev.suggested_filename, ev.url
+        ));
+        return true;
+    }
+    if s.entries.len() == MAX_ENTRIES {
+        s.entries.remove(0);
+    }
+    s.entries.push(Entry {
+        guid: ev.guid.clone(),
+        name: ev.suggested_filename.clone(),
+        url: ev.url.clone(),
+        state: "in progress",
+        bytes: 0,
+    });
+    let index = s.entries.len() - 1;
+    s.notes.push(format!(
+        "the page started downloading {} (download {index}); call downloads with \
+         index={index} to read it",
+        ev.suggested_filename
+    ));
+    false
 }
 
 /// Where a process's sessions keep their downloads: inside its profile, so

@@ -3,7 +3,9 @@
 //! in `extract.rs`, `snapshot.rs`,
 //! `screenshot.rs`, `pdf.rs`, `wait.rs`), acting with real input events
 //! (`interact.rs`, and `act.rs`, which reports each action as an
-//! [`browserfarm_protocol::Effect`]), what the tab's watcher collected
+//! [`browserfarm_protocol::Effect`]), what an action changed on the page
+//! (`changes.rs`) and what a new page shares with the one before (`shared.rs`),
+//! what the tab's watcher collected
 //! (`watched.rs`), the caller's JavaScript (`evaluate.rs`), emulation
 //! (`emulate.rs`), a context's cookies and storage (`storage.rs`), and where
 //! uploads may come from (`upload.rs`).
@@ -15,6 +17,7 @@
 //! carry facts, never sentences for the agent; the MCP layer words them.
 
 pub(crate) mod act;
+pub(crate) mod changes;
 pub(crate) mod emulate;
 pub(crate) mod evaluate;
 pub(crate) mod extract;
@@ -24,6 +27,7 @@ pub(crate) mod pdf;
 pub(crate) mod scrape;
 pub(crate) mod screenshot;
 pub(crate) mod settle;
+pub(crate) mod shared;
 pub(crate) mod snapshot;
 pub(crate) mod storage;
 pub(crate) mod upload;

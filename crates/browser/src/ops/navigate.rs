@@ -97,6 +97,7 @@ pub(crate) async fn page_info(tab: Tab<'_>, status: Option<u16>) -> OpResult<Pag
         status,
         title,
         notes: tab.watch.take_notes(),
+        changes: None,
     })
 }
 

@@ -53,6 +53,7 @@ pub(crate) async fn run(
                 status,
                 title: source.title,
                 notes,
+                changes: None,
             },
             content,
             dropped,

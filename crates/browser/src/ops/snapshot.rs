@@ -14,8 +14,8 @@ use browserfarm_protocol::{
 };
 use serde_json::{Value, json};
 
-use crate::tab::RefMap;
 use crate::tab::cdp::{OpError, OpResult, Tab, js_str};
+use crate::tab::{Outline, RefMap};
 
 /// Longest accessible name or value shown, in characters.
 const NAME_CHARS: usize = 100;
@@ -310,7 +310,14 @@ async fn backend_of(tab: Tab<'_>, selector: &str) -> OpResult<i64> {
 
 /// `snapshot`: one page of the current page's outline, with the page line.
 pub(crate) async fn run(tab: Tab<'_>, a: &SnapshotArgs) -> OpResult<JobOutput> {
-    let snap = snapshot(tab, a.selector.as_deref(), a.max_chars, a.page).await?;
+    let snap = snapshot(
+        tab,
+        a.selector.as_deref(),
+        a.max_chars,
+        a.page,
+        a.full == Some(true),
+    )
+    .await?;
     Ok(JobOutput::Snapshot {
         page: super::navigate::page_info(tab, None).await?,
         text: snap.text,
@@ -331,11 +338,48 @@ pub(crate) async fn snapshot(
     selector: Option<&str>,
     max_chars: Option<usize>,
     page: Option<usize>,
+    full: bool,
 ) -> OpResult<Snapshot> {
     let scope = match selector {
         Some(s) => Some(backend_of(tab, s).await?),
         None => None,
     };
+    let mut outline = outline(tab, scope).await?;
+    let mut lines = outline.lines.clone();
+    if scope.is_none() {
+        let mut refs = tab.refs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(before) = refs.page_before(outline.document).cloned() {
+            lines = super::shared::fold(&before, &mut outline, &mut refs, full);
+        }
+        // What the agent has now seen: the next action's changes are against it.
+        refs.shown(outline);
+    }
+    if lines.is_empty() {
+        lines.push(NOTHING_SHOWN.into());
+    }
+    let parts = paginate(lines, max_chars.unwrap_or(DEFAULT_SNAPSHOT_CHARS));
+    let part = page.unwrap_or(1);
+    let count = parts.len();
+    let Some(text) = parts.into_iter().nth(part - 1) else {
+        return Err(JobError::invalid_argument(format!(
+            "the snapshot has {count} page(s) at this max_chars; page {part} does not exist"
+        ))
+        .into());
+    };
+    Ok(Snapshot {
+        text,
+        part,
+        parts: count,
+    })
+}
+
+/// What a snapshot of a page with no readable content says.
+pub(crate) const NOTHING_SHOWN: &str =
+    "(the page shows nothing an assistive technology would read)";
+
+/// The whole outline of the tab's document, or of the element `scope` (a
+/// backend node id), handing out refs for what it shows.
+pub(crate) async fn outline(tab: Tab<'_>, scope: Option<i64>) -> OpResult<Outline> {
     let reply = tab
         .raw(
             "reading the accessibility tree",
@@ -379,23 +423,7 @@ pub(crate) async fn snapshot(
     }
     let mut lines = Vec::new();
     write(&items, 0, &mut lines);
-    if lines.is_empty() {
-        lines.push("(the page shows nothing an assistive technology would read)".into());
-    }
-    let parts = paginate(lines, max_chars.unwrap_or(DEFAULT_SNAPSHOT_CHARS));
-    let part = page.unwrap_or(1);
-    let count = parts.len();
-    let Some(text) = parts.into_iter().nth(part - 1) else {
-        return Err(JobError::invalid_argument(format!(
-            "the snapshot has {count} page(s) at this max_chars; page {part} does not exist"
-        ))
-        .into());
-    };
-    Ok(Snapshot {
-        text,
-        part,
-        parts: count,
-    })
+    Ok(Outline { document, lines })
 }
 
 /// Resolves a ref to a JavaScript object id for `Runtime.callFunctionOn`.

@@ -65,6 +65,9 @@ pub struct PoolConfig {
     /// (default), one-off reads skip images, media, fonts and subframes, and
     /// reads return once the content is ready (see `WaitUntil::Ready`).
     pub full_reads: bool,
+    /// Action results (click, type, press_key, select_option, fill_form,
+    /// hover, scroll, history moves) carry what the action changed on the page.
+    pub show_changes: bool,
     /// Hosts pages may reach; `None` lets them reach any.
     pub gate: Option<std::sync::Arc<Gate>>,
     /// Let pages open popups: script-opened windows are allowed, and popups
@@ -101,6 +104,7 @@ impl Default for PoolConfig {
             downloads: false,
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             full_reads: false,
+            show_changes: true,
             gate: None,
             popups: false,
             max_tabs: browserfarm_protocol::MAX_TABS,

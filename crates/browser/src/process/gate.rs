@@ -17,6 +17,8 @@ use futures::future::BoxFuture;
 
 use browserfarm_protocol::{HostPolicy, JobError};
 
+use super::blocklist::BlockList;
+
 /// How long a host's verdict is reused.
 const VERDICT_TTL: Duration = Duration::from_secs(30);
 /// Deadline for resolving a host.
@@ -38,12 +40,15 @@ pub struct Gate {
     policy: HostPolicy,
     verdicts: Mutex<Verdicts>,
     resolver: Resolver,
+    /// Ad and tracker rules, checked before the host policy.
+    block_list: Option<Arc<BlockList>>,
 }
 
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gate")
             .field("policy", &self.policy)
+            .field("block_list", &self.block_list)
             .finish()
     }
 }
@@ -53,6 +58,7 @@ impl Gate {
         Gate {
             policy,
             verdicts: Mutex::default(),
+            block_list: None,
             resolver: Arc::new(|host, port| {
                 Box::pin(async move {
                     tokio::net::lookup_host((host.as_str(), port))
@@ -70,8 +76,27 @@ impl Gate {
         self
     }
 
+    /// Also fails the requests `list` blocks (ads, trackers).
+    pub fn with_block_list(mut self, list: Arc<BlockList>) -> Gate {
+        self.block_list = Some(list);
+        self
+    }
+
     pub fn policy(&self) -> &HostPolicy {
         &self.policy
+    }
+
+    /// Whether any request can be refused: a host rule, or a block list.
+    pub fn filters(&self) -> bool {
+        self.policy.is_active() || self.block_list.is_some()
+    }
+
+    /// Whether the block list refuses a request for `url` of `kind` (an
+    /// `adblock` request type) made by the page at `page_url`.
+    pub(crate) fn blocks(&self, url: &str, page_url: &str, kind: &str) -> bool {
+        self.block_list
+            .as_ref()
+            .is_some_and(|list| list.blocks(url, page_url, kind))
     }
 
     /// Whether `url` may be requested. Schemes without a network host (data:,

@@ -1,7 +1,8 @@
 //! The bottom layer: Chromium processes. Finding and launching Chromium
 //! (`chrome.rs`), the deadpool of processes and its [`Lease`] (`pool.rs`),
-//! cleaning up after a dead owner (`reap.rs`), the host policy (`gate.rs`) and
-//! the egress proxy that enforces it per connection (`egress.rs`), the
+//! cleaning up after a dead owner (`reap.rs`), the host policy (`gate.rs`) with
+//! its optional ad and tracker lists (`blocklist.rs`) and the egress proxy that
+//! enforces it per connection (`egress.rs`), the
 //! memory-derived limits (`capacity.rs`), and the settings every layer reads
 //! (`config.rs`).
 //!
@@ -12,6 +13,7 @@
 //! that needs something per process keeps it itself or parks it in the process
 //! ([`ChromeProcess::park`]), which drops it with the process.
 
+pub(crate) mod blocklist;
 pub(crate) mod capacity;
 pub(crate) mod chrome;
 pub(crate) mod config;
@@ -20,6 +22,7 @@ pub(crate) mod gate;
 pub(crate) mod pool;
 pub(crate) mod reap;
 
+pub use blocklist::{BlockList, BlockListError};
 pub(crate) use chrome::ChromeProcess;
 pub use chrome::{CHROME_CANDIDATES, LaunchError, find_chrome};
 pub use config::{

@@ -93,12 +93,16 @@ impl ProcessPool {
             source,
         })?;
 
-        let gate = config.gate.clone().filter(|g| g.policy().is_active());
+        // Requests are paused and checked when there is anything to check; the
+        // proxy pins addresses, which only a host policy needs.
+        let gate = config.gate.clone().filter(|g| g.filters());
         let egress = match &gate {
-            Some(gate) => Some(Egress::start(gate.clone()).map_err(|e| {
-                LaunchError::Config(format!("cannot start the egress proxy on 127.0.0.1: {e}"))
-            })?),
-            None => None,
+            Some(gate) if gate.policy().is_active() => {
+                Some(Egress::start(gate.clone()).map_err(|e| {
+                    LaunchError::Config(format!("cannot start the egress proxy on 127.0.0.1: {e}"))
+                })?)
+            }
+            _ => None,
         };
         let closing = TaskTracker::new();
         let manager = Manager {

@@ -19,4 +19,4 @@ pub(crate) mod watch;
 pub(crate) use cdp::{Fault, OpError, OpResult, Tab};
 pub(crate) use context::ContextRef;
 pub(crate) use handle::TabHandle;
-pub(crate) use refs::RefMap;
+pub(crate) use refs::{Outline, RefMap};

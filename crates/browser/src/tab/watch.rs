@@ -325,6 +325,24 @@ fn skippable(ev: &EventRequestPaused, main_frame: &str) -> bool {
     }
 }
 
+/// A paused request's type in the terms of `adblock`'s filter options.
+fn request_kind(ev: &EventRequestPaused, main_frame: &str) -> &'static str {
+    use chromiumoxide::cdp::browser_protocol::network::ResourceType;
+    match ev.resource_type {
+        ResourceType::Document if ev.frame_id.inner() == main_frame => "main_frame",
+        ResourceType::Document => "sub_frame",
+        ResourceType::Stylesheet => "stylesheet",
+        ResourceType::Image => "image",
+        ResourceType::Media => "media",
+        ResourceType::Font => "font",
+        ResourceType::Script => "script",
+        ResourceType::Xhr | ResourceType::Fetch | ResourceType::EventSource => "xhr",
+        ResourceType::WebSocket => "websocket",
+        ResourceType::Ping | ResourceType::CspViolationReport => "ping",
+        _ => "other",
+    }
+}
+
 /// The `Fetch` patterns that pause the kinds [`skippable`] may refuse.
 pub(crate) fn skippable_patterns() -> serde_json::Value {
     let patterns: Vec<_> = ["Image", "Media", "Font", "Document"]
@@ -399,16 +417,27 @@ pub(crate) async fn watch(
     let page = page.clone();
     let main_frame = page.target_id().inner().clone();
     let task = tokio::spawn(async move {
+        // The tab's document, the "page" a block list's third-party rules
+        // compare a request's site with.
+        let mut page_url = String::new();
         loop {
             tokio::select! {
                 Some(ev) = paused.next() => {
                     if gate.is_none() && !watch.pausing_skippable.load(Ordering::Acquire) {
                         continue;
                     }
+                    let kind = request_kind(&ev, &main_frame);
+                    if kind == "main_frame" {
+                        page_url.clone_from(&ev.request.url);
+                    }
                     let skip = watch.skipping.load(Ordering::Acquire) && skippable(&ev, &main_frame);
                     if skip {
                         watch.skipped.fetch_add(1, Ordering::AcqRel);
                     }
+                    // Listed ads and trackers fail like skipped requests, quietly:
+                    // the network log shows them.
+                    let skip = skip
+                        || gate.as_ref().is_some_and(|g| g.blocks(&ev.request.url, &page_url, kind));
                     let (gate, page, watch) = (gate.clone(), page.clone(), watch.clone());
                     // Each decision may wait for DNS: never hold up the other events.
                     tokio::spawn(async move {
