@@ -42,6 +42,16 @@ async def flow(client: Client, page: str) -> None:
     check(await client.call_tool("type", {"selector": "#name", "text": "Ada", "session": session}), "type")
     clicked = check(await client.call_tool("click", {"selector": "#go", "session": session}), "click")
     print(f"click: {text(clicked).splitlines()[0]}")
+    # Results with structure carry it as data too, checked by the SDK against
+    # the tool's output schema.
+    page_data = opened.structured_content
+    tabs = check(await client.call_tool("tabs", {"session": session}), "tabs").structured_content
+    log = check(await client.call_tool("network_requests", {"session": session}), "network_requests")
+    if page_data.get("url") != page or [t["url"] for t in tabs["tabs"]] != [page]:
+        raise SystemExit(f"structured results disagree with the page: {page_data} {tabs}")
+    if not any(e["url"] == page for e in log.structured_content["entries"]):
+        raise SystemExit(f"the network log misses the page: {log.structured_content}")
+    print(f"structured: navigate status {page_data.get('status')}, {len(tabs['tabs'])} tab")
     seen = check(
         await client.call_tool("evaluate", {"expression": "document.title", "session": session}),
         "evaluate",

@@ -54,7 +54,9 @@ head -c 8 "$WORK/screenshot.png" | od -An -tx1 | grep -q "89 50 4e 47" || {
     exit 1
 }
 for mode in "" --legacy; do
-    "$VENV/bin/python" examples/python_sessions.py $mode \
-        "http://127.0.0.1:$MCP_PORT/mcp" "http://127.0.0.1:$PAGE_PORT/form.html"
+    FLOW=$("$VENV/bin/python" examples/python_sessions.py $mode \
+        "http://127.0.0.1:$MCP_PORT/mcp" "http://127.0.0.1:$PAGE_PORT/form.html")
+    echo "$FLOW"
+    grep -q "^structured: navigate status 200, 1 tab" <<<"$FLOW"
 done
 echo "python example: ok"

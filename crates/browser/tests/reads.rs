@@ -139,8 +139,22 @@ async fn reads_skip_pictures_and_say_so_on_a_page_of_little_text_but_screenshots
         ),
         other => panic!("unexpected {other:?}"),
     }
-    session.close().await;
     assert_eq!(pages.pixels.load(Ordering::SeqCst), 2);
+    // Once the page loads in full (here a reload), nothing is missing and no
+    // note says otherwise.
+    let reload = Operation::Navigate(NavigateArgs {
+        action: Some(browserfarm_protocol::NavAction::Reload),
+        ..Default::default()
+    });
+    session.run(&reload).await.expect("reload");
+    match session.run(&here).await.expect("screenshot") {
+        JobOutput::Screenshot { page, .. } => assert!(
+            !page.notes.iter().any(|n| n.contains("loaded by scrape")),
+            "{page:?}"
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+    session.close().await;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&image.data_base64)
         .unwrap();

@@ -118,10 +118,9 @@ pub(crate) fn add_session_schema(schema: &mut JsonObject) {
     {
         properties.insert(
             "session".into(),
-            serde_json::json!({
-                "type": "string",
-                "description": "Session handle or \"new\"."
-            }),
+            // Said once, in the server's instructions: the handle a result
+            // ends with, or "new".
+            serde_json::json!({"type": "string"}),
         );
     }
 }

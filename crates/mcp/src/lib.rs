@@ -29,6 +29,7 @@ mod schema;
 mod server;
 mod session;
 mod stdio;
+mod structured;
 
 pub use activity::{Activity, CallTotals, RECENT_CALLS, RecentCall};
 pub use arguments::{CORE_TOOLS, Toolset};

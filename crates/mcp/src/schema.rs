@@ -16,6 +16,9 @@ use serde_json::{Map, Value};
 /// Makes `schema` plain, as the module says.
 pub(crate) fn compact(schema: &mut JsonObject) {
     schema.remove("$schema");
+    if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
+        schema.remove("additionalProperties");
+    }
     let defs = match schema.remove("$defs") {
         Some(Value::Object(defs)) => defs,
         _ => Map::new(),

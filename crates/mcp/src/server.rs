@@ -83,6 +83,7 @@ impl BrowserfarmServer {
             }
             crate::schema::compact(&mut schema);
             route.attr.input_schema = Arc::new(schema);
+            route.attr.output_schema = crate::structured::output_schema(name).map(Arc::new);
         }
         BrowserfarmServer {
             sessions: Sessions {
@@ -347,7 +348,10 @@ impl BrowserfarmServer {
         match result {
             Ok(output) => {
                 tracing::info!(tool, elapsed = ?started.elapsed(), "tool call ok");
-                render::success(output, action)
+                let structured = crate::structured::of(&output);
+                let mut result = render::success(output, action);
+                result.structured_content = structured;
+                result
             }
             Err(e) => {
                 tracing::info!(tool, elapsed = ?started.elapsed(), kind = ?e.kind, "tool call failed: {}", e.message);
@@ -803,7 +807,9 @@ impl BrowserfarmServer {
             Some(id) => self.executor.session_node(&id).await,
             None => None,
         };
-        Ok(render::farm_status(&status, session_node.as_deref()))
+        let mut result = render::farm_status(&status, session_node.as_deref());
+        result.structured_content = crate::structured::of_farm(&status);
+        Ok(result)
     }
 
     #[tool(

@@ -487,7 +487,19 @@ pub(crate) async fn watch(
                     let source = d.url.as_ref().map(|u| format!("{u}:{}", d.line_number + 1));
                     watch.push_console(ConsoleLevel::Error, format!("Uncaught {text}"), source);
                 }
-                Some(ev) = sent.next() => watch.request_sent(&ev),
+                Some(ev) = sent.next() => {
+                    // A page loaded in full (a click's, say) replaces one a read
+                    // loaded without pictures: nothing of it was skipped.
+                    let document = ev.r#type
+                        == Some(chromiumoxide::cdp::browser_protocol::network::ResourceType::Document);
+                    if document
+                        && ev.frame_id.as_ref().is_some_and(|f| f.inner() == &main_frame)
+                        && !watch.skipping.load(Ordering::Acquire)
+                    {
+                        watch.skipped.store(0, Ordering::Release);
+                    }
+                    watch.request_sent(&ev);
+                }
                 Some(_) = crashes.next() => {
                     watch.crashed.store(true, std::sync::atomic::Ordering::Release);
                     watch.crash.notify_waiters();
