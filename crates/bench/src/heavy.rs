@@ -138,7 +138,9 @@ pub async fn browserfarm(
     let r = client
         .call(
             "batch_scrape",
-            json!({"urls": urls, "concurrency": o.concurrency, "main_content": false}),
+            // The whole page, so the comments at its end are not cut off.
+            json!({"urls": urls, "concurrency": o.concurrency, "main_content": false,
+                   "max_chars": 20_000}),
         )
         .await?;
     anyhow::ensure!(

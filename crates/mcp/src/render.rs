@@ -36,7 +36,9 @@ fn changes_block(changes: &PageChanges) -> String {
     } else if changes.lines.is_empty() && changes.omitted == 0 {
         return "Nothing on the page changed.".to_owned();
     } else {
-        "Changes on the page (+ appeared, - went, ~ changed):".to_owned()
+        // The markers are a unified diff's (`~`: changed in place), which the
+        // instructions name once.
+        "Changes on the page:".to_owned()
     };
     for line in &changes.lines {
         out.push('\n');

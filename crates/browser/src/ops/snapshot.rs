@@ -228,6 +228,12 @@ impl<'a> Tree<'a> {
             };
             children.retain(|c| !repeats(c));
         }
+        // A list item holding one element is that element: the list around
+        // it says it is one of many.
+        if role == "listitem" && name.is_empty() && line == role && children.len() == 1 {
+            out.extend(children);
+            return;
+        }
         // A node whose only content is one text line reads best on one line.
         if children.len() == 1
             && children[0].children.is_empty()
@@ -539,6 +545,25 @@ mod tests {
         assert_eq!(
             out,
             "- listitem\n  - link \"Product 0 Red shoes\" [ref=e1]\n  - text \"€10\""
+        );
+    }
+
+    #[test]
+    fn a_list_item_of_one_element_is_that_element() {
+        let nodes = vec![
+            ax("1", "RootWebArea", "Shop", 1, &["2"]),
+            ax("2", "list", "", 2, &["3", "5"]),
+            ax("3", "listitem", "", 3, &["4"]),
+            ax("4", "link", "Popular pick 0", 4, &[]),
+            ax("5", "listitem", "", 5, &["6", "7"]),
+            ax("6", "link", "Popular pick 1", 6, &[]),
+            ax("7", "StaticText", "new", 7, &[]),
+        ];
+        let out = render(&nodes, &mut RefMap::default());
+        assert_eq!(
+            out,
+            "- list\n  - link \"Popular pick 0\" [ref=e1]\n  - listitem\n    \
+             - link \"Popular pick 1\" [ref=e2]\n    - text \"new\""
         );
     }
 
