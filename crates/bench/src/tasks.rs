@@ -185,7 +185,7 @@ pub async fn run(
     transcript: bool,
 ) -> anyhow::Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
-    for which in 0..TASKS.len() {
+    for (which, name) in TASKS.iter().enumerate() {
         let mut client = McpClient::start(program, args).await?;
         let mut agent = Agent {
             client: &mut client,
@@ -199,7 +199,7 @@ pub async fn run(
         outcome.done = match done {
             Ok(done) => done,
             Err(e) => {
-                eprintln!("task {:?} failed: {e:#}", TASKS[which]);
+                eprintln!("task {name:?} failed: {e:#}");
                 false
             }
         };

@@ -38,12 +38,12 @@ fn ref_on(lines: &[String], text: &str) -> String {
     line[at..line[at..].find(']').unwrap() + at].to_owned()
 }
 
-#[tokio::test]
-async fn actions_show_what_they_changed() {
-    let pages = Fixtures::start().await;
+/// A pool with `config` (no browser started ahead) and a session on the first
+/// page of `/changes`.
+async fn on_shop_page(pages: &Fixtures, config: PoolConfig) -> (Pool, Session) {
     let pool = Pool::start(PoolConfig {
         min_browsers: 0,
-        ..PoolConfig::default()
+        ..config
     })
     .expect("Chromium is installed");
     let mut s = Session::open(&pool).await.unwrap();
@@ -53,6 +53,13 @@ async fn actions_show_what_they_changed() {
     }))
     .await
     .unwrap();
+    (pool, s)
+}
+
+#[tokio::test]
+async fn actions_show_what_they_changed() {
+    let pages = Fixtures::start().await;
+    let (pool, mut s) = on_shop_page(&pages, PoolConfig::default()).await;
 
     // No snapshot was taken: the page as the click found it is the baseline.
     let revealed = changes(&mut s, &click("#reveal")).await;
@@ -105,19 +112,11 @@ async fn actions_show_what_they_changed() {
 #[tokio::test]
 async fn changes_can_be_turned_off() {
     let pages = Fixtures::start().await;
-    let pool = Pool::start(PoolConfig {
-        min_browsers: 0,
+    let config = PoolConfig {
         show_changes: false,
         ..PoolConfig::default()
-    })
-    .expect("Chromium is installed");
-    let mut s = Session::open(&pool).await.unwrap();
-    s.run(&Operation::Navigate(NavigateArgs {
-        url: Some(pages.url("/changes?page=1")),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    };
+    let (pool, mut s) = on_shop_page(&pages, config).await;
     match s.run(&click("#reveal")).await.unwrap() {
         JobOutput::Clicked { page } => assert_eq!(page.changes, None),
         other => panic!("unexpected {other:?}"),
@@ -146,18 +145,7 @@ async fn snapshot_lines(session: &mut Session, full: bool) -> Vec<String> {
 #[tokio::test]
 async fn a_new_page_names_what_it_shares_with_the_last_and_keeps_its_refs() {
     let pages = Fixtures::start().await;
-    let pool = Pool::start(PoolConfig {
-        min_browsers: 0,
-        ..PoolConfig::default()
-    })
-    .expect("Chromium is installed");
-    let mut s = Session::open(&pool).await.unwrap();
-    s.run(&Operation::Navigate(NavigateArgs {
-        url: Some(pages.url("/changes?page=1")),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    let (pool, mut s) = on_shop_page(&pages, PoolConfig::default()).await;
     let first = snapshot_lines(&mut s, false).await;
     let next = ref_on(&first, "Next page");
     let contact = ref_on(&first, "Contact");
