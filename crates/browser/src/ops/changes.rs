@@ -35,7 +35,7 @@ pub(crate) async fn before(tab: Tab<'_>) -> OpResult<Outline> {
         .cloned();
     match shown {
         Some(outline) => Ok(outline),
-        None => outline_of(tab).await,
+        None => outline(tab, None).await,
     }
 }
 
@@ -52,7 +52,7 @@ pub(crate) async fn after(tab: Tab<'_>, before: Outline) -> OpResult<PageChanges
             serde_json::json!({"expression": probe, "awaitPromise": true, "returnByValue": true}),
         )
         .await;
-    let mut now = outline_of(tab).await?;
+    let mut now = outline(tab, None).await?;
     let mut refs = tab.refs.lock().unwrap_or_else(|e| e.into_inner());
     let changes = if now.document == before.document {
         diff(&before.lines, &now.lines, CHANGES_CHARS)
@@ -69,15 +69,9 @@ pub(crate) async fn after(tab: Tab<'_>, before: Outline) -> OpResult<PageChanges
     Ok(changes)
 }
 
-async fn outline_of(tab: Tab<'_>) -> OpResult<Outline> {
-    outline(tab, None).await
-}
-
-/// The ref a line carries (`[ref=e12]`), if any.
-fn ref_of(line: &str) -> Option<&str> {
-    let at = line.find("[ref=")?;
-    let rest = &line[at..];
-    Some(&rest[..=rest.find(']')?])
+/// The number of the ref a line carries (`[ref=e12]`), if any.
+fn ref_of(line: &str) -> Option<u64> {
+    super::shared::ref_in(line).map(|(_, _, n)| n)
 }
 
 fn depth(line: &str) -> usize {
@@ -120,20 +114,20 @@ pub(crate) fn diff(old: &[String], new: &[String], budget: usize) -> PageChanges
             lines.push(format!(" {}", new[parent]));
         }
         // A line whose ref is on both sides changed in place.
-        let kept_refs: std::collections::HashSet<&str> =
+        let kept_refs: std::collections::HashSet<u64> =
             added.iter().filter_map(|l| ref_of(l)).collect();
-        let changed: std::collections::HashSet<&str> = removed
+        let changed: std::collections::HashSet<u64> = removed
             .iter()
             .filter_map(|l| ref_of(l))
             .filter(|r| kept_refs.contains(r))
             .collect();
         for line in removed {
-            if !ref_of(line).is_some_and(|r| changed.contains(r)) {
+            if !ref_of(line).is_some_and(|r| changed.contains(&r)) {
                 lines.push(format!("-{line}"));
             }
         }
         for line in added {
-            let mark = if ref_of(line).is_some_and(|r| changed.contains(r)) {
+            let mark = if ref_of(line).is_some_and(|r| changed.contains(&r)) {
                 '~'
             } else {
                 '+'

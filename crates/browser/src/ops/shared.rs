@@ -17,7 +17,7 @@ use crate::tab::{Outline, RefMap};
 const MIN_LINES: usize = 3;
 
 /// The number in a line's `[ref=e12]`, with where the ref starts and ends.
-fn ref_in(line: &str) -> Option<(usize, usize, u64)> {
+pub(crate) fn ref_in(line: &str) -> Option<(usize, usize, u64)> {
     let start = line.find(" [ref=e")?;
     let digits = start + " [ref=e".len();
     let end = digits + line[digits..].find(']')?;
