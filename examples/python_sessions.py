@@ -66,6 +66,17 @@ async def flow(client: Client, page: str) -> None:
         await client.call_tool("evaluate", {"expression": "document.cookie = 'farm=first'", "session": session}),
         "set cookie",
     )
+    jar = check(await client.call_tool("cookies", {"session": session}), "cookies").structured_content
+    batch = check(await client.call_tool("batch_scrape", {"urls": [page, page]}), "batch_scrape")
+    farm = check(await client.call_tool("farm_status", {}), "farm_status").structured_content
+    files = check(await client.call_tool("downloads", {"session": session}), "downloads")
+    pages = batch.structured_content["pages"]
+    if [c["name"] for c in jar["cookies"]] != ["farm"] or [p["ok"] for p in pages] != [True, True]:
+        raise SystemExit(f"structured results disagree: {jar} {pages}")
+    print(
+        f"structured: {len(jar['cookies'])} cookie, batch {len(pages)} ok, "
+        f"{len(farm['nodes'])} node, downloads enabled: {files.structured_content['enabled']}"
+    )
     other = check(await client.call_tool("navigate", {"url": page, "session": "new"}), "second navigate")
     second = other.structured_content["session"]
     cookies = check(

@@ -58,5 +58,6 @@ for mode in "" --legacy; do
         "http://127.0.0.1:$MCP_PORT/mcp" "http://127.0.0.1:$PAGE_PORT/form.html")
     echo "$FLOW"
     grep -q "^structured: navigate status 200, 1 tab" <<<"$FLOW"
+    grep -q "^structured: 1 cookie, batch 2 ok, 1 node, downloads enabled: False" <<<"$FLOW"
 done
 echo "python example: ok"

@@ -100,6 +100,7 @@ async fn sign_in(page: &mut Session, token: &str) {
         selector: Some("#token".into()),
         text: token.into(),
         submit: Some(true),
+        ..Default::default()
     });
     run(page, op).await;
 }
@@ -303,7 +304,7 @@ async fn with_a_token_the_browser_signs_in_once_and_the_stream_follows() {
     let sign_out = Operation::Click(ClickArgs {
         element: None,
         selector: Some("#sign-out button".into()),
-        double: None,
+        ..Default::default()
     });
     run(&mut page, sign_out).await;
     let seen = view(&mut page).await;

@@ -109,7 +109,12 @@ async fn results_are_bounded_by_max_output_chars() {
 #[tokio::test]
 async fn a_cancelled_batch_starts_no_more_pages() {
     let pages = Fixtures::start().await;
-    let mut mcp = McpProcess::start_with(&[]).await;
+    let log = std::env::temp_dir().join(format!(
+        "browserfarm-cancel-audit-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&log);
+    let mut mcp = McpProcess::start_with(&["--audit-log", log.to_str().unwrap()]).await;
     let urls: Vec<String> = (0..40)
         .map(|i| pages.url(&format!("/reads/pixel.svg?delay=800&n={i}")))
         .collect();
@@ -139,4 +144,18 @@ async fn a_cancelled_batch_starts_no_more_pages() {
         .await
         .text();
     assert!(next.contains("Growing Browsers"), "{next}");
+    // The cancelled call has its audit line, which says so.
+    let audit = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let cancelled: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["tool"] == "batch_scrape")
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{audit}");
+    assert_eq!(cancelled[0]["status"], "cancelled", "{audit}");
+    assert!(
+        cancelled[0]["duration_ms"].as_u64().unwrap() >= 2000,
+        "{audit}"
+    );
 }

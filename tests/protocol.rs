@@ -15,7 +15,13 @@ async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
         instructions.contains("as the `session` argument"),
         "the instructions say what `session` takes: {instructions}"
     );
+    assert!(
+        instructions.contains("`changes: false`"),
+        "the instructions say what `changes` does: {instructions}"
+    );
     assert!(init["capabilities"]["tools"].is_object());
+    // Resources only with --resource-links-over (tools::large_screenshots…).
+    assert!(init["capabilities"]["resources"].is_null(), "{init}");
 
     let list = mcp.request("tools/list", json!({})).await;
     let tools = list["result"]["tools"].as_array().unwrap();
@@ -35,9 +41,10 @@ async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
         let empty = serde_json::Map::new();
         let props = schema["properties"].as_object().unwrap_or(&empty);
         for (field, spec) in props {
-            // `session` is on nearly every tool: the server's instructions say
-            // once what it takes, rather than every tool's schema.
-            if field == "session" {
+            // `session` is on nearly every tool and `changes` on every action:
+            // the server's instructions say once what they take, rather than
+            // every tool's schema.
+            if field == "session" || field == "changes" {
                 continue;
             }
             assert!(
@@ -71,7 +78,16 @@ async fn the_tool_list_is_plain_and_fits_its_budget_and_core_lists_only_core_too
     assert_eq!(navigate["annotations"]["idempotentHint"], true);
     // Results with structure say so; the Python SDK example checks the data
     // against these schemas (scripts/python-example.sh).
-    for name in ["navigate", "tabs", "console_messages", "network_requests"] {
+    for name in [
+        "navigate",
+        "tabs",
+        "console_messages",
+        "network_requests",
+        "cookies",
+        "downloads",
+        "batch_scrape",
+        "farm_status",
+    ] {
         let tool = tools.iter().find(|t| t["name"] == name).unwrap();
         assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
     }

@@ -97,6 +97,73 @@ async fn screenshot_is_a_viewport_png_and_respects_max_width() {
 }
 
 #[tokio::test]
+async fn large_screenshots_and_pdfs_come_as_resource_links_when_asked() {
+    let pages = Fixtures::start().await;
+    let mut mcp = McpProcess::spawn(&["--resource-links-over", "2000"]);
+    let init = mcp.initialize().await;
+    assert!(init["capabilities"]["resources"].is_object(), "{init}");
+
+    let shot = mcp
+        .ok("screenshot", json!({"url": pages.url("/article")}))
+        .await;
+    assert!(shot.content("image").next().is_none(), "{}", shot.0);
+    let link = shot
+        .content("resource_link")
+        .next()
+        .unwrap_or_else(|| panic!("no link in {}", shot.0))
+        .clone();
+    assert_eq!(link["mimeType"], "image/png", "{link}");
+    assert!(
+        shot.text().contains("1280×720"),
+        "the caption stays: {}",
+        shot.0
+    );
+    let read = mcp
+        .request("resources/read", json!({"uri": link["uri"]}))
+        .await;
+    let contents = &read["result"]["contents"][0];
+    assert_eq!(contents["uri"], link["uri"], "{read}");
+    assert_eq!(contents["mimeType"], "image/png", "{read}");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(contents["blob"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(link["size"].as_u64(), Some(bytes.len() as u64));
+    let image = image::load_from_memory(&bytes).expect("a PNG");
+    assert_eq!((image.width(), image.height()), (1280, 720));
+
+    // Under the threshold, inline as before.
+    let tiny = mcp
+        .ok("screenshot", json!({"selector": "h1", "max_width": 40}))
+        .await;
+    assert!(tiny.content("image").next().is_some(), "{}", tiny.0);
+
+    let pdf = mcp.ok("pdf", json!({})).await;
+    let link = pdf
+        .content("resource_link")
+        .next()
+        .unwrap_or_else(|| panic!("{}", pdf.0));
+    assert_eq!(link["mimeType"], "application/pdf", "{link}");
+    let read = mcp
+        .request("resources/read", json!({"uri": link["uri"]}))
+        .await;
+    let blob = read["result"]["contents"][0]["blob"].as_str().unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .unwrap();
+    assert!(bytes.starts_with(b"%PDF"), "a PDF");
+
+    let forged = mcp
+        .request(
+            "resources/read",
+            json!({"uri": "browserfarm://held/00000000000000000000000000000000/x.png"}),
+        )
+        .await;
+    assert_eq!(forged["error"]["code"], -32002, "{forged}");
+    let message = forged["error"]["message"].as_str().unwrap();
+    assert!(message.contains("repeat the call"), "{message}");
+}
+
+#[tokio::test]
 async fn scrape_markdown_keeps_the_article_and_drops_page_junk() {
     let pages = Fixtures::start().await;
     let (mut mcp, _) = McpProcess::start().await;

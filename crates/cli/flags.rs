@@ -396,6 +396,13 @@ pub struct McpArgs {
           value_name = "N", help_heading = CALLS)]
     pub max_output_chars: usize,
 
+    /// Screenshots, PDFs and downloaded files larger than this many bytes are
+    /// answered with a resource link (read with `resources/read`) instead of
+    /// inline base64; off by default, as not every client reads links.
+    #[arg(long, env = "BROWSERFARM_RESOURCE_LINKS_OVER", value_name = "BYTES",
+          help_heading = CALLS)]
+    pub resource_links_over: Option<usize>,
+
     /// Which tools to list: "all", or "core" (navigate, snapshot, click, type,
     /// press_key, select_option, fill_form, scrape, screenshot) for models with
     /// little context to spare: every listed tool costs context on every turn.

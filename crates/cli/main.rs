@@ -296,6 +296,9 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         "core" => browserfarm_mcp::Toolset::Core,
         _ => browserfarm_mcp::Toolset::All,
     };
+    let links = args
+        .resource_links_over
+        .map(|over| Arc::new(browserfarm_mcp::ResourceStore::new(over)));
     let served = match http_listener {
         Some(listener) => {
             tracing::info!(listen = %listener.local_addr()?, auth = args.token.is_some(),
@@ -323,6 +326,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                     },
                 ),
                 toolset,
+                links,
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }
@@ -337,6 +341,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 max_output_chars: args.max_output_chars,
                 handles,
                 toolset,
+                links,
             };
             browserfarm_mcp::serve_stdio(executor.clone(), options, shutdown).await
         }

@@ -37,7 +37,7 @@ pub(crate) async fn execute(
             live.tab().watch.set_skipping(false);
         }
     }
-    let before = if limits.show_changes && shows_changes(op) {
+    let before = if shows_changes(op) && op.changes().unwrap_or(limits.show_changes) {
         changes::before(live.tab().tab(deadline))
             .await
             .map_err(|e| tracing::debug!(error = ?e, "no outline before the action"))

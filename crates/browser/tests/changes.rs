@@ -108,9 +108,18 @@ async fn actions_show_what_they_changed() {
     pool.shutdown().await;
 }
 
-/// `show_changes: false` keeps action results to the page line.
+fn click_with_changes(selector: &str, changes: bool) -> Operation {
+    Operation::Click(ClickArgs {
+        selector: Some(selector.into()),
+        changes: Some(changes),
+        ..Default::default()
+    })
+}
+
+/// `show_changes: false` keeps action results to the page line, and a call
+/// can ask either way against the server's default.
 #[tokio::test]
-async fn changes_can_be_turned_off() {
+async fn changes_can_be_turned_off_per_server_and_per_call() {
     let pages = Fixtures::start().await;
     let config = PoolConfig {
         show_changes: false,
@@ -118,6 +127,16 @@ async fn changes_can_be_turned_off() {
     };
     let (pool, mut s) = on_shop_page(&pages, config).await;
     match s.run(&click("#reveal")).await.unwrap() {
+        JobOutput::Clicked { page } => assert_eq!(page.changes, None),
+        other => panic!("unexpected {other:?}"),
+    }
+    let asked = changes(&mut s, &click_with_changes("#reveal", true)).await;
+    assert!(!asked.new_page, "{asked:?}");
+    s.close().await;
+    pool.shutdown().await;
+
+    let (pool, mut s) = on_shop_page(&pages, PoolConfig::default()).await;
+    match s.run(&click_with_changes("#reveal", false)).await.unwrap() {
         JobOutput::Clicked { page } => assert_eq!(page.changes, None),
         other => panic!("unexpected {other:?}"),
     }

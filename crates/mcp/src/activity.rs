@@ -24,7 +24,7 @@ pub struct RecentCall {
     pub client: Option<String>,
     pub host: Option<String>,
     pub node: Option<String>,
-    /// "ok" or "error".
+    /// "ok", "error", or "cancelled" (by the client, mid-call).
     pub status: &'static str,
     pub duration_ms: u64,
     pub error_kind: Option<ErrorKind>,

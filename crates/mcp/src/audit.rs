@@ -25,7 +25,7 @@ pub struct AuditEntry {
     pub host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
-    /// "ok" or "error".
+    /// "ok", "error", or "cancelled" (by the client, mid-call).
     pub status: &'static str,
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

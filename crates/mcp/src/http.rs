@@ -91,6 +91,9 @@ pub struct HttpOptions {
     pub max_sessions_per_client: usize,
     /// Which tools are listed (`--tools`).
     pub toolset: crate::Toolset,
+    /// Large binary results as links, readable from any request of the same
+    /// principal (`--resource-links-over`).
+    pub links: Option<Arc<crate::ResourceStore>>,
 }
 
 impl Default for HttpOptions {
@@ -112,6 +115,7 @@ impl Default for HttpOptions {
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
             toolset: crate::Toolset::All,
+            links: None,
         }
     }
 }
@@ -206,6 +210,7 @@ impl Shared {
             .with_handles(self.options.handles.clone())
             .with_principal(self.options.token.as_deref().map(crate::principal_of_token))
             .with_toolset(self.options.toolset)
+            .with_resource_links(self.options.links.clone())
     }
 }
 

@@ -14,8 +14,8 @@ in which every control has a ref such as e12), then `click`, `type`, `fill_form`
 `select_option`, `hover` or `press_key` with that ref (or a CSS selector): each answers with \
 what it changed on the page (outline lines that appeared `+`, went `-` or changed `~`, with \
 their refs; \
-parts a new page shares with the last are named, their refs still valid), so a new \
-`snapshot` is rarely needed. `wait_for` waits for text or an element. `screenshot` only when the visual layout matters. Also: `tabs`, \
+parts a new page shares with the last are named, their refs still valid; `changes: false` \
+answers in one line), so a new `snapshot` is rarely needed. `wait_for` waits for text or an element. `screenshot` only when the visual layout matters. Also: `tabs`, \
 `cookies`, `storage_state` (export a login, import it in another session), `emulate`, \
 `handle_dialog` (dialogs are otherwise dismissed automatically, with a note), \
 `console_messages`, `network_requests`, `pdf`, `downloads`, `evaluate`. `batch_scrape` reads many URLs \

@@ -25,6 +25,7 @@ mod instructions;
 mod jsonrpc;
 mod rate;
 mod render;
+mod resources;
 mod schema;
 mod server;
 mod session;
@@ -40,5 +41,6 @@ pub use handle::{Handles, KeyError, MIN_KEY_BYTES, SessionKey, principal_of_toke
 pub use http::{DEFAULT_MAX_SESSIONS_PER_CLIENT, HttpOptions, router as http_router, serve_http};
 pub use instructions::INSTRUCTIONS;
 pub use rate::RateLimit;
+pub use resources::{NotHeld, ResourceStore};
 pub use server::{BrowserfarmServer, DEFAULT_HANDLE_TTL};
 pub use stdio::{StdioOptions, serve_stdio};

@@ -7,8 +7,8 @@
 //! (the default dialect of MCP), the non-standard integer `format`s (`uint64`,
 //! `double`) and the bounds of the Rust integer types (`minimum: 0` of a
 //! `usize`, `maximum: 255` of a `u8`: the descriptions give the real ranges)
-//! dropped, as is `additionalProperties: false`: the server refuses an unknown
-//! argument anyway, with an error naming it.
+//! dropped, as is `additionalProperties: false` (the server refuses an unknown
+//! argument anyway, with an error naming it) and `true` (the default).
 
 use rmcp::model::JsonObject;
 use serde_json::{Map, Value};
@@ -48,7 +48,11 @@ fn plain(value: &mut Value, defs: &Map<String, Value>) {
                 object.insert("type".into(), "string".into());
                 object.insert("enum".into(), consts.into());
             }
-            if object.get("additionalProperties") == Some(&Value::Bool(false)) {
+            // `true` is the default; `false` is refused by the server anyway.
+            if object
+                .get("additionalProperties")
+                .is_some_and(Value::is_boolean)
+            {
                 object.remove("additionalProperties");
             }
             if object.get("type").and_then(Value::as_str) == Some("integer") {

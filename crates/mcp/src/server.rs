@@ -21,6 +21,7 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, ProgressNotificationParam};
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 
@@ -36,6 +37,7 @@ use crate::handle::Handles;
 use crate::instructions::INSTRUCTIONS;
 use crate::rate::{RateLimit, TokenBucket};
 use crate::render::{self, Action};
+use crate::resources::ResourceStore;
 use crate::session::{self, ConnectionSession, Sessions};
 
 /// How long a handle stays valid after its last call, and a session opened
@@ -67,6 +69,8 @@ pub struct BrowserfarmServer {
     max_output_chars: usize,
     /// Counts this session against its client (HTTP mode).
     client_slot: Option<Arc<crate::http::ClientSlot>>,
+    /// Holds large binary results for `resources/read` (`--resource-links-over`).
+    links: Option<Arc<ResourceStore>>,
 }
 
 impl BrowserfarmServer {
@@ -102,6 +106,7 @@ impl BrowserfarmServer {
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             client_slot: None,
+            links: None,
         }
     }
 
@@ -138,6 +143,12 @@ impl BrowserfarmServer {
     /// Most URLs one batch_scrape call may carry (`--max-batch-urls`).
     pub fn with_max_batch_urls(mut self, max: usize) -> Self {
         self.max_batch_urls = max.max(1);
+        self
+    }
+
+    /// Answers large screenshots, PDFs and files with links into `links`.
+    pub fn with_resource_links(mut self, links: Option<Arc<ResourceStore>>) -> Self {
+        self.links = links;
         self
     }
 
@@ -198,7 +209,7 @@ impl BrowserfarmServer {
             Some(id) => self.executor.session_node(id).await,
             None => None,
         };
-        let entry = AuditEntry {
+        self.record(&AuditEntry {
             time: now_rfc3339(),
             session: session.map(|s| s.0.clone()),
             client: Self::placement().client,
@@ -214,12 +225,50 @@ impl BrowserfarmServer {
             error_kind: outcome.error,
             text_chars: outcome.text_chars,
             urls: outcome.urls,
+        });
+    }
+
+    /// Records a call the client cancelled: it never reached the tool's own
+    /// audit line, yet it may have acted on a page.
+    async fn audit_cancelled(
+        &self,
+        tool: &str,
+        handle: Option<&str>,
+        client: Option<String>,
+        started: std::time::Instant,
+    ) {
+        if self.audit.is_none() && self.activity.is_none() {
+            return;
+        }
+        let session = match handle {
+            Some(handle) => self.sessions.open_handle(handle).ok(),
+            None => self.sessions.connection.current().await,
         };
+        let node = match &session {
+            Some(id) => self.executor.session_node(id).await,
+            None => None,
+        };
+        self.record(&AuditEntry {
+            time: now_rfc3339(),
+            session: session.map(|s| s.0),
+            client,
+            tool: tool.to_owned(),
+            host: None,
+            node,
+            status: "cancelled",
+            duration_ms: started.elapsed().as_millis() as u64,
+            error_kind: None,
+            text_chars: None,
+            urls: None,
+        });
+    }
+
+    fn record(&self, entry: &AuditEntry) {
         if let Some(log) = &self.audit {
-            log.record(&entry);
+            log.record(entry);
         }
         if let Some(activity) = &self.activity {
-            activity.record(&entry);
+            activity.record(entry);
         }
     }
 
@@ -447,7 +496,7 @@ impl BrowserfarmServer {
 
     #[tool(
         name = "type",
-        description = "Type into a field by ref or selector (appends); submit=true presses Enter.",
+        description = "Type into a field by ref or selector (appends to its text).",
         annotations(title = "Type text", read_only_hint = false)
     )]
     async fn type_text(
@@ -536,7 +585,7 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Scroll the page or bring an element into view; returns the new position.",
+        description = "Scroll the page, or bring an element into view.",
         annotations(title = "Scroll", read_only_hint = false, destructive_hint = false)
     )]
     async fn scroll(
@@ -547,7 +596,7 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Set several fields at once by ref or selector: text, selects, checkboxes. Does not submit.",
+        description = "Set several fields by ref or selector: text, selects, checkboxes; does not submit.",
         annotations(title = "Fill form", read_only_hint = false, idempotent_hint = true)
     )]
     async fn fill_form(
@@ -575,7 +624,7 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "Wait until a selector is visible, a text appears or a text is gone.",
+        description = "Wait for an element or a text to show, or a text to go.",
         annotations(title = "Wait for", read_only_hint = true, open_world_hint = false)
     )]
     async fn wait_for(
@@ -586,7 +635,7 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "List this session's tabs, or open, select or close one. Other tools act on the current tab.",
+        description = "List, open, select or close this session's tabs; other tools act on the current one.",
         annotations(title = "Tabs", read_only_hint = false, destructive_hint = false)
     )]
     async fn tabs(
@@ -675,7 +724,7 @@ impl BrowserfarmServer {
     }
 
     #[tool(
-        description = "The current tab's requests, oldest first: method, status or failure, type, URL.",
+        description = "The current tab's requests (method, status, URL), oldest first.",
         annotations(title = "Network", read_only_hint = true, open_world_hint = false)
     )]
     async fn network_requests(
@@ -791,11 +840,15 @@ impl BrowserfarmServer {
         // The call succeeded even when some pages failed: those count as errors
         // by kind above, not as a failed call.
         metrics::tool_call("batch_scrape", None, started.elapsed());
-        Ok(render::batch(&args.urls, outcomes, started.elapsed()))
+        let took = started.elapsed();
+        let structured = crate::structured::of_batch(&args.urls, &outcomes, took);
+        let mut result = render::batch(&args.urls, outcomes, took);
+        result.structured_content = structured;
+        Ok(result)
     }
 
     #[tool(
-        description = "Where jobs run: each node's state, breaker, load, sessions and errors.",
+        description = "The farm's nodes: state, breaker, load, sessions, errors.",
         annotations(title = "Farm status", read_only_hint = true, open_world_hint = false)
     )]
     async fn farm_status(
@@ -814,7 +867,7 @@ impl BrowserfarmServer {
 
     #[tool(
         name = "close_session",
-        description = "End this session (or the `session` handle's) and discard its tabs, cookies and storage.",
+        description = "End the session, discarding its tabs, cookies and storage.",
         annotations(
             title = "Close session",
             read_only_hint = false,
@@ -928,11 +981,16 @@ impl ServerHandler for BrowserfarmServer {
         // the call's future is dropped here: a batch starts no more pages and
         // its browsers go back to the pool.
         let cancelled = context.ct.clone();
+        let tool = request.name.to_string();
+        let (handle, client) = (placement.session.handle.clone(), placement.client.clone());
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {
             response = PLACEMENT.scope(placement, self.tool_router.call(call)) => {
                 response.map(|mut response| {
                     if let CallToolResponse::Complete(result) = &mut response {
+                        if let Some(links) = &self.links {
+                            links.link_large(result, self.sessions.principal.as_deref());
+                        }
                         render::cap_text(result, self.max_output_chars);
                         // After the cap, so the handle is never the part cut.
                         let answered = answer.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -944,7 +1002,8 @@ impl ServerHandler for BrowserfarmServer {
                 })
             }
             () = cancelled.cancelled() => {
-                tracing::info!(elapsed = ?started.elapsed(), "tool call cancelled by the client");
+                tracing::info!(tool, elapsed = ?started.elapsed(), "tool call cancelled by the client");
+                self.audit_cancelled(&tool, handle.as_deref(), client, started).await;
                 let error = JobError::new(
                     ErrorKind::Unavailable,
                     "the call was cancelled; anything it did to a page may be partly done",
@@ -965,8 +1024,38 @@ impl ServerHandler for BrowserfarmServer {
         }
     }
 
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let Some(links) = &self.links else {
+            return Err(ErrorData::resource_not_found(
+                format!(
+                    "no resource {}: this server holds none (start it with \
+                     --resource-links-over to get large results as links)",
+                    request.uri
+                ),
+                None,
+            ));
+        };
+        links
+            .read(&request.uri, self.sessions.principal.as_deref())
+            .map(|contents| ReadResourceResult::new(vec![contents]).into())
+            .map_err(|e| ErrorData::resource_not_found(e.to_string(), None))
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        // Resources only when results may link to them: a client then knows
+        // `resources/read` answers.
+        let capabilities = match self.links {
+            Some(_) => ServerCapabilities::builder()
+                .enable_resources()
+                .enable_tools()
+                .build(),
+            None => ServerCapabilities::builder().enable_tools().build(),
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("browserfarm", env!("CARGO_PKG_VERSION"))
                     .with_title("browserfarm")

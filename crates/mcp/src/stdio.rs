@@ -40,6 +40,8 @@ pub struct StdioOptions {
     pub handles: Arc<crate::Handles>,
     /// Which tools are listed (`--tools`).
     pub toolset: crate::Toolset,
+    /// Large binary results as links (`--resource-links-over`).
+    pub links: Option<Arc<crate::ResourceStore>>,
 }
 
 impl Default for StdioOptions {
@@ -54,6 +56,7 @@ impl Default for StdioOptions {
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             handles: crate::Handles::shared_default(),
             toolset: crate::Toolset::All,
+            links: None,
         }
     }
 }
@@ -112,7 +115,8 @@ where
         .with_max_batch_urls(options.max_batch_urls)
         .with_max_output_chars(options.max_output_chars)
         .with_handles(options.handles.clone())
-        .with_toolset(options.toolset);
+        .with_toolset(options.toolset)
+        .with_resource_links(options.links.clone());
     let session = server.clone();
     match server
         .serve_with_ct((rmcp_in, rmcp_out), shutdown.child_token())

@@ -1,14 +1,18 @@
-//! Results as data as well as text: `structuredContent` for the tools whose
-//! results a program wants as records (navigate, tabs, console_messages,
-//! network_requests, cookies, downloads, farm_status), and the `outputSchema` it
-//! follows for the first four. The text stays what a model reads. Schemas come
+//! Results as data as well as text: `structuredContent` with the `outputSchema`
+//! it follows for the tools whose results a program wants as records
+//! (navigate, tabs, console_messages, network_requests, cookies, downloads,
+//! batch_scrape, farm_status). The text stays what a model reads. Schemas come
 //! from the same types the data is serialised from, so the two cannot drift,
 //! and are listed made plain and without descriptions (the text result says
-//! what the fields mean): each byte of `tools/list` costs every turn, which is
-//! why the larger records (cookies, downloads, the farm's nodes) carry data
-//! without a listed schema.
+//! what the fields mean): each byte of `tools/list` costs every turn. For the
+//! same reason the larger records (a request, a cookie, a download, a farm
+//! node) are listed shallow: the top-level fields with their types, each record as an
+//! object whose fields the docs and the text name.
 
-use browserfarm_protocol::{ConsoleEntry, FarmStatus, JobOutput, RequestEntry, TabInfo};
+use browserfarm_protocol::{
+    ConsoleEntry, Cookie, DownloadInfo, Effect, ErrorKind, FarmStatus, JobError, JobOutput,
+    RequestEntry, TabInfo,
+};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -40,17 +44,72 @@ struct Network {
     omitted: usize,
 }
 
+/// `cookies`: the cookies read (get), or how many were set or deleted.
+#[derive(Serialize, JsonSchema)]
+struct Cookies {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookies: Option<Vec<Cookie>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    set: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted: Option<usize>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Downloads {
+    downloads: Vec<DownloadInfo>,
+    /// false: the server runs without --downloads.
+    enabled: bool,
+}
+
+/// One page of a batch, without its content (that is the text's).
+#[derive(Serialize, JsonSchema)]
+struct BatchPage {
+    url: String,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    /// Characters of content read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chars: Option<usize>,
+    /// An error kind, as in the text's "ERROR" lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    error: Option<ErrorKind>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Batch {
+    pages: Vec<BatchPage>,
+    ms: u64,
+}
+
 /// The tools that list an output schema.
 #[cfg(test)]
-const STRUCTURED_TOOLS: &[&str] = &["navigate", "tabs", "console_messages", "network_requests"];
+const STRUCTURED_TOOLS: &[&str] = &[
+    "navigate",
+    "tabs",
+    "console_messages",
+    "network_requests",
+    "cookies",
+    "downloads",
+    "batch_scrape",
+    "farm_status",
+];
 
 /// The output schema listed for `tool`, if it has one.
 pub(crate) fn output_schema(tool: &str) -> Option<JsonObject> {
-    let schema = match tool {
-        "navigate" => schemars::schema_for!(Page),
-        "tabs" => schemars::schema_for!(Tabs),
-        "console_messages" => schemars::schema_for!(Console),
-        "network_requests" => schemars::schema_for!(Network),
+    let (schema, shallow) = match tool {
+        "navigate" => (schemars::schema_for!(Page), false),
+        "tabs" => (schemars::schema_for!(Tabs), false),
+        "console_messages" => (schemars::schema_for!(Console), false),
+        "network_requests" => (schemars::schema_for!(Network), true),
+        "batch_scrape" => (schemars::schema_for!(Batch), false),
+        "cookies" => (schemars::schema_for!(Cookies), true),
+        "downloads" => (schemars::schema_for!(Downloads), true),
+        "farm_status" => (schemars::schema_for!(FarmStatus), true),
         _ => return None,
     };
     let Ok(Value::Object(mut object)) = serde_json::to_value(schema) else {
@@ -59,9 +118,30 @@ pub(crate) fn output_schema(tool: &str) -> Option<JsonObject> {
     crate::schema::compact(&mut object);
     let mut schema = Value::Object(object);
     undescribed(&mut schema);
+    if shallow {
+        only_top_level(&mut schema);
+    }
     match schema {
         Value::Object(object) => Some(object),
         _ => None,
+    }
+}
+
+/// Keeps the top-level properties and their types; the records in an array
+/// become `{"type": "object"}`, which any record validates against.
+fn only_top_level(schema: &mut Value) {
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for property in properties.values_mut() {
+        if let Some(items) = property.get_mut("items")
+            && items.get("type") == Some(&Value::from("object"))
+        {
+            *items = serde_json::json!({"type": "object"});
+        }
+    }
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("required");
     }
 }
 
@@ -72,9 +152,17 @@ fn undescribed(value: &mut Value) {
     match value {
         Value::Object(object) => {
             let properties = object.remove("properties");
-            for key in ["description", "title", "format", "minimum", "maximum"] {
+            for key in [
+                "description",
+                "title",
+                "format",
+                "minimum",
+                "maximum",
+                "default",
+            ] {
                 object.remove(key);
             }
+            not_null(object);
             for v in object.values_mut() {
                 undescribed(v);
             }
@@ -92,8 +180,52 @@ fn undescribed(value: &mut Value) {
     }
 }
 
+/// `["integer", "null"]` becomes `"integer"` and `anyOf [X, null]` becomes X:
+/// the data never holds a null ([`without_nulls`]), so saying it may is bytes
+/// for nothing.
+fn not_null(object: &mut JsonObject) {
+    if let Some(Value::Array(types)) = object.get("type") {
+        let kept: Vec<&Value> = types.iter().filter(|t| *t != "null").collect();
+        if let [only] = kept.as_slice() {
+            let only = (*only).clone();
+            object.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(options)) = object.get("anyOf") {
+        let kept: Vec<Value> = options
+            .iter()
+            .filter(|o| o.get("type") != Some(&Value::from("null")))
+            .cloned()
+            .collect();
+        if let [Value::Object(only)] = kept.as_slice() {
+            let only = only.clone();
+            object.remove("anyOf");
+            object.extend(only);
+        }
+    }
+}
+
+/// Drops null fields, recursively: an absent field means the same and is
+/// what the listed schemas allow.
+fn without_nulls(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            object.retain(|_, v| !v.is_null());
+            object.values_mut().for_each(without_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_nulls),
+        _ => {}
+    }
+}
+
 /// The structured form of a job's result, for the tools above.
 pub(crate) fn of(output: &JobOutput) -> Option<Value> {
+    let mut value = of_output(output)?;
+    without_nulls(&mut value);
+    Some(value)
+}
+
+fn of_output(output: &JobOutput) -> Option<Value> {
     let value = match output {
         JobOutput::Navigated { page } => serde_json::to_value(Page {
             url: page.url.clone(),
@@ -109,19 +241,89 @@ pub(crate) fn of(output: &JobOutput) -> Option<Value> {
             entries: entries.clone(),
             omitted: *omitted,
         }),
-        JobOutput::Cookies { cookies } => Ok(serde_json::json!({ "cookies": cookies })),
-        JobOutput::Downloads { downloads, enabled } => Ok(serde_json::json!({
-            "downloads": downloads,
-            "enabled": enabled,
-        })),
+        JobOutput::Cookies { cookies } => serde_json::to_value(Cookies {
+            cookies: Some(cookies.clone()),
+            set: None,
+            deleted: None,
+        }),
+        JobOutput::Acted {
+            effect: Effect::CookiesSet { count },
+            ..
+        } => serde_json::to_value(Cookies {
+            cookies: None,
+            set: Some(*count),
+            deleted: None,
+        }),
+        JobOutput::Acted {
+            effect: Effect::CookiesDeleted { count },
+            ..
+        } => serde_json::to_value(Cookies {
+            cookies: None,
+            set: None,
+            deleted: Some(*count),
+        }),
+        JobOutput::Downloads { downloads, enabled } => serde_json::to_value(Downloads {
+            downloads: downloads.clone(),
+            enabled: *enabled,
+        }),
+        // One file read back: its record (the bytes are the result's resource).
+        JobOutput::File { info, .. } => serde_json::to_value(Downloads {
+            downloads: vec![info.clone()],
+            enabled: true,
+        }),
         _ => return None,
     };
     value.ok()
 }
 
+/// The structured form of a batch: each page's outcome, not its content.
+pub(crate) fn of_batch(
+    urls: &[String],
+    outcomes: &[Result<JobOutput, JobError>],
+    took: std::time::Duration,
+) -> Option<Value> {
+    let pages = urls
+        .iter()
+        .zip(outcomes)
+        .map(|(url, outcome)| match outcome {
+            Ok(JobOutput::Scraped(s)) => BatchPage {
+                url: url.clone(),
+                ok: true,
+                status: s.page.status,
+                title: Some(s.page.title.clone()),
+                chars: Some(s.content.chars().count()),
+                error: None,
+            },
+            Ok(_) => BatchPage {
+                url: url.clone(),
+                ok: false,
+                status: None,
+                title: None,
+                chars: None,
+                error: Some(ErrorKind::Internal),
+            },
+            Err(e) => BatchPage {
+                url: url.clone(),
+                ok: false,
+                status: None,
+                title: None,
+                chars: None,
+                error: Some(e.kind),
+            },
+        })
+        .collect();
+    serde_json::to_value(Batch {
+        pages,
+        ms: took.as_millis() as u64,
+    })
+    .ok()
+}
+
 /// The structured form of the farm's status.
 pub(crate) fn of_farm(status: &FarmStatus) -> Option<Value> {
-    serde_json::to_value(status).ok()
+    let mut value = serde_json::to_value(status).ok()?;
+    without_nulls(&mut value);
+    Some(value)
 }
 
 #[cfg(test)]

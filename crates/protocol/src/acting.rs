@@ -118,6 +118,11 @@ pub struct HoverArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 /// Choose options in a `<select>` element.
@@ -134,14 +139,24 @@ pub struct SelectOptionArgs {
     pub selector: Option<String>,
     /// Option values or labels.
     pub values: Vec<String>,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 /// Press a key, or a combination such as "Control+A", on the focused element.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PressKeyArgs {
-    /// e.g. "Enter", "ArrowDown", "a", "Shift+Tab" (KeyboardEvent.key names).
+    /// KeyboardEvent.key names: "Enter", "ArrowDown", "Shift+Tab".
     pub key: String,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 /// Where `scroll` moves the page.
@@ -175,6 +190,11 @@ pub struct ScrollArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 /// One field of `fill_form`.
@@ -199,6 +219,11 @@ pub struct FormField {
 pub struct FillFormArgs {
     /// Fields to set, in order.
     pub fields: Vec<FormField>,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 /// Wait until something appears on, or disappears from, the page.

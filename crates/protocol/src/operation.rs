@@ -154,6 +154,22 @@ impl Operation {
         })
     }
 
+    /// Whether this call asked for (`Some(true)`) or against (`Some(false)`)
+    /// seeing what its action changed; `None` leaves it to the node.
+    pub fn changes(&self) -> Option<bool> {
+        match self {
+            Operation::Navigate(a) => a.changes,
+            Operation::Click(a) => a.changes,
+            Operation::Type(a) => a.changes,
+            Operation::PressKey(a) => a.changes,
+            Operation::SelectOption(a) => a.changes,
+            Operation::FillForm(a) => a.changes,
+            Operation::Hover(a) => a.changes,
+            Operation::Scroll(a) => a.changes,
+            _ => None,
+        }
+    }
+
     /// The URL this operation loads before acting, if any.
     pub fn url(&self) -> Option<&str> {
         match self {
@@ -363,6 +379,11 @@ pub struct NavigateArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u64")]
     pub timeout_ms: Option<u64>,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 /// Image encoding for screenshots.
@@ -409,7 +430,7 @@ pub struct ScreenshotArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u8")]
     pub quality: Option<u8>,
-    /// Downscale to this width at most (16-8192 px).
+    /// Downscale to this width (16-8192 px).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u32")]
     pub max_width: Option<u32>,
@@ -472,6 +493,11 @@ pub struct ClickArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub double: Option<bool>,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 impl ClickArgs {
@@ -504,6 +530,11 @@ pub struct TypeArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub submit: Option<bool>,
+    // `false`: a one-line result without what changed on the page (said
+    // once, in the server's instructions, rather than on every tool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub changes: Option<bool>,
 }
 
 /// Run JavaScript in the page.

@@ -100,7 +100,7 @@ pub struct Cookie {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub path: Option<String>,
-    /// Unix seconds; absent for a session cookie.
+    /// Unix seconds (absent: a session cookie).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "f64")]
     pub expires: Option<f64>,
@@ -301,11 +301,11 @@ pub struct EmulateArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Device")]
     pub device: Option<Device>,
-    /// CSS pixels (overrides the device's).
+    /// CSS pixels (over the device's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Viewport")]
     pub viewport: Option<Viewport>,
-    /// User-Agent (overrides the device's).
+    /// Over the device's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub user_agent: Option<String>,
