@@ -159,3 +159,49 @@ async fn a_cancelled_batch_starts_no_more_pages() {
         "{audit}"
     );
 }
+
+/// `--max-per-host`: the site sees at most N of a batch's pages at once, the
+/// batch still reads them all, and its progress says why it is slower.
+#[tokio::test]
+async fn a_batch_loads_at_most_max_per_host_pages_of_one_host_at_once() {
+    let pages = Fixtures::start().await;
+    let urls: Vec<String> = (0..10).map(|i| pages.url(&format!("/slow/{i}"))).collect();
+    let batch = |token: &str| {
+        json!({
+            "name": "batch_scrape",
+            "arguments": {"urls": urls, "concurrency": 6},
+            "_meta": {"progressToken": token}
+        })
+    };
+    let mut polite = McpProcess::start_with(&["--max-per-host", "2"]).await;
+    let (reply, notes) = polite
+        .request_with_notifications("tools/call", batch("polite"))
+        .await;
+    let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("Batch of 10 URLs: 10 ok"), "{text}");
+    assert_eq!(pages.slow.total(), 10);
+    assert_eq!(pages.slow.most(), 2, "two at once, never more");
+    assert!(
+        notes.iter().any(|n| n["params"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waiting for a host at --max-per-host"))),
+        "{notes:?}"
+    );
+
+    // Without the limit the same batch runs six at once: the limit is what
+    // held it to two.
+    let pages = Fixtures::start().await;
+    let urls: Vec<String> = (0..10).map(|i| pages.url(&format!("/slow/{i}"))).collect();
+    let mut free = McpProcess::start_with(&["--max-per-host", "0"]).await;
+    let reply = free
+        .request(
+            "tools/call",
+            json!({"name": "batch_scrape", "arguments": {"urls": urls, "concurrency": 6}}),
+        )
+        .await;
+    assert!(
+        !reply["result"]["isError"].as_bool().unwrap_or(false),
+        "{reply}"
+    );
+    assert!(pages.slow.most() > 2, "{}", pages.slow.most());
+}

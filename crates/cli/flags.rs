@@ -369,6 +369,14 @@ pub struct McpArgs {
           value_name = "SECS", help_heading = CALLS)]
     pub queue_wait_secs: u64,
 
+    /// Most jobs loading pages of one target host at once through this
+    /// gateway, across batches, sessions and nodes (politeness toward the sites
+    /// read); 0 means no limit. Waiting jobs hold no browser.
+    #[arg(long, env = "BROWSERFARM_MAX_PER_HOST",
+          default_value_t = browserfarm_gateway::DEFAULT_MAX_PER_HOST,
+          value_name = "N", help_heading = CALLS)]
+    pub max_per_host: usize,
+
     /// Tool calls per second this client may make (batch_scrape pages are paced
     /// to it); 0 means unlimited.
     #[arg(long, env = "BROWSERFARM_RATE_LIMIT", default_value_t = 0.0,

@@ -236,7 +236,8 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION")
         );
         let capacity = farm.clone();
-        let queued = Queued::new(farm, queue, move || capacity.capacity());
+        let queued = Queued::new(farm, queue, move || capacity.capacity())
+            .with_max_per_host(args.max_per_host);
         exposition = exposition.with_gauges(Arc::new(QueueGauges(queued.admission().clone())));
         Arc::new(queued)
     } else {
@@ -246,7 +247,8 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             "browserfarm {} serving MCP, embedded pool",
             env!("CARGO_PKG_VERSION")
         );
-        let queued = Queued::new(local, queue, move || capacity);
+        let queued =
+            Queued::new(local, queue, move || capacity).with_max_per_host(args.max_per_host);
         exposition = exposition.with_gauges(Arc::new(QueueGauges(queued.admission().clone())));
         Arc::new(queued)
     };

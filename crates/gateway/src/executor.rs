@@ -56,4 +56,10 @@ pub trait Executor: Send + Sync + 'static {
     fn offers_placement(&self) -> bool {
         false
     }
+
+    /// Jobs waiting because their target host is at `--max-per-host`, for a
+    /// batch's progress.
+    fn host_waits(&self) -> usize {
+        0
+    }
 }

@@ -3,7 +3,8 @@
 //! ([`LocalExecutor`]) and farm nodes ([`FarmExecutor`]: breakers, placement,
 //! failover, membership by registration or DNS) sit behind the same trait, so
 //! tools never change when the farm grows. In front of either, [`Queued`] admits
-//! jobs to the farm's capacity. The gateway also owns the registry routes agents
+//! jobs to the farm's capacity and each target host's share of it
+//! ([`HostLimit`]). The gateway also owns the registry routes agents
 //! announce themselves on ([`registry_router`]) and the gauges a metrics scrape
 //! samples from its states ([`NodeGauges`], [`PoolGauges`], [`QueueGauges`]).
 //!
@@ -23,6 +24,7 @@ mod gauges;
 mod idle;
 mod local;
 mod node;
+mod politeness;
 mod queue;
 mod registry;
 mod remote;
@@ -36,5 +38,6 @@ pub use farm::{FarmConfig, FarmExecutor, LocalMember, NodeSpec};
 pub use gauges::{NodeGauges, PoolGauges, QueueGauges};
 pub use idle::{IdleSessions, sweep_period};
 pub use local::LocalExecutor;
+pub use politeness::{DEFAULT_MAX_PER_HOST, HostLimit, HostPermit};
 pub use queue::{Admission, QueueConfig, Queued, Slot};
 pub use registry::registry_router;

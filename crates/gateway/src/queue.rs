@@ -14,7 +14,7 @@ use browserfarm_protocol::{
 };
 use tokio::sync::oneshot;
 
-use crate::{Executor, SessionScope};
+use crate::{Executor, HostLimit, SessionScope};
 
 /// Queue settings (`--max-queue`, `--queue-wait-secs`).
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +172,8 @@ impl Admission {
 pub struct Queued {
     inner: Arc<dyn Executor>,
     admission: Arc<Admission>,
+    /// Jobs that load a page take their host's share first (`--max-per-host`).
+    hosts: Arc<HostLimit>,
     refresh: tokio::task::AbortHandle,
 }
 
@@ -197,8 +199,15 @@ impl Queued {
         Queued {
             inner,
             admission,
+            hosts: HostLimit::new(0),
             refresh,
         }
+    }
+
+    /// At most `per_host` jobs loading pages of one host at once (0: no limit).
+    pub fn with_max_per_host(mut self, per_host: usize) -> Queued {
+        self.hosts = HostLimit::new(per_host);
+        self
     }
 
     pub fn admission(&self) -> &Arc<Admission> {
@@ -232,8 +241,29 @@ impl Executor for Queued {
 
     async fn run(&self, job: Job) -> Result<JobOutput, JobError> {
         job.operation.validate()?;
+        // The host before the slot: a job waiting for its host holds no
+        // browser, so pages of other hosts pass it.
+        let _host = match job.operation.url() {
+            Some(url) => tokio::time::timeout(self.admission.config.max_wait, self.hosts.take(url))
+                .await
+                .map_err(|_| {
+                    JobError::new(
+                        ErrorKind::Busy,
+                        format!(
+                            "this host's pages held all of its --max-per-host places for {} s; \
+                             retry later or read fewer of its pages at once",
+                            self.admission.config.max_wait.as_secs()
+                        ),
+                    )
+                })?,
+            None => None,
+        };
         let _slot = self.admission.admit(job.priority).await?;
         self.inner.run(job).await
+    }
+
+    fn host_waits(&self) -> usize {
+        self.hosts.waiting()
     }
 
     async fn status(&self) -> FarmStatus {

@@ -818,8 +818,18 @@ impl BrowserfarmServer {
                 Ok(_) => metrics::page_scraped(),
                 Err(e) => metrics::error(e.kind),
             }
+            let waits = self.executor.host_waits();
             let note = progress_token.clone().map(|token| {
-                ProgressNotificationParam::new(token, done as f64).with_total(total as f64)
+                let note =
+                    ProgressNotificationParam::new(token, done as f64).with_total(total as f64);
+                if waits > 0 {
+                    // Slower than its concurrency, and why: not a stuck batch.
+                    note.with_message(format!(
+                        "{done} of {total} pages; {waits} waiting for a host at --max-per-host"
+                    ))
+                } else {
+                    note
+                }
             });
             let peer = context.peer.clone();
             async move {

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Query;
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
@@ -173,14 +173,66 @@ pub struct Fixtures {
     pub addr: SocketAddr,
     /// How many times `/reads/pixel.svg` was fetched.
     pub pixels: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// `/slow/{n}` requests being answered now, and the most seen at once.
+    pub slow: std::sync::Arc<Concurrency>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Requests in flight at a route and the most at once, for limits a test
+/// checks from the server's side.
+#[derive(Debug, Default)]
+pub struct Concurrency {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+impl Concurrency {
+    fn enter(&self) -> impl Drop + '_ {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        self.total.fetch_add(1, SeqCst);
+        struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        Leave(&self.now)
+    }
+
+    /// The most requests answered at once so far.
+    pub fn most(&self) -> usize {
+        self.most.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests answered so far.
+    pub fn total(&self) -> usize {
+        self.total.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Fixtures {
     pub async fn start() -> Fixtures {
         let pixels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = pixels.clone();
+        let slow_pages = std::sync::Arc::new(Concurrency::default());
+        let slow_seen = slow_pages.clone();
         let app = Router::new()
+            .route(
+                "/slow/{n}",
+                get(move |Path(n): Path<u32>| {
+                    let seen = slow_seen.clone();
+                    async move {
+                        let _in = seen.enter();
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Html(format!(
+                            "<!doctype html><title>Slow {n}</title><p>Slow page {n}.</p>"
+                        ))
+                    }
+                }),
+            )
             .route(
                 "/reads/story",
                 get(|Query(q): Query<std::collections::HashMap<String, String>>| async move {
@@ -309,7 +361,12 @@ impl Fixtures {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Fixtures { addr, pixels, task }
+        Fixtures {
+            addr,
+            pixels,
+            slow: slow_pages,
+            task,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
