@@ -481,6 +481,74 @@ async fn node_tags_route_jobs_to_matching_nodes() {
     let _ = std::fs::remove_file(config);
 }
 
+/// Regions: a farm.toml rule sends reads of a host to its region's nodes,
+/// `prefer_tags` picks a region for a session, and with a region's nodes
+/// killed the work runs in another and the result says where.
+#[tokio::test]
+async fn regions_are_preferred_while_up_and_a_dead_region_falls_back_and_says_so() {
+    let pages = Fixtures::start().await;
+    let (eu1, eu2, us) = tokio::join!(
+        Agent::start(&["--tags", "region=eu"]),
+        Agent::start(&["--tags", "region=eu"]),
+        Agent::start(&["--tags", "region=us"]),
+    );
+    let config = std::env::temp_dir().join(format!("farm-regions-{}.toml", us.port()));
+    std::fs::write(
+        &config,
+        "[[rule]]\nhosts = [\"127.0.0.1\"]\nprefer = { region = \"eu\" }\n",
+    )
+    .unwrap();
+    let mut mcp = gateway(&[&eu1, &eu2, &us], &["--config", config.to_str().unwrap()]).await;
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": pages.numbered(6)}))
+        .await
+        .text();
+    assert!(text.starts_with("Batch of 6 URLs: 6 ok"), "{text}");
+    assert!(!text.contains("no node with"), "{text}");
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    let eu_jobs =
+        jobs_ok(&status_row(&status, &eu1.name())) + jobs_ok(&status_row(&status, &eu2.name()));
+    assert_eq!(eu_jobs, 6, "the rule kept the reads in eu: {status}");
+    assert_eq!(jobs_ok(&status_row(&status, &us.name())), 0, "{status}");
+
+    mcp.ok(
+        "navigate",
+        json!({"url": pages.url("/article"), "prefer_tags": {"region": "us"}}),
+    )
+    .await;
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    assert!(
+        status.contains(&format!("This session's browser is on node {}.", us.name())),
+        "{status}"
+    );
+
+    let (eu1_name, eu2_name) = (eu1.name(), eu2.name());
+    tokio::join!(eu1.kill9(), eu2.kill9());
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": pages.numbered(2)}))
+        .await
+        .text();
+    assert!(text.starts_with("Batch of 2 URLs: 2 ok"), "{text}");
+    let said = format!(
+        "Ran on node {}: no node with region=eu could take it.",
+        us.name()
+    );
+    assert_eq!(text.matches(&said).count(), 2, "{text}");
+    let moved = mcp
+        .ok(
+            "navigate",
+            json!({"url": pages.url("/article"), "session": "new", "prefer_tags": {"region": "eu"}}),
+        )
+        .await
+        .text();
+    assert!(moved.contains(&said), "{moved}");
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    for name in [eu1_name, eu2_name] {
+        assert!(!status_row(&status, &name).contains("| up |"), "{status}");
+    }
+    let _ = std::fs::remove_file(config);
+}
+
 #[tokio::test]
 async fn the_local_pool_joins_a_farm_unless_disabled() {
     let pages = Fixtures::start().await;

@@ -12,13 +12,18 @@
 //! [[node]]
 //! url = "http://10.0.0.12:9301"
 //! token = "other-secret"      # optional; overrides the default token
+//! tags = { region = "us" }
+//!
+//! [[rule]]                    # optional; first match wins
+//! hosts = ["*.de", "*.at", "example.eu"]
+//! prefer = { region = "eu" }  # one-off reads of these hosts prefer eu nodes
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use browserfarm_gateway::NodeSpec;
+use browserfarm_gateway::{HostRule, NodeSpec};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +33,15 @@ pub struct FarmFile {
     token: Option<String>,
     #[serde(default, rename = "node")]
     nodes: Vec<NodeEntry>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<RuleEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    hosts: Vec<String>,
+    prefer: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +63,21 @@ impl FarmFile {
 
     fn parse(text: &str) -> anyhow::Result<FarmFile> {
         let file: FarmFile = toml::from_str(text)?;
+        for rule in &file.rules {
+            if rule.hosts.is_empty() || rule.prefer.is_empty() {
+                anyhow::bail!(
+                    "a [[rule]] needs hosts and prefer, e.g. hosts = [\"*.de\"], prefer = {{ region = \"eu\" }}"
+                );
+            }
+            if let Some(bad) = rule.hosts.iter().find(|h| {
+                h.is_empty() || h[h.starts_with("*.") as usize * 2..].contains(['*', '/', ':'])
+            }) {
+                anyhow::bail!(
+                    "rule host {bad:?}: write a host name (example.org) or *.suffix (*.de), \
+                     without scheme, port or path"
+                );
+            }
+        }
         for node in &file.nodes {
             if let Some(w) = node.weight
                 && !(w.is_finite() && w > 0.0)
@@ -60,6 +89,17 @@ impl FarmFile {
             }
         }
         Ok(file)
+    }
+
+    /// The `[[rule]]`s, in order.
+    pub fn rules(&self) -> Vec<HostRule> {
+        self.rules
+            .iter()
+            .map(|r| HostRule {
+                hosts: r.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                prefer: r.prefer.clone(),
+            })
+            .collect()
     }
 
     /// The nodes, each with its own token or else the file's, or else `fallback`
@@ -119,6 +159,25 @@ mod tests {
             Some("flag")
         );
         assert_eq!(file.node_specs(None)[0].token, None);
+    }
+
+    #[test]
+    fn rules_map_hosts_to_preferred_tags() {
+        let file = FarmFile::parse(
+            "[[rule]]\nhosts = [\"*.DE\", \"example.eu\"]\nprefer = { region = \"eu\" }\n",
+        )
+        .unwrap();
+        let rules = file.rules();
+        assert_eq!(rules[0].hosts, ["*.de", "example.eu"]);
+        assert_eq!(
+            rules[0].prefer.get("region").map(String::as_str),
+            Some("eu")
+        );
+        let url =
+            FarmFile::parse("[[rule]]\nhosts = [\"https://a.de\"]\nprefer = { r = \"eu\" }\n");
+        assert!(format!("{:#}", url.unwrap_err()).contains("without scheme"));
+        let empty = FarmFile::parse("[[rule]]\nhosts = [\"a.de\"]\nprefer = {}\n");
+        assert!(format!("{:#}", empty.unwrap_err()).contains("needs hosts and prefer"));
     }
 
     #[test]

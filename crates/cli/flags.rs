@@ -369,9 +369,10 @@ pub struct McpArgs {
           value_name = "SECS", help_heading = CALLS)]
     pub queue_wait_secs: u64,
 
-    /// Most jobs loading pages of one target host at once through this
-    /// gateway, across batches, sessions and nodes (politeness toward the sites
-    /// read); 0 means no limit. Waiting jobs hold no browser.
+    /// Most one-off reads (batch_scrape pages, calls without a session) loading
+    /// pages of one target host at once through this gateway, across batches
+    /// and nodes (politeness toward the sites read); 0 means no limit. Waiting
+    /// reads hold no browser; sessions' own navigations are never held.
     #[arg(long, env = "BROWSERFARM_MAX_PER_HOST",
           default_value_t = browserfarm_gateway::DEFAULT_MAX_PER_HOST,
           value_name = "N", help_heading = CALLS)]

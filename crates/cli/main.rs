@@ -201,6 +201,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 Duration::ZERO
             },
             session_wait: Duration::from_secs(args.queue_wait_secs),
+            rules: file.as_ref().map(FarmFile::rules).unwrap_or_default(),
             ..FarmConfig::default()
         };
         let member = local.map(|executor| LocalMember {

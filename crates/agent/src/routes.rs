@@ -75,7 +75,11 @@ async fn open_session(State(node): State<Arc<Node>>) -> Result<Response, HttpErr
     }
     let session = node
         .executor
-        .open_session(&Default::default(), SessionScope::Connection)
+        .open_session(
+            &Default::default(),
+            &Default::default(),
+            SessionScope::Connection,
+        )
         .await?;
     node.sessions.track(&session, node.config.session_ttl);
     let instance = Some(node.executor.instance().to_owned());

@@ -43,7 +43,9 @@ mod session;
 mod tab;
 
 pub use context::{Pool, SessionOccupancy};
-pub use process::capacity::{Memory, SESSION_BUDGET, default_max_sessions, default_reserve};
+pub use process::capacity::{
+    Memory, SESSION_BUDGET, cpu_load_pct, default_max_sessions, default_reserve,
+};
 pub use process::{
     BlockList, BlockListError, CHROME_CANDIDATES, DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_SCREENSHOT_MAX_BYTES, DEFAULT_SESSIONS_PER_BROWSER, Gate, LaunchError, Lease,

@@ -46,6 +46,8 @@ async fn stub_node(delay: Duration, capacity: usize) -> String {
             sessions_max: None,
             sessions_free: None,
             memory_available: None,
+            memory_pressure: None,
+            cpu_load_pct: None,
             uptime_secs: 0,
             instance: None,
         })

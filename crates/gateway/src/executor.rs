@@ -23,10 +23,12 @@ pub enum SessionScope {
 #[async_trait]
 pub trait Executor: Send + Sync + 'static {
     /// Opens an isolated session (own cookies, storage and tab) on a node carrying
-    /// `node_tags` (empty: anywhere).
+    /// `node_tags` (empty: anywhere), on one carrying `prefer_tags` too while
+    /// any such node has room.
     async fn open_session(
         &self,
         node_tags: &NodeTags,
+        prefer_tags: &NodeTags,
         scope: SessionScope,
     ) -> Result<SessionId, JobError>;
 

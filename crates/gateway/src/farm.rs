@@ -73,6 +73,55 @@ pub struct FarmConfig {
     /// How long a new session waits for a free slot when every node is full
     /// (`--queue-wait-secs`, as jobs wait in the queue).
     pub session_wait: Duration,
+    /// Target hosts to the nodes their one-off reads prefer (`farm.toml`'s
+    /// `[[rule]]`s), first match wins; a job's own `prefer_tags` go first.
+    pub rules: Vec<HostRule>,
+}
+
+/// `hosts = ["*.de", "example.org"]` → `prefer = { region = "eu" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRule {
+    /// Exact host names, or `*.suffix` for the suffix's subdomains and itself.
+    pub hosts: Vec<String>,
+    pub prefer: NodeTags,
+}
+
+impl HostRule {
+    fn matches(&self, host: &str) -> bool {
+        self.hosts
+            .iter()
+            .any(|pattern| match pattern.strip_prefix("*.") {
+                Some(suffix) => {
+                    host == suffix
+                        || host
+                            .strip_suffix(suffix)
+                            .is_some_and(|rest| rest.ends_with('.'))
+                }
+                None => host == pattern,
+            })
+    }
+}
+
+/// The tags the first rule matching `url`'s host prefers.
+fn rule_for<'a>(rules: &'a [HostRule], url: Option<&str>) -> Option<&'a NodeTags> {
+    let url = reqwest::Url::parse(url?).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    rules.iter().find(|r| r.matches(&host)).map(|r| &r.prefer)
+}
+
+/// `require` and `prefer` together: the nodes a preference looks for first.
+fn with_preference(require: &NodeTags, prefer: &NodeTags) -> NodeTags {
+    let mut both = prefer.clone();
+    both.extend(require.iter().map(|(k, v)| (k.clone(), v.clone())));
+    both
+}
+
+/// Said in a result that ran outside the nodes it preferred.
+fn fallback_note(prefer: &NodeTags, node: &str) -> String {
+    format!(
+        "Ran on node {node}: no node with {} could take it.",
+        browserfarm_protocol::format_tags(prefer)
+    )
 }
 
 impl Default for FarmConfig {
@@ -86,6 +135,7 @@ impl Default for FarmConfig {
             token: None,
             registration_grace: Duration::ZERO,
             session_wait: Duration::from_secs(60),
+            rules: Vec::new(),
         }
     }
 }
@@ -100,6 +150,9 @@ struct Placement {
     /// A connection's session is closed when this gateway shuts down; one
     /// reached by handle outlives it, and its node's idle expiry ends it.
     scope: SessionScope,
+    /// Said once, in the result of the session's next job: it was placed
+    /// outside the nodes it preferred.
+    note: Option<String>,
 }
 
 impl Placement {
@@ -270,9 +323,12 @@ impl FarmExecutor {
     fn pick(&self, exclude: &[String], tags: &NodeTags, prefer: Option<&str>) -> Option<Arc<Node>> {
         let chosen = self.two_choices(exclude, tags)?;
         let preferred = prefer.filter(|p| *p != chosen.name).and_then(|p| {
-            self.nodes()
-                .into_iter()
-                .find(|n| n.name == p && !exclude.contains(&n.name) && n.usable_for(tags))
+            self.nodes().into_iter().find(|n| {
+                n.name == p
+                    && !exclude.contains(&n.name)
+                    && n.usable_for(tags)
+                    && !n.memory_pressure()
+            })
         });
         Some(match preferred {
             Some(node) if node.load() <= chosen.load() => node,
@@ -284,12 +340,18 @@ impl FarmExecutor {
         less_loaded_of_two(&self.usable(exclude, tags))
     }
 
-    /// Nodes a job carrying `tags` may go to, other than those in `exclude`.
+    /// Nodes a job carrying `tags` may go to, other than those in `exclude`;
+    /// of those, nodes short of memory only when all are.
     fn usable(&self, exclude: &[String], tags: &NodeTags) -> Vec<Arc<Node>> {
-        self.nodes()
+        let mut usable: Vec<Arc<Node>> = self
+            .nodes()
             .into_iter()
             .filter(|n| !exclude.contains(&n.name) && n.usable_for(tags))
-            .collect()
+            .collect();
+        if usable.iter().any(|n| !n.memory_pressure()) {
+            usable.retain(|n| !n.memory_pressure());
+        }
+        usable
     }
 
     /// Where a new session goes: among the usable nodes, those with the most
@@ -464,6 +526,7 @@ impl FarmExecutor {
                         remote: opened.session,
                         instance: opened.instance,
                         scope,
+                        note: None,
                     });
                 }
                 Err(CallError::Rejected(e)) => return Err(e),
@@ -483,16 +546,34 @@ impl FarmExecutor {
         self.await_first_node(&job.node_tags).await;
         let mut last: Option<CallError> = None;
         let mut attempt = 0;
+        let prefer = match job.prefer_tags.is_empty() {
+            false => Some(&job.prefer_tags),
+            true => rule_for(&self.config.rules, job.operation.url()),
+        };
+        let preferred = prefer.map(|p| with_preference(&job.node_tags, p));
         while attempt < self.config.attempts.max(1) {
-            let prefer = job.group.as_deref().and_then(|g| self.group_node(g));
-            let Some(node) = self.pick(&tried, &job.node_tags, prefer.as_deref()) else {
+            let group_node = job.group.as_deref().and_then(|g| self.group_node(g));
+            // The preferred nodes while any is left to try, then the rest.
+            let pick = |tags: &NodeTags| self.pick(&tried, tags, group_node.as_deref());
+            let Some(node) = preferred
+                .as_ref()
+                .and_then(pick)
+                .or_else(|| pick(&job.node_tags))
+            else {
                 break;
             };
             if let Some(group) = &job.group {
                 self.remember_group(group, &node.name);
             }
+            let fell_back =
+                prefer.filter(|_| preferred.as_ref().is_some_and(|tags| !node.matches(tags)));
             match node.run(&job).await {
-                Ok(output) => return Ok(output),
+                Ok(mut output) => {
+                    if let (Some(prefer), Some(page)) = (fell_back, output.page_mut()) {
+                        page.notes.push(fallback_note(prefer, &node.name));
+                    }
+                    return Ok(output);
+                }
                 Err(CallError::Rejected(e)) if !e.kind.is_transient() => return Err(e),
                 Err(e) => {
                     tracing::info!(node = %node.name, error = e.message(), "job failed on node; trying another");
@@ -548,6 +629,7 @@ impl FarmExecutor {
             remote: SessionId(remote.to_owned()),
             instance,
             scope: SessionScope::Handle { idle: ADOPTED_IDLE },
+            note: None,
         }));
         Ok(lock(&self.sessions).get_or_insert(id, cell, false))
     }
@@ -562,7 +644,14 @@ impl FarmExecutor {
                 let mut remote_job = job.clone();
                 remote_job.session = Some(placement.remote.clone());
                 match node.run(&remote_job).await {
-                    Ok(output) => return Ok(output),
+                    Ok(mut output) => {
+                        if let Some(page) = output.page_mut()
+                            && let Some(note) = placement.note.take()
+                        {
+                            page.notes.push(note);
+                        }
+                        return Ok(output);
+                    }
                     Err(CallError::Rejected(e)) if e.kind != ErrorKind::SessionNotFound => {
                         return Err(e);
                     }
@@ -811,9 +900,27 @@ impl Executor for FarmExecutor {
     async fn open_session(
         &self,
         node_tags: &NodeTags,
+        prefer_tags: &NodeTags,
         scope: SessionScope,
     ) -> Result<SessionId, JobError> {
-        let placement = self.place_session(&[], node_tags, scope).await?;
+        // One pass over the preferred nodes (no waiting for room there), then
+        // anywhere the requirement allows, waiting as usual.
+        let preferred = match prefer_tags.is_empty() {
+            true => None,
+            false => {
+                let tags = with_preference(node_tags, prefer_tags);
+                self.try_place(&[], &tags, scope).await.ok()
+            }
+        };
+        let mut placement = match preferred {
+            Some(placement) => placement,
+            None => self.place_session(&[], node_tags, scope).await?,
+        };
+        if !prefer_tags.is_empty() && !placement.node.matches(prefer_tags) {
+            tracing::info!(node = %placement.node.name, prefer = %browserfarm_protocol::format_tags(prefer_tags),
+                "no preferred node had room for the session; placed elsewhere");
+            placement.note = Some(fallback_note(prefer_tags, &placement.node.name));
+        }
         let id = placement.route().id;
         tracing::debug!(session = %id, node = %placement.node.name, "session placed");
         let kept = placement.scope == SessionScope::Connection;

@@ -34,7 +34,7 @@ pub use batch::run_batch;
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use discovery::{AddressSource, Changes, DiscoveryError, DnsName, changes, node_url};
 pub use executor::{Executor, SessionScope};
-pub use farm::{FarmConfig, FarmExecutor, LocalMember, NodeSpec};
+pub use farm::{FarmConfig, FarmExecutor, HostRule, LocalMember, NodeSpec};
 pub use gauges::{NodeGauges, PoolGauges, QueueGauges};
 pub use idle::{IdleSessions, sweep_period};
 pub use local::LocalExecutor;

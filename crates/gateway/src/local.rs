@@ -118,6 +118,8 @@ impl LocalExecutor {
             sessions_max: Some(self.pool.sessions().max),
             sessions_free: Some(self.sessions_free()),
             memory_available: browserfarm_browser::Memory::read().map(|m| m.available),
+            memory_pressure: Some(self.pool.memory_pressure()),
+            cpu_load_pct: browserfarm_browser::cpu_load_pct(),
             uptime_secs: self.started.elapsed().as_secs(),
             instance: Some(self.instance.clone()),
         }
@@ -222,6 +224,8 @@ impl Executor for LocalExecutor {
     async fn open_session(
         &self,
         node_tags: &NodeTags,
+        // One pool: nothing to prefer among.
+        _prefer_tags: &NodeTags,
         scope: SessionScope,
     ) -> Result<SessionId, JobError> {
         self.check_tags(node_tags)?;
@@ -289,6 +293,8 @@ impl Executor for LocalExecutor {
                 last_heartbeat_secs: None,
                 sessions_moved: 0,
                 last_move: None,
+                memory_pressure: self.pool.memory_pressure(),
+                cpu_load_pct: browserfarm_browser::cpu_load_pct(),
             }],
         }
     }

@@ -45,7 +45,7 @@ impl Backend {
         match self {
             Backend::Remote(client) => client.open_session().await,
             Backend::Local(local) => local
-                .open_session(&NodeTags::new(), scope)
+                .open_session(&NodeTags::new(), &NodeTags::new(), scope)
                 .await
                 .map(|session| SessionOpened {
                     session,
@@ -193,9 +193,24 @@ impl Node {
     }
 
     pub(crate) fn load(&self) -> f64 {
-        let capacity = lock(&self.health).as_ref().map_or(1, |h| h.capacity.max(1));
-        (self.in_flight.load(Ordering::Relaxed) as f64 + 1.0)
-            / (capacity as f64 * *lock(&self.weight))
+        let (capacity, cpu) = lock(&self.health)
+            .as_ref()
+            .map_or((1, None), |h| (h.capacity.max(1), h.cpu_load_pct));
+        let jobs = (self.in_flight.load(Ordering::Relaxed) as f64 + 1.0)
+            / (capacity as f64 * *lock(&self.weight));
+        // A host whose CPUs are already over-committed (by others' work, or
+        // its own pages' scripts) runs a job slower than its slots say.
+        let overcommitted = cpu.map_or(0.0, |pct| f64::from(pct.saturating_sub(100)) / 100.0);
+        jobs + overcommitted
+    }
+
+    /// Whether the node said at its last health check that it is short of
+    /// memory (it refuses new sessions until it is not).
+    pub(crate) fn memory_pressure(&self) -> bool {
+        lock(&self.health)
+            .as_ref()
+            .and_then(|h| h.memory_pressure)
+            .unwrap_or(false)
     }
 
     /// Free session slots as of the last health check, less the sessions
@@ -395,6 +410,11 @@ impl Node {
                 .map(|h| lock(&h.last).elapsed().as_secs()),
             sessions_moved: self.sessions_moved.load(Ordering::Relaxed),
             last_move: lock(&self.last_move).clone(),
+            memory_pressure: health
+                .as_ref()
+                .and_then(|h| h.memory_pressure)
+                .unwrap_or(false),
+            cpu_load_pct: health.as_ref().and_then(|h| h.cpu_load_pct),
         }
     }
 }

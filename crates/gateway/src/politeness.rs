@@ -1,7 +1,8 @@
 //! Politeness toward the sites the farm reads (`--max-per-host`): at most N
-//! jobs that load a page of one host run at once through this gateway, however
-//! many batches, sessions and browsers ask. Without it a `batch_scrape` of one
-//! site opens as many connections to it as the farm has tabs.
+//! one-off jobs that load a page of one host (batch pages, reads that stand
+//! alone) run at once through this gateway, however many batches and browsers
+//! ask. Without it a `batch_scrape` of one site opens as many connections to it
+//! as the farm has tabs. Sessions' navigations are agents' own steps and pass.
 //!
 //! The limit is per gateway process: replicas behind a load balancer each keep
 //! their own. Jobs waiting for a host hold no farm slot (the host is taken

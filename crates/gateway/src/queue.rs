@@ -230,9 +230,10 @@ impl Executor for Queued {
     async fn open_session(
         &self,
         node_tags: &NodeTags,
+        prefer_tags: &NodeTags,
         scope: SessionScope,
     ) -> Result<SessionId, JobError> {
-        self.inner.open_session(node_tags, scope).await
+        self.inner.open_session(node_tags, prefer_tags, scope).await
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), JobError> {
@@ -242,8 +243,11 @@ impl Executor for Queued {
     async fn run(&self, job: Job) -> Result<JobOutput, JobError> {
         job.operation.validate()?;
         // The host before the slot: a job waiting for its host holds no
-        // browser, so pages of other hosts pass it.
-        let _host = match job.operation.url() {
+        // browser, so pages of other hosts pass it. Only one-off reads (batch
+        // pages, calls that stand alone) wait: a session's navigation is an
+        // agent's own step, like a person's click, and is never held back.
+        let one_off = job.session.is_none();
+        let _host = match job.operation.url().filter(|_| one_off) {
             Some(url) => tokio::time::timeout(self.admission.config.max_wait, self.hosts.take(url))
                 .await
                 .map_err(|_| {

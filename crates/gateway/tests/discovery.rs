@@ -34,6 +34,8 @@ async fn health() -> Json<Health> {
         sessions_max: None,
         sessions_free: None,
         memory_available: None,
+        memory_pressure: None,
+        cpu_load_pct: None,
         uptime_secs: 0,
         instance: None,
     })

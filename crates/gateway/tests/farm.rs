@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use browserfarm_gateway::{
-    BreakerConfig, Executor, FarmConfig, FarmExecutor, NodeSpec, SessionScope,
+    BreakerConfig, Executor, FarmConfig, FarmExecutor, HostRule, NodeSpec, SessionScope,
 };
 use browserfarm_protocol::{
-    ErrorKind, Health, Job, JobError, JobOutput, Operation, PageInfo, ScrapeArgs, ScrapeFormat,
-    Scraped, SessionId, SessionOpened,
+    ErrorKind, Health, Job, JobError, JobOutput, NodeTags, Operation, PageInfo, ScrapeArgs,
+    ScrapeFormat, Scraped, SessionId, SessionOpened,
 };
 
 #[derive(Clone, Copy)]
@@ -38,6 +38,8 @@ struct Stub {
     sessions: AtomicUsize,
     /// `POST /v1/sessions` calls, refused ones included.
     session_calls: AtomicUsize,
+    /// Reported as `memory_pressure`.
+    pressure: std::sync::atomic::AtomicBool,
 }
 
 impl Stub {
@@ -48,6 +50,7 @@ impl Stub {
             slots: None,
             sessions: AtomicUsize::new(0),
             session_calls: AtomicUsize::new(0),
+            pressure: Default::default(),
         }
     }
 
@@ -73,6 +76,8 @@ async fn health(State(stub): State<Arc<Stub>>) -> Json<Health> {
         sessions_max: stub.slots,
         sessions_free: stub.sessions_free(),
         memory_available: None,
+        memory_pressure: Some(stub.pressure.load(Ordering::SeqCst)),
+        cpu_load_pct: None,
         uptime_secs: 0,
         instance: None,
     })
@@ -351,7 +356,7 @@ async fn sessions_go_where_most_slots_are_free_and_skip_full_nodes() {
     let (big_url, big) = session_stub(Some(2), 0).await;
     let farm = farm(&[&full_url, &small_url, &big_url], 5).await;
     let anywhere = Default::default();
-    let open = || farm.open_session(&anywhere, SessionScope::Connection);
+    let open = || farm.open_session(&anywhere, &anywhere, SessionScope::Connection);
 
     let first = open().await.unwrap();
     assert_eq!(opened(&[&full, &small, &big]), [2, 0, 1], "2 free beat 1");
@@ -397,16 +402,164 @@ async fn nodes_that_do_not_report_session_slots_still_take_sessions() {
     let (old_url, old) = session_stub(None, 0).await;
     let (new_url, new) = session_stub(Some(1), 0).await;
     let farm = farm(&[&old_url, &new_url], 5).await;
-    farm.open_session(&Default::default(), SessionScope::Connection)
-        .await
-        .unwrap();
+    farm.open_session(
+        &Default::default(),
+        &Default::default(),
+        SessionScope::Connection,
+    )
+    .await
+    .unwrap();
     assert_eq!(opened(&[&old, &new]), [0, 1], "room reported beats none");
     for _ in 0..2 {
-        farm.open_session(&Default::default(), SessionScope::Connection)
-            .await
-            .unwrap();
+        farm.open_session(
+            &Default::default(),
+            &Default::default(),
+            SessionScope::Connection,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(opened(&[&old, &new]), [2, 1]);
     assert_eq!(new.session_calls.load(Ordering::SeqCst), 1);
+    farm.shutdown().await;
+}
+
+/// A node short of memory (it refuses new sessions) gets no new sessions or
+/// one-off jobs while another node can take them, and work again when every
+/// node is short: a farm under pressure still serves.
+#[tokio::test]
+async fn nodes_short_of_memory_get_new_work_only_when_all_are() {
+    let (low_url, low) = session_stub(Some(10), 0).await;
+    low.pressure.store(true, Ordering::SeqCst);
+    let (ok_url, ok) = session_stub(Some(10), 0).await;
+    let farm = farm(&[&low_url, &ok_url], 5).await;
+    let anywhere = Default::default();
+    for _ in 0..4 {
+        farm.open_session(&anywhere, &anywhere, SessionScope::Connection)
+            .await
+            .unwrap();
+        farm.run(scrape()).await.unwrap();
+    }
+    assert_eq!(opened(&[&low, &ok]), [0, 4]);
+    assert_eq!(low.jobs.load(Ordering::SeqCst), 0);
+    assert_eq!(ok.jobs.load(Ordering::SeqCst), 4);
+    let status = farm.status().await;
+    let low_status = status
+        .nodes
+        .iter()
+        .find(|n| low_url.ends_with(&n.name))
+        .unwrap();
+    assert!(low_status.memory_pressure, "{status:?}");
+    farm.shutdown().await;
+
+    ok.pressure.store(true, Ordering::SeqCst);
+    let farm = self::farm(&[&low_url, &ok_url], 5).await;
+    for _ in 0..8 {
+        farm.run(scrape()).await.unwrap();
+    }
+    assert!(low.jobs.load(Ordering::SeqCst) > 0, "all short: both serve");
+    farm.shutdown().await;
+}
+
+async fn regional_farm(nodes: &[(&str, &str)], rules: Vec<HostRule>) -> Arc<FarmExecutor> {
+    let farm = FarmExecutor::start(
+        FarmConfig {
+            nodes: nodes
+                .iter()
+                .map(|(url, region)| NodeSpec {
+                    url: url.to_string(),
+                    token: None,
+                    weight: 1.0,
+                    tags: [("region".to_owned(), region.to_string())].into(),
+                })
+                .collect(),
+            breaker: BreakerConfig {
+                failure_threshold: 1,
+                open_for: Duration::from_secs(60),
+            },
+            job_timeout: Duration::from_millis(500),
+            rules,
+            ..FarmConfig::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let farm = Arc::new(farm);
+    farm.watch();
+    farm
+}
+
+fn scrape_of(url: &str) -> Job {
+    Job::new(
+        None,
+        Operation::Scrape(ScrapeArgs {
+            url: Some(url.into()),
+            ..Default::default()
+        }),
+    )
+}
+
+fn notes(output: &JobOutput) -> Vec<String> {
+    match output {
+        JobOutput::Scraped(s) => s.page.notes.clone(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// `prefer_tags` (or a host rule) keeps jobs and sessions on a region's nodes
+/// while one is up; with the region down they run elsewhere and say where.
+#[tokio::test]
+async fn preferred_regions_are_used_while_up_and_the_fallback_says_so() {
+    let (eu_url, eu) = session_stub(Some(10), 0).await;
+    let (us_url, us) = stub(Behaviour::Ok).await;
+    let rules = vec![HostRule {
+        hosts: vec!["*.de".into()],
+        prefer: [("region".to_owned(), "eu".to_owned())].into(),
+    }];
+    let farm = regional_farm(&[(&eu_url, "eu"), (&us_url, "us")], rules).await;
+    let eu_tags: NodeTags = [("region".to_owned(), "eu".to_owned())].into();
+    for _ in 0..4 {
+        let out = farm
+            .run(scrape().preferring(eu_tags.clone()))
+            .await
+            .unwrap();
+        assert!(notes(&out).is_empty(), "{:?}", notes(&out));
+        farm.run(scrape_of("http://shop.example.de/"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        eu.jobs.load(Ordering::SeqCst),
+        8,
+        "all on the preferred region"
+    );
+    assert_eq!(us.jobs.load(Ordering::SeqCst), 0);
+    farm.open_session(&NodeTags::new(), &eu_tags, SessionScope::Connection)
+        .await
+        .unwrap();
+    assert_eq!(eu.sessions.load(Ordering::SeqCst), 1);
+
+    // The region goes down: its one node fails every job.
+    let (down_url, _down) = stub(Behaviour::Status(500)).await;
+    let farm = regional_farm(&[(&down_url, "eu"), (&us_url, "us")], Vec::new()).await;
+    let out = farm
+        .run(scrape().preferring(eu_tags.clone()))
+        .await
+        .unwrap();
+    let said = notes(&out);
+    let us_name = us_url.trim_start_matches("http://");
+    assert_eq!(
+        said,
+        [format!(
+            "Ran on node {us_name}: no node with region=eu could take it."
+        )]
+    );
+    assert_eq!(us.jobs.load(Ordering::SeqCst), 1);
+    // Required tags still bind: no fallback outside them.
+    let only_eu = farm
+        .run(scrape().with_placement(eu_tags.clone(), Default::default()))
+        .await;
+    assert!(only_eu.is_err());
     farm.shutdown().await;
 }

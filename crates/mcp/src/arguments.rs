@@ -62,6 +62,8 @@ pub(crate) const SESSIONLESS_TOOLS: &[&str] = &["farm_status", "batch_scrape"];
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Placement {
     pub node_tags: NodeTags,
+    /// Soft: nodes with these tags while any can take the work (regions).
+    pub prefer_tags: NodeTags,
     pub priority: Priority,
     /// The client's name from its initialize request (for the audit log).
     pub client: Option<String>,
@@ -83,7 +85,8 @@ pub(crate) struct Answered {
     pub in_text: bool,
 }
 
-/// Describes `node_tags` and `priority` in a job tool's input schema.
+/// Describes `node_tags`, `prefer_tags` and `priority` in a job tool's input
+/// schema.
 pub(crate) fn add_placement_schema(schema: &mut JsonObject) {
     let properties = schema
         .entry("properties")
@@ -96,6 +99,14 @@ pub(crate) fn add_placement_schema(schema: &mut JsonObject) {
                 "additionalProperties": { "type": "string" },
                 "description": "Only nodes with these labels, e.g. {\"region\":\"eu\"} (\"arch\": \
                     the CPU)."
+            }),
+        );
+        properties.insert(
+            "prefer_tags".into(),
+            serde_json::json!({
+                "type": "object",
+                "additionalProperties": { "type": "string" },
+                "description": "Prefer these nodes while any is up, else run elsewhere."
             }),
         );
         properties.insert(
@@ -180,6 +191,12 @@ pub(crate) fn take_placement(
     if let Some(tags) = arguments.remove("node_tags") {
         placement.node_tags = serde_json::from_value(tags).map_err(|_| {
             "invalid node_tags: expected an object of string values, e.g. {\"region\": \"eu\"}"
+                .to_owned()
+        })?;
+    }
+    if let Some(tags) = arguments.remove("prefer_tags") {
+        placement.prefer_tags = serde_json::from_value(tags).map_err(|_| {
+            "invalid prefer_tags: expected an object of string values, e.g. {\"region\": \"eu\"}"
                 .to_owned()
         })?;
     }

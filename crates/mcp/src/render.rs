@@ -517,7 +517,11 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             n.name,
-            n.state,
+            if n.memory_pressure {
+                format!("{}, memory low", n.state)
+            } else {
+                n.state.clone()
+            },
             n.breaker,
             n.in_flight,
             n.capacity,

@@ -332,14 +332,19 @@ impl BrowserfarmServer {
     ) -> (Option<SessionId>, Result<JobOutput, JobError>) {
         let resolved = match self
             .sessions
-            .resolve(&placement.session, &placement.node_tags)
+            .resolve(
+                &placement.session,
+                &placement.node_tags,
+                &placement.prefer_tags,
+            )
             .await
         {
             Ok(resolved) => resolved,
             Err(e) => return (None, Err(e)),
         };
         let job = Job::new(Some(resolved.id.clone()), operation)
-            .with_placement(placement.node_tags.clone(), placement.priority);
+            .with_placement(placement.node_tags.clone(), placement.priority)
+            .preferring(placement.prefer_tags.clone());
         let mut result = self.executor.run(job).await;
         if resolved.by_handle {
             result = result.map_err(session::gone);
@@ -372,7 +377,8 @@ impl BrowserfarmServer {
             // A cached call runs without the session (see `cache.rs`).
             Some((cache, key)) => {
                 let job = Job::new(None, operation)
-                    .with_placement(placement.node_tags.clone(), placement.priority);
+                    .with_placement(placement.node_tags.clone(), placement.priority)
+                    .preferring(placement.prefer_tags.clone());
                 (None, self.run_cached(cache, key, job).await)
             }
             None => self.run_in_session(operation, &placement).await,
@@ -797,7 +803,9 @@ impl BrowserfarmServer {
                 max_chars: Some(per_page),
                 full: args.full,
             });
-            Job::new(None, op).with_placement(placement.node_tags.clone(), placement.priority)
+            Job::new(None, op)
+                .with_placement(placement.node_tags.clone(), placement.priority)
+                .preferring(placement.prefer_tags.clone())
         });
         let run = |job: Job| {
             let cache = self

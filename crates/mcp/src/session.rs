@@ -42,14 +42,18 @@ impl ConnectionSession {
 
     /// The session id, opening the session on first use (on a node carrying
     /// `node_tags`).
-    async fn get_or_open(&self, node_tags: &NodeTags) -> Result<SessionId, JobError> {
+    async fn get_or_open(
+        &self,
+        node_tags: &NodeTags,
+        prefer_tags: &NodeTags,
+    ) -> Result<SessionId, JobError> {
         let mut slot = self.id.lock().await;
         if let Some(id) = slot.as_ref() {
             return Ok(id.clone());
         }
         let id = self
             .executor
-            .open_session(node_tags, SessionScope::Connection)
+            .open_session(node_tags, prefer_tags, SessionScope::Connection)
             .await?;
         *slot = Some(id.clone());
         Ok(id)
@@ -130,6 +134,7 @@ impl Sessions {
         &self,
         requested: &Requested,
         node_tags: &NodeTags,
+        prefer_tags: &NodeTags,
     ) -> Result<Resolved, JobError> {
         let new = requested.handle.as_deref() == Some(NEW);
         if let Some(handle) = requested.handle.as_deref().filter(|_| !new) {
@@ -143,7 +148,7 @@ impl Sessions {
             let idle = self.handles.ttl();
             let id = self
                 .executor
-                .open_session(node_tags, SessionScope::Handle { idle })
+                .open_session(node_tags, prefer_tags, SessionScope::Handle { idle })
                 .await?;
             return Ok(Resolved {
                 id,
@@ -151,7 +156,7 @@ impl Sessions {
             });
         }
         Ok(Resolved {
-            id: self.connection.get_or_open(node_tags).await?,
+            id: self.connection.get_or_open(node_tags, prefer_tags).await?,
             by_handle: false,
         })
     }

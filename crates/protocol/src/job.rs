@@ -67,6 +67,10 @@ pub struct Job {
     /// them; nodes ignore the field).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_tags: NodeTags,
+    /// Nodes carrying all these tags are preferred while any of them can take
+    /// the job; else it runs elsewhere and its result says where (regions).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prefer_tags: NodeTags,
     #[serde(default)]
     pub priority: Priority,
     /// One-off jobs of one group may run at the same time as tabs of one browser
@@ -83,6 +87,7 @@ impl Job {
             session,
             operation,
             node_tags: NodeTags::new(),
+            prefer_tags: NodeTags::new(),
             priority: Priority::Normal,
             group: None,
         }
@@ -97,6 +102,12 @@ impl Job {
     pub fn with_placement(mut self, node_tags: NodeTags, priority: Priority) -> Self {
         self.node_tags = node_tags;
         self.priority = priority;
+        self
+    }
+
+    /// Prefers nodes carrying `prefer_tags` (see [`Job::prefer_tags`]).
+    pub fn preferring(mut self, prefer_tags: NodeTags) -> Self {
+        self.prefer_tags = prefer_tags;
         self
     }
 }

@@ -58,6 +58,14 @@ pub struct Health {
     /// cgroup memory limit leaves when that is less.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_available: Option<u64>,
+    /// Free memory is below what the node keeps (`--min-free-memory-mib`): it
+    /// refuses new sessions, and gateways place work elsewhere while they can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_pressure: Option<bool>,
+    /// The host's CPU load: the one-minute load average per core, in percent
+    /// (100: every core busy), where the system tells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_load_pct: Option<u32>,
     pub uptime_secs: u64,
     /// Random id the node process minted when it started: another one means
     /// the node restarted and its sessions are gone (absent from older agents).
@@ -100,6 +108,13 @@ pub struct NodeStatus {
     pub sessions_moved: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_move: Option<String>,
+    /// The node is short of memory: it gets new work only when every other
+    /// node that could take it is too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub memory_pressure: bool,
+    /// The node's CPU load per core, in percent, as of its last health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_load_pct: Option<u32>,
 }
 
 /// The whole farm (`farm_status`).

@@ -135,6 +135,12 @@ impl Pool {
         }
     }
 
+    /// Whether the machine (or its cgroup) has less free memory than the pool
+    /// keeps (`--min-free-memory-mib`): new sessions are refused while it does.
+    pub fn memory_pressure(&self) -> bool {
+        crate::process::capacity::memory_refusal(self.inner.config.min_free_memory).is_some()
+    }
+
     /// Runs clean-up work that holds a lease; shutdown waits for it (bounded).
     pub(crate) fn spawn_tracked(
         &self,

@@ -77,6 +77,15 @@ pub fn default_max_sessions(memory: Option<Memory>) -> usize {
 
 /// Why a new session cannot be had now, if memory says so: free memory is below
 /// `reserve` (0 turns the guard off).
+/// The one-minute load average per core, in percent; `None` where
+/// `/proc/loadavg` does not exist (not Linux).
+pub fn cpu_load_pct() -> Option<u32> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let one_minute: f64 = loadavg.split_whitespace().next()?.parse().ok()?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Some((one_minute / cores as f64 * 100.0).round() as u32)
+}
+
 pub(crate) fn memory_refusal(reserve: u64) -> Option<String> {
     if reserve == 0 {
         return None;

@@ -37,6 +37,8 @@ fn node(name: &str, state: &str, breaker: &str) -> NodeStatus {
         last_heartbeat_secs: None,
         sessions_moved: 0,
         last_move: None,
+        memory_pressure: false,
+        cpu_load_pct: None,
     }
 }
 
@@ -53,7 +55,12 @@ impl StubFarm {
 
 #[async_trait]
 impl Executor for StubFarm {
-    async fn open_session(&self, _: &NodeTags, _: SessionScope) -> Result<SessionId, JobError> {
+    async fn open_session(
+        &self,
+        _: &NodeTags,
+        _: &NodeTags,
+        _: SessionScope,
+    ) -> Result<SessionId, JobError> {
         Err(JobError::internal("stub"))
     }
     async fn close_session(&self, _: &SessionId) -> Result<(), JobError> {
