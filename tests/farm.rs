@@ -549,6 +549,42 @@ async fn regions_are_preferred_while_up_and_a_dead_region_falls_back_and_says_so
     let _ = std::fs::remove_file(config);
 }
 
+/// An agent short of memory (free memory under its --min-free-memory-mib)
+/// says so in /health, and the gateway sends new sessions and reads elsewhere.
+#[tokio::test]
+async fn placement_skips_an_agent_that_reports_memory_pressure() {
+    let pages = Fixtures::start().await;
+    let (short, roomy) = tokio::join!(
+        // More free memory than any machine has: always under pressure.
+        Agent::start(&["--min-free-memory-mib", "16000000"]),
+        Agent::start(&[]),
+    );
+    let health = short.health().await;
+    assert_eq!(health["memory_pressure"], true, "{health}");
+    assert!(health["cpu_load_pct"].is_u64(), "{health}");
+    assert_eq!(roomy.health().await["memory_pressure"], false);
+    let mut mcp = gateway(&[&short, &roomy], &[]).await;
+    for _ in 0..3 {
+        mcp.ok(
+            "navigate",
+            json!({"url": pages.url("/article"), "session": "new"}),
+        )
+        .await;
+    }
+    let text = mcp
+        .ok("batch_scrape", json!({"urls": pages.numbered(4)}))
+        .await
+        .text();
+    assert!(text.starts_with("Batch of 4 URLs: 4 ok"), "{text}");
+    let status = mcp.ok("farm_status", json!({})).await.text();
+    let short_row = status_row(&status, &short.name());
+    assert!(short_row.contains("up, memory low"), "{status}");
+    assert_eq!(jobs_ok(&short_row), 0, "{status}");
+    let roomy_row = status_row(&status, &roomy.name());
+    assert!(jobs_ok(&roomy_row) >= 7, "{status}");
+    assert!(roomy_row.contains("| 3/"), "all three sessions: {status}");
+}
+
 #[tokio::test]
 async fn the_local_pool_joins_a_farm_unless_disabled() {
     let pages = Fixtures::start().await;
