@@ -26,5 +26,6 @@ mod protocol;
 mod replicas;
 mod sessions;
 mod soak;
+mod tls;
 mod tools;
 mod toolset;

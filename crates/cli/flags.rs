@@ -25,6 +25,7 @@ const CALLS: &str = "Tool calls";
 const JOBS: &str = "Jobs";
 const CACHE: &str = "Result cache";
 const OBSERVABILITY: &str = "Observability";
+const TLS: &str = "TLS";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,8 +53,8 @@ pub struct Cli {
 // that per heading otherwise, and mixes the two layouts in one help.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    // Boxed: McpArgs is far larger than the others, and an enum is as large as its
-    // largest variant.
+    // Boxed: McpArgs and AgentArgs are far larger than the others, and an enum is
+    // as large as its largest variant.
     #[command(
         about = "Serve MCP over stdio, or over HTTP with --http, driving an embedded Chromium \
                  pool and/or farm nodes.",
@@ -71,7 +72,7 @@ pub enum Command {
                  (`browserfarm mcp --node URL`) to send jobs to.",
         next_line_help = true
     )]
-    Agent(AgentArgs),
+    Agent(Box<AgentArgs>),
     #[command(
         about = "Show a running gateway's nodes and totals.",
         after_help = "Exit status: 0 when at least one node is up, 1 when none is, 2 when the \
@@ -109,6 +110,72 @@ pub struct StatusArgs {
     /// Print the raw JSON status instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub call_tls: CallTlsArgs,
+}
+
+/// How this process's listeners speak TLS.
+#[derive(Debug, Args)]
+pub struct ServeTlsArgs {
+    /// Serve HTTPS with this certificate (PEM, the chain after the leaf); every
+    /// listener of this process uses it. Re-read when the file changes.
+    #[arg(long, env = "BROWSERFARM_TLS_CERT", value_name = "PATH",
+          requires = "tls_key", help_heading = TLS)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "BROWSERFARM_TLS_KEY", value_name = "PATH",
+          requires = "tls_cert", help_heading = TLS)]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: accept only clients presenting a certificate from this CA
+    /// (PEM), e.g. the farm's gateways.
+    #[arg(long, env = "BROWSERFARM_TLS_CLIENT_CA", value_name = "PATH",
+          requires = "tls_cert", help_heading = TLS)]
+    pub tls_client_ca: Option<PathBuf>,
+}
+
+impl ServeTlsArgs {
+    pub fn server_tls(&self) -> Option<browserfarm_http::ServerTls> {
+        Some(browserfarm_http::ServerTls {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+        })
+    }
+}
+
+/// How this process's calls to other browserfarm processes speak TLS.
+#[derive(Debug, Args)]
+pub struct CallTlsArgs {
+    /// Trust this CA (PEM) for https:// URLs of agents, gateways and
+    /// registries, besides the system's CAs: a farm's own CA.
+    #[arg(long, env = "BROWSERFARM_CA_FILE", value_name = "PATH", help_heading = TLS)]
+    pub ca_file: Option<PathBuf>,
+
+    /// Present this client certificate (PEM) to listeners that require one
+    /// (--tls-client-ca there).
+    #[arg(long, env = "BROWSERFARM_TLS_CLIENT_CERT", value_name = "PATH",
+          requires = "tls_client_key", help_heading = TLS)]
+    pub tls_client_cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "BROWSERFARM_TLS_CLIENT_KEY", value_name = "PATH",
+          requires = "tls_client_cert", help_heading = TLS)]
+    pub tls_client_key: Option<PathBuf>,
+}
+
+impl CallTlsArgs {
+    pub fn client_tls(&self) -> browserfarm_http::ClientTls {
+        browserfarm_http::ClientTls {
+            ca_file: self.ca_file.clone(),
+            identity: self
+                .tls_client_cert
+                .clone()
+                .zip(self.tls_client_key.clone()),
+        }
+    }
 }
 
 // The agent's own flags come first: they are what an operator sets to run a node.
@@ -182,6 +249,12 @@ pub struct AgentArgs {
     pub drain_secs: u64,
 
     #[command(flatten)]
+    pub serve_tls: ServeTlsArgs,
+
+    #[command(flatten)]
+    pub call_tls: CallTlsArgs,
+
+    #[command(flatten)]
     pub browser: BrowserArgs,
 }
 
@@ -236,6 +309,12 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
 pub struct McpArgs {
     #[command(flatten)]
     pub browser: BrowserArgs,
+
+    #[command(flatten)]
+    pub serve_tls: ServeTlsArgs,
+
+    #[command(flatten)]
+    pub call_tls: CallTlsArgs,
 
     /// Serve MCP over HTTP on this address instead of stdio: streamable HTTP at
     /// /mcp, legacy SSE at /sse + /message, health at /health. Beyond loopback

@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Mcp(args) => mcp(*args).await,
             Command::Doctor(args) => doctor::run(args).await,
-            Command::Agent(args) => agent(args).await,
+            Command::Agent(args) => agent(*args).await,
             Command::Status(args) => return Ok(status::run(args).await),
         }
         .map(|()| ExitCode::SUCCESS)
@@ -90,6 +90,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
     args.token =
         resolve_token(args.token.take(), args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
     args.nodes.retain(|n| !n.trim().is_empty());
+    check_tls(&args.serve_tls, &args.call_tls)?;
     let file = args.config.as_deref().map(FarmFile::load).transpose()?;
     let mut nodes: Vec<NodeSpec> = args
         .nodes
@@ -202,6 +203,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             },
             session_wait: Duration::from_secs(args.queue_wait_secs),
             rules: file.as_ref().map(FarmFile::rules).unwrap_or_default(),
+            tls: args.call_tls.client_tls(),
             ..FarmConfig::default()
         };
         let member = local.map(|executor| LocalMember {
@@ -225,8 +227,10 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen for registrations on {addr}"))?;
             tracing::info!(listen = %listener.local_addr()?, "accepting node registrations");
             let app = registry_router(farm.clone(), args.token.clone());
+            let tls = args.serve_tls.server_tls();
             registry = Some(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
+                let forever = std::future::pending::<()>();
+                if let Err(e) = browserfarm_http::serve(listener, app, tls, forever).await {
                     tracing::error!(error = %e, "registry listener failed");
                 }
             }));
@@ -260,8 +264,10 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             tracing::info!(listen = %addr, "serving Prometheus metrics at /metrics");
         }
         let app = metrics_router(exposition.clone(), args.token.clone());
+        let tls = args.serve_tls.server_tls();
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let forever = std::future::pending::<()>();
+            if let Err(e) = browserfarm_http::serve(listener, app, tls, forever).await {
                 tracing::error!(error = %e, "metrics listener failed");
             }
         })
@@ -330,6 +336,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 ),
                 toolset,
                 links,
+                tls: args.serve_tls.server_tls(),
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }
@@ -373,6 +380,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     args.token =
         resolve_token(args.token.take(), args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
     require_token_beyond_loopback(args.listen, &args.token, "listen", "drive your browsers")?;
+    check_tls(&args.serve_tls, &args.call_tls)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -400,6 +408,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
         drain_timeout: Duration::from_secs(args.drain_secs),
         register,
         metrics: Some(exposition),
+        tls: args.serve_tls.server_tls(),
         ..AgentConfig::default()
     };
     tracing::info!(
@@ -481,6 +490,7 @@ fn registrars(args: &AgentArgs, bound: std::net::SocketAddr) -> anyhow::Result<V
             token: args.token.clone(),
             heartbeat: Duration::from_secs(args.heartbeat_secs),
             weight: args.weight,
+            tls: args.call_tls.client_tls(),
         })
         .collect())
 }
@@ -498,7 +508,25 @@ fn advertised_url(args: &AgentArgs, bound: std::net::SocketAddr) -> anyhow::Resu
             bound.port()
         );
     }
-    Ok(format!("http://{bound}"))
+    let scheme = if args.serve_tls.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    Ok(format!("{scheme}://{bound}"))
+}
+
+/// Reads the TLS files once at start, so a wrong path or a key that does not
+/// match its certificate stops the process before it serves anything.
+fn check_tls(serve: &flags::ServeTlsArgs, call: &flags::CallTlsArgs) -> anyhow::Result<()> {
+    if let Some(tls) = serve.server_tls() {
+        tls.load()
+            .context("cannot serve TLS (--tls-cert, --tls-key, --tls-client-ca)")?;
+    }
+    call.client_tls()
+        .config()
+        .context("cannot set up TLS for calls (--ca-file, --tls-client-cert, --tls-client-key)")?;
+    Ok(())
 }
 
 async fn cancel_on_signal(token: CancellationToken) {

@@ -41,7 +41,11 @@ pub async fn run(mut args: StatusArgs) -> ExitCode {
 async fn fetch(args: &StatusArgs) -> Result<FarmStatus, String> {
     let base = args.gateway.trim_end_matches('/');
     let url = format!("{base}/v1/farm");
-    let http = reqwest::Client::builder()
+    let http = args
+        .call_tls
+        .client_tls()
+        .reqwest()
+        .map_err(|e| e.to_string())?
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| e.to_string())?;
@@ -49,12 +53,17 @@ async fn fetch(args: &StatusArgs) -> Result<FarmStatus, String> {
     if let Some(token) = &args.token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.map_err(|e| {
-        format!(
-            "cannot reach the gateway at {base} ({e}); is `browserfarm mcp --http` or \
+    let response =
+        request
+            .send()
+            .await
+            .map_err(|e| match browserfarm_http::describe_failure(&e) {
+                Some(tls) => format!("the gateway at {base} refused TLS: {tls}"),
+                None => format!(
+                    "cannot reach the gateway at {base} ({e}); is `browserfarm mcp --http` or \
              `--registry-listen` running there? (--gateway / BROWSERFARM_GATEWAY)"
-        )
-    })?;
+                ),
+            })?;
     let code = response.status();
     if code == reqwest::StatusCode::UNAUTHORIZED {
         return Err(format!(

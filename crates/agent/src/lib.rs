@@ -54,6 +54,9 @@ pub struct AgentConfig {
     /// Served at `GET /metrics` (behind the token, like every route); without
     /// it the route answers 404.
     pub metrics: Option<Arc<Exposition>>,
+    /// Serve the node API over HTTPS (`--tls-cert`, `--tls-key`, and
+    /// `--tls-client-ca` to require gateways' client certificates).
+    pub tls: Option<browserfarm_http::ServerTls>,
 }
 
 impl Default for AgentConfig {
@@ -68,6 +71,7 @@ impl Default for AgentConfig {
             drain_timeout: Duration::from_secs(30),
             register: Vec::new(),
             metrics: None,
+            tls: None,
         }
     }
 }
@@ -106,10 +110,10 @@ pub async fn serve(
     let app = routes::router(node.clone());
     let drain = node.config.drain_timeout;
     let stop = shutdown.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = browserfarm_http::serve(listener, app, node.config.tls.clone(), async move {
         stop.cancelled().await;
     });
-    let mut server = std::pin::pin!(server.into_future());
+    let mut server = std::pin::pin!(server);
     let result = tokio::select! {
         r = &mut server => r,
         _ = async {

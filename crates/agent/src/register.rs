@@ -23,6 +23,8 @@ pub struct Registrar {
     pub token: Option<String>,
     pub heartbeat: Duration,
     pub weight: Option<f64>,
+    /// How an `https://` gateway is reached.
+    pub tls: browserfarm_http::ClientTls,
 }
 
 impl Registrar {
@@ -48,7 +50,16 @@ impl Registrar {
 
     /// Beats until `stop`, then deregisters (bounded by the request timeout).
     pub async fn run(self, stop: CancellationToken) {
-        let http = reqwest::Client::new();
+        let http = match self.tls.reqwest().and_then(|b| {
+            b.build()
+                .map_err(|e| browserfarm_http::TlsError::Config(e.to_string()))
+        }) {
+            Ok(http) => http,
+            Err(e) => {
+                tracing::error!(gateway = %self.gateway, error = %e, "cannot set up TLS to the gateway; not registering");
+                return;
+            }
+        };
         let mut registered = None;
         loop {
             let outcome = match self.request(&http, reqwest::Method::POST).send().await {
@@ -139,6 +150,7 @@ mod tests {
             token: None,
             heartbeat: Duration::from_millis(50),
             weight: None,
+            tls: Default::default(),
         }
     }
 

@@ -76,6 +76,8 @@ pub struct FarmConfig {
     /// Target hosts to the nodes their one-off reads prefer (`farm.toml`'s
     /// `[[rule]]`s), first match wins; a job's own `prefer_tags` go first.
     pub rules: Vec<HostRule>,
+    /// How `https://` nodes are reached: CAs trusted, client certificate.
+    pub tls: browserfarm_http::ClientTls,
 }
 
 /// `hosts = ["*.de", "example.org"]` → `prefer = { region = "eu" }`.
@@ -136,6 +138,7 @@ impl Default for FarmConfig {
             registration_grace: Duration::ZERO,
             session_wait: Duration::from_secs(60),
             rules: Vec::new(),
+            tls: Default::default(),
         }
     }
 }
@@ -869,8 +872,19 @@ fn remote_node(
     spec: &NodeSpec,
     heartbeat: Option<Heartbeat>,
 ) -> Result<Node, String> {
-    let client = NodeClient::new(&spec.url, spec.token.clone(), config.job_timeout)?;
-    let name = client.base().trim_start_matches("http://").to_owned();
+    let client = NodeClient::new(
+        &spec.url,
+        spec.token.clone(),
+        config.job_timeout,
+        &config.tls,
+    )?;
+    // The address alone, so a route names the node whatever the scheme.
+    let base = client.base();
+    let name = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"))
+        .unwrap_or(base)
+        .to_owned();
     Ok(Node::new(
         name.clone(),
         Backend::Remote(client),

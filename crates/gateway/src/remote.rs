@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use browserfarm_http::ClientTls;
 use browserfarm_protocol::{ErrorKind, Health, Job, JobError, JobOutput, SessionId, SessionOpened};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -45,15 +46,21 @@ pub struct NodeClient {
 }
 
 impl NodeClient {
-    pub fn new(base: &str, token: Option<String>, job_timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        job_timeout: Duration,
+        tls: &ClientTls,
+    ) -> Result<Self, String> {
         let base = base.trim_end_matches('/').to_owned();
-        if !base.starts_with("http://") {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(format!(
-                "node URL '{base}' must start with http:// (put a TLS proxy in front of nodes \
-                 on untrusted networks)"
+                "node URL '{base}' must start with http:// or https://"
             ));
         }
-        let http = reqwest::Client::builder()
+        let http = tls
+            .reqwest()
+            .map_err(|e| e.to_string())?
             .connect_timeout(Duration::from_secs(3))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
@@ -152,7 +159,9 @@ fn classify_status(status: StatusCode, body: Option<JobError>) -> CallError {
 }
 
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
+    if let Some(tls) = browserfarm_http::describe_failure(e) {
+        format!("the node refused TLS: {tls}")
+    } else if e.is_timeout() {
         "the node did not answer in time".to_owned()
     } else if e.is_connect() {
         "cannot connect to the node".to_owned()

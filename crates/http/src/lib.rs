@@ -2,7 +2,9 @@
 //! gateway's registry, MCP over HTTP, the dashboard, `/metrics`): one bearer-token
 //! check ([`BearerAuth`]), one error response ([`HttpError`], whose status follows
 //! from the failure's [`browserfarm_protocol::ErrorKind`] in one place), and the
-//! `/metrics` route ([`metrics_router`]).
+//! `/metrics` route ([`metrics_router`]), and how a listener is served
+//! ([`serve`]: plain HTTP or TLS with certificates reloaded on change) and how
+//! outgoing calls speak TLS ([`ClientTls`]).
 //!
 //! **Architecture invariant:** this crate knows HTTP, the protocol's error types
 //! and the metrics crate's `Exposition` (to serve it), not what a listener
@@ -13,7 +15,11 @@
 mod auth;
 mod error;
 mod metrics;
+mod serve;
+mod tls;
 
 pub use auth::{BearerAuth, RequireBearer};
 pub use error::HttpError;
 pub use metrics::{metrics_response, metrics_router};
+pub use serve::{OverTls, serve};
+pub use tls::{ClientTls, ServerTls, TlsError, describe_failure};

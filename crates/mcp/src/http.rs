@@ -94,6 +94,8 @@ pub struct HttpOptions {
     /// Large binary results as links, readable from any request of the same
     /// principal (`--resource-links-over`).
     pub links: Option<Arc<crate::ResourceStore>>,
+    /// Serve HTTPS (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    pub tls: Option<browserfarm_http::ServerTls>,
 }
 
 impl Default for HttpOptions {
@@ -116,6 +118,7 @@ impl Default for HttpOptions {
             max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
             toolset: crate::Toolset::All,
             links: None,
+            tls: None,
         }
     }
 }
@@ -221,12 +224,14 @@ pub async fn serve_http(
     options: HttpOptions,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let tls = options.tls.clone();
     let app = router(executor, options, shutdown.clone());
-    axum::serve(
+    browserfarm_http::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        tls,
+        async move { shutdown.cancelled().await },
     )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
     .await
 }
 

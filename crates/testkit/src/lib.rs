@@ -4,8 +4,10 @@
 //! (`/reads/…`: late XHR content, pictures, a page that never settles), and the pages
 //! of [`toolset`].
 
+mod certs;
 mod toolset;
 
+pub use certs::TlsFiles;
 pub use toolset::REPORT_CSV;
 
 use std::net::SocketAddr;

@@ -82,13 +82,15 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-/// `Set-Cookie` for a sign-in. `Secure` when the visitor came over HTTPS through
-/// a proxy (plain-HTTP loopback would otherwise refuse the cookie).
-pub fn set_cookie(id: &str, headers: &HeaderMap) -> HeaderValue {
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+/// `Set-Cookie` for a sign-in. `Secure` when the visitor came over HTTPS, to
+/// this listener (`over_tls`) or through a proxy (plain-HTTP loopback would
+/// otherwise refuse the cookie).
+pub fn set_cookie(id: &str, headers: &HeaderMap, over_tls: bool) -> HeaderValue {
+    let https = over_tls
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let secure = if https { "; Secure" } else { "" };
     let value = format!(
         "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
@@ -137,17 +139,19 @@ mod tests {
 
     #[test]
     fn the_cookie_is_http_only_and_strict() {
-        let value = set_cookie("abc", &HeaderMap::new());
+        let value = set_cookie("abc", &HeaderMap::new(), false);
         let value = value.to_str().unwrap();
         assert!(value.contains("HttpOnly") && value.contains("SameSite=Strict"));
         assert!(!value.contains("Secure"));
         let mut proxied = HeaderMap::new();
         proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         assert!(
-            set_cookie("abc", &proxied)
+            set_cookie("abc", &proxied, false)
                 .to_str()
                 .unwrap()
                 .ends_with("; Secure")
         );
+        let direct = set_cookie("abc", &HeaderMap::new(), true);
+        assert!(direct.to_str().unwrap().ends_with("; Secure"), "over TLS");
     }
 }

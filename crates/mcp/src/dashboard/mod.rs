@@ -222,6 +222,7 @@ struct SignIn {
 async fn sign_in(
     State(dashboard): State<Dashboard>,
     headers: HeaderMap,
+    tls: Option<axum::Extension<browserfarm_http::OverTls>>,
     Form(form): Form<SignIn>,
 ) -> Response {
     if !dashboard.auth.is_required() {
@@ -236,7 +237,10 @@ async fn sign_in(
     (
         StatusCode::SEE_OTHER,
         to_page("../dashboard"),
-        [(header::SET_COOKIE, login::set_cookie(&id, &headers))],
+        [(
+            header::SET_COOKIE,
+            login::set_cookie(&id, &headers, tls.is_some()),
+        )],
     )
         .into_response()
 }

@@ -1,0 +1,90 @@
+//! Serving a router, over plain HTTP or TLS: the one place a listener is
+//! started, so every listener (agent, registry, MCP over HTTP, `/metrics`)
+//! speaks TLS the same way when given a certificate, and picks up a renewed
+//! certificate without a restart.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::tls::ServerTls;
+
+/// A request extension set on every request a TLS listener serves: the
+/// dashboard's sign-in cookie is `Secure` then.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
+/// How often certificate files are checked for a change.
+const RELOAD_EVERY: Duration = Duration::from_secs(2);
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets running
+/// requests finish. With `tls`, as HTTPS; the certificate, key and client CA
+/// are read again when one of them changes (a renewal by certbot or a
+/// Kubernetes secret), and a broken renewal keeps the previous ones.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<ServerTls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Some(tls) = tls else {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        return axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    let service = app
+        .layer(axum::Extension(OverTls))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let config = RustlsConfig::from_config(tls.load().map_err(std::io::Error::other)?);
+    let watcher = tokio::spawn(reload_on_change(tls, config.clone()));
+    let handle = axum_server::Handle::new();
+    let stop = handle.clone();
+    let stopper = tokio::spawn(async move {
+        shutdown.await;
+        stop.graceful_shutdown(None);
+    });
+    let result = axum_server::from_tcp_rustls(listener.into_std()?, config)
+        .handle(handle)
+        .serve(service)
+        .await;
+    watcher.abort();
+    stopper.abort();
+    result
+}
+
+fn stamps(tls: &ServerTls) -> Vec<Option<(SystemTime, u64)>> {
+    tls.files()
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(f).ok()?;
+            Some((meta.modified().ok()?, meta.len()))
+        })
+        .collect()
+}
+
+async fn reload_on_change(tls: ServerTls, config: RustlsConfig) {
+    let mut seen = stamps(&tls);
+    loop {
+        tokio::time::sleep(RELOAD_EVERY).await;
+        let now = stamps(&tls);
+        if now == seen {
+            continue;
+        }
+        match tls.load() {
+            Ok(new) => {
+                config.reload_from_config(new);
+                tracing::info!(cert = %tls.cert.display(), "TLS certificate reloaded");
+                seen = now;
+            }
+            // Mid-write (the key renewed, the certificate not yet): try again
+            // at the next tick; until then the old pair serves.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reload the TLS certificate; keeping the previous one");
+            }
+        }
+    }
+}
