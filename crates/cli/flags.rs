@@ -249,13 +249,13 @@ pub struct AgentArgs {
     pub drain_secs: u64,
 
     #[command(flatten)]
+    pub browser: BrowserArgs,
+
+    #[command(flatten)]
     pub serve_tls: ServeTlsArgs,
 
     #[command(flatten)]
     pub call_tls: CallTlsArgs,
-
-    #[command(flatten)]
-    pub browser: BrowserArgs,
 }
 
 /// The token from `--token`, or from `--token-file`; empty means none.
@@ -309,12 +309,6 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
 pub struct McpArgs {
     #[command(flatten)]
     pub browser: BrowserArgs,
-
-    #[command(flatten)]
-    pub serve_tls: ServeTlsArgs,
-
-    #[command(flatten)]
-    pub call_tls: CallTlsArgs,
 
     /// Serve MCP over HTTP on this address instead of stdio: streamable HTTP at
     /// /mcp, legacy SSE at /sse + /message, health at /health. Beyond loopback
@@ -554,6 +548,12 @@ pub struct McpArgs {
         help_heading = OBSERVABILITY
     )]
     pub audit_log: String,
+
+    #[command(flatten)]
+    pub serve_tls: ServeTlsArgs,
+
+    #[command(flatten)]
+    pub call_tls: CallTlsArgs,
 }
 
 // The embedded browser pool's settings, shared by `mcp`, `agent` and `doctor`. A
@@ -980,6 +980,7 @@ mod tests {
         JOBS,
         CACHE,
         OBSERVABILITY,
+        TLS,
     ];
 
     #[test]
@@ -994,8 +995,9 @@ mod tests {
             CALLS,
             CACHE,
             OBSERVABILITY,
+            TLS,
         ];
-        let agent: &[&str] = &["Options", HTTP, FARM, JOBS, POOL, PAGES, NETWORK];
+        let agent: &[&str] = &["Options", HTTP, FARM, JOBS, POOL, PAGES, NETWORK, TLS];
         let doctor: &[&str] = &["Options", POOL, PAGES, NETWORK];
         let cases: [(&[&str], &[&str]); 5] = [
             (&["mcp", "--help"], mcp),
