@@ -381,3 +381,28 @@ async fn sessions_per_client_are_limited() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `--rate-limit` is per client, not per MCP session: a second session from
+/// the same address shares the first one's burst.
+#[tokio::test]
+async fn the_rate_limit_is_per_client_across_its_sessions() {
+    let pages = Fixtures::start().await;
+    let server = HttpServer::start(&["--rate-limit", "0.01", "--rate-burst", "2"]).await;
+    let url = pages.url("/article");
+    let mut first = StreamableSession::new(&server, None);
+    first.initialize().await;
+    for _ in 0..2 {
+        first.tool_text("scrape", json!({"url": url})).await;
+    }
+    let mut second = StreamableSession::new(&server, None);
+    second.initialize().await;
+    let refused = second
+        .request(
+            "tools/call",
+            json!({"name": "scrape", "arguments": {"url": url}}),
+        )
+        .await;
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    let text = refused["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("rate limit reached"), "{text}");
+}

@@ -451,8 +451,9 @@ pub struct McpArgs {
           value_name = "N", help_heading = CALLS)]
     pub max_per_host: usize,
 
-    /// Tool calls per second this client may make (batch_scrape pages are paced
-    /// to it); 0 means unlimited.
+    /// Tool calls per second one client may make (batch_scrape pages are paced
+    /// to it): over HTTP a client is its token's principal, or its address
+    /// without a token, across all its sessions; 0 means unlimited.
     #[arg(long, env = "BROWSERFARM_RATE_LIMIT", default_value_t = 0.0,
           value_name = "PER_SEC", help_heading = CALLS)]
     pub rate_limit: f64,

@@ -58,7 +58,7 @@ async fn fetch(args: &StatusArgs) -> Result<FarmStatus, String> {
             .send()
             .await
             .map_err(|e| match browserfarm_http::describe_failure(&e) {
-                Some(tls) => format!("the gateway at {base} refused TLS: {tls}"),
+                Some(tls) => format!("TLS to the gateway at {base} failed: {tls}"),
                 None => format!(
                     "cannot reach the gateway at {base} ({e}); is `browserfarm mcp --http` or \
              `--registry-listen` running there? (--gateway / BROWSERFARM_GATEWAY)"

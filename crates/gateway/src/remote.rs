@@ -160,7 +160,7 @@ fn classify_status(status: StatusCode, body: Option<JobError>) -> CallError {
 
 fn describe(e: &reqwest::Error) -> String {
     if let Some(tls) = browserfarm_http::describe_failure(e) {
-        format!("the node refused TLS: {tls}")
+        format!("TLS to the node failed: {tls}")
     } else if e.is_timeout() {
         "the node did not answer in time".to_owned()
     } else if e.is_connect() {

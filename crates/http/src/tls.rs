@@ -34,11 +34,13 @@ pub struct ClientTls {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {what} {}: {source}", path.display())]
+    // The I/O error in the message and not as a `source`, so a report of the
+    // chain does not say it twice.
+    #[error("cannot read {what} {}: {error}", path.display())]
     Read {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} holds no {what} in PEM form", path.display())]
     Empty { what: &'static str, path: PathBuf },
@@ -57,10 +59,10 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|error| TlsError::Read {
         what,
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 

@@ -193,17 +193,26 @@ struct Shared {
     clients: Arc<Clients>,
     hosts: Arc<HostCheck>,
     auth: BearerAuth,
+    /// `--rate-limit` per client (principal or address), across its sessions.
+    rates: Option<Arc<crate::rate::RateBuckets>>,
 }
 
 impl Shared {
     fn server(&self) -> BrowserfarmServer {
-        let slot = PEER
-            .try_with(|ip| *ip)
-            .ok()
-            .map(|ip| ClientSlot::take(&self.clients, ip));
+        let peer = PEER.try_with(|ip| *ip).ok();
+        let slot = peer.map(|ip| ClientSlot::take(&self.clients, ip));
+        let principal = self.options.token.as_deref().map(crate::principal_of_token);
+        // The client is its principal when there is a token, else its address.
+        let client = match (&principal, peer) {
+            (Some(principal), _) => Some(format!("principal:{principal}")),
+            (None, Some(ip)) => Some(format!("ip:{ip}")),
+            (None, None) => None,
+        };
+        let bucket = self.rates.as_ref().zip(client).map(|(r, c)| r.of(&c));
         BrowserfarmServer::new(self.executor.clone())
             .with_client_slot(slot)
             .with_rate_limit(self.options.rate_limit)
+            .with_bucket(bucket)
             .with_audit(self.options.audit.clone())
             .with_activity(self.options.dashboard.then(|| self.activity.clone()))
             .with_cache(self.options.cache.clone())
@@ -211,7 +220,7 @@ impl Shared {
             .with_max_batch_urls(self.options.max_batch_urls)
             .with_max_output_chars(self.options.max_output_chars)
             .with_handles(self.options.handles.clone())
-            .with_principal(self.options.token.as_deref().map(crate::principal_of_token))
+            .with_principal(principal)
             .with_toolset(self.options.toolset)
             .with_resource_links(self.options.links.clone())
     }
@@ -244,6 +253,9 @@ pub fn router(
         allowed_hosts: options.allowed_hosts.clone(),
         allowed_origins: options.allowed_origins.clone(),
     });
+    let options_rates = options
+        .rate_limit
+        .map(|limit| Arc::new(crate::rate::RateBuckets::new(limit)));
     let shared = Shared {
         executor,
         auth: BearerAuth::new(options.token.as_deref(), REFUSAL),
@@ -253,6 +265,7 @@ pub fn router(
         activity: Default::default(),
         clients: Default::default(),
         hosts,
+        rates: options_rates,
     };
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(shared.options.session_idle);

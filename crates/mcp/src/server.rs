@@ -279,6 +279,13 @@ impl BrowserfarmServer {
         self
     }
 
+    /// Takes this connection's calls from `bucket`, shared with the client's
+    /// other sessions (HTTP mode).
+    pub(crate) fn with_bucket(mut self, bucket: Option<crate::rate::SharedBucket>) -> Self {
+        self.bucket = bucket;
+        self
+    }
+
     /// Takes a token, or says how long until one is due and what the limit is.
     fn take_token(&self) -> Result<(), (std::time::Duration, RateLimit)> {
         match &self.bucket {
