@@ -78,17 +78,9 @@ async fn the_tool_list_is_plain_and_fits_its_budget_and_core_lists_only_core_too
     assert_eq!(navigate["annotations"]["idempotentHint"], true);
     // Results with structure say so; the Python SDK example checks the data
     // against these schemas (scripts/python-example.sh).
-    for name in [
-        "navigate",
-        "tabs",
-        "console_messages",
-        "network_requests",
-        "cookies",
-        "downloads",
-        "batch_scrape",
-        "farm_status",
-    ] {
-        let tool = tools.iter().find(|t| t["name"] == name).unwrap();
+    assert_eq!(browserfarm_mcp::STRUCTURED_TOOLS.len(), 8);
+    for name in browserfarm_mcp::STRUCTURED_TOOLS {
+        let tool = tools.iter().find(|t| t["name"] == *name).unwrap();
         assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
     }
     assert_eq!(

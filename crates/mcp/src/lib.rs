@@ -44,3 +44,4 @@ pub use rate::RateLimit;
 pub use resources::{NotHeld, ResourceStore};
 pub use server::{BrowserfarmServer, DEFAULT_HANDLE_TTL};
 pub use stdio::{StdioOptions, serve_stdio};
+pub use structured::STRUCTURED_TOOLS;

@@ -87,8 +87,7 @@ struct Batch {
 }
 
 /// The tools that list an output schema.
-#[cfg(test)]
-const STRUCTURED_TOOLS: &[&str] = &[
+pub const STRUCTURED_TOOLS: &[&str] = &[
     "navigate",
     "tabs",
     "console_messages",
