@@ -164,10 +164,15 @@ fn story(never: bool) -> String {
 const PICTURES: &str = "<!doctype html><title>Pictures</title><p>Pictures</p>\
 <img src=\"/reads/pixel.svg\" width=400 height=300 style=\"display:block\">";
 
-/// A page that fetches data, then changes its DOM forever.
+/// A page that fetches data, then changes its DOM forever: on a timer, and after
+/// each of an endless chain of requests, so it stays restless even when a
+/// starved renderer runs its timers late.
 const RESTLESS: &str = "<!doctype html><title>Restless</title><p>RestlessMarker</p>\
-<p id=clock>0</p><script>fetch('/wait/50').then(() => {\
+<p id=clock>0</p><p id=feed>0</p><script>fetch('/wait/50').then(() => {\
  setInterval(() => { document.getElementById('clock').textContent = performance.now(); }, 20);\
+ const feed = () => fetch('/wait/20').then(() => {\
+  document.getElementById('feed').textContent = performance.now(); feed(); });\
+ feed();\
 });</script>";
 
 /// A running fixture server; stops when dropped.
