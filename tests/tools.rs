@@ -143,6 +143,11 @@ async fn large_screenshots_and_pdfs_come_as_resource_links_when_asked() {
         .next()
         .unwrap_or_else(|| panic!("{}", pdf.0));
     assert_eq!(link["mimeType"], "application/pdf", "{link}");
+    let caption = pdf.text();
+    assert!(
+        caption.contains(link["uri"].as_str().unwrap()),
+        "the caption names the link: {caption}"
+    );
     let read = mcp
         .request("resources/read", json!({"uri": link["uri"]}))
         .await;

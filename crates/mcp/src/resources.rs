@@ -84,9 +84,11 @@ impl ResourceStore {
     /// Replaces each image and embedded blob in `result` larger than the
     /// threshold by a link to it, and holds its bytes for `principal`.
     pub fn link_large(&self, result: &mut CallToolResult, principal: Option<&str>) {
+        // An embedded resource's old URI, as the caption names it, and its link's.
+        let mut renamed: Vec<(String, String)> = Vec::new();
         for block in result.content.iter_mut() {
-            let (data, mime_type, name) = match &*block {
-                ContentBlock::Image(image) => (&image.data, image.mime_type.clone(), None),
+            let (data, mime_type, name, old_uri) = match &*block {
+                ContentBlock::Image(image) => (&image.data, image.mime_type.clone(), None, None),
                 ContentBlock::Resource(embedded) => match &embedded.resource {
                     ResourceContents::BlobResourceContents {
                         blob,
@@ -99,6 +101,7 @@ impl ResourceStore {
                             .clone()
                             .unwrap_or_else(|| "application/octet-stream".into()),
                         uri.rsplit('/').next().map(str::to_owned),
+                        Some(uri.clone()),
                     ),
                     _ => continue,
                 },
@@ -115,6 +118,9 @@ impl ResourceStore {
                 .with_mime_type(mime_type.clone())
                 .with_size(size as u64);
             *block = ContentBlock::resource_link(link);
+            if let Some(old) = old_uri {
+                renamed.push((old, uri.clone()));
+            }
             self.hold(Entry {
                 uri,
                 mime_type,
@@ -122,6 +128,14 @@ impl ResourceStore {
                 principal: principal.map(str::to_owned),
                 created: Instant::now(),
             });
+        }
+        // The caption points at the link, not at a resource no longer there.
+        for block in result.content.iter_mut() {
+            if let ContentBlock::Text(text) = block {
+                for (old, new) in &renamed {
+                    text.text = text.text.replace(old.as_str(), new);
+                }
+            }
         }
     }
 
