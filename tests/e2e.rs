@@ -27,5 +27,6 @@ mod replicas;
 mod sessions;
 mod soak;
 mod tls;
+mod tokens;
 mod tools;
 mod toolset;

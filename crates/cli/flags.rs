@@ -202,6 +202,14 @@ pub struct AgentArgs {
     )]
     pub token_file: Option<PathBuf>,
 
+    /// Named tokens callers may present besides --token, one `NAME TOKEN` per
+    /// line (`#` comments): the name is the caller's principal in the audit
+    /// log, the rate limit and session handles. Re-read when the file changes
+    /// and on SIGHUP, so tokens rotate without a restart (list the old and the
+    /// new, then only the new).
+    #[arg(long, env = "BROWSERFARM_TOKENS_FILE", value_name = "PATH", help_heading = HTTP)]
+    pub tokens_file: Option<PathBuf>,
+
     /// Register with this gateway's registry (`mcp --registry-listen`) and send
     /// heartbeats, e.g. http://10.0.0.2:9300. Repeatable (env: comma separated):
     /// with several gateway replicas, give each one; the node registers with
@@ -331,6 +339,14 @@ pub struct McpArgs {
         help_heading = HTTP
     )]
     pub token_file: Option<PathBuf>,
+
+    /// Named tokens callers may present besides --token, one `NAME TOKEN` per
+    /// line (`#` comments): the name is the caller's principal in the audit
+    /// log, the rate limit and session handles. Re-read when the file changes
+    /// and on SIGHUP, so tokens rotate without a restart (list the old and the
+    /// new, then only the new).
+    #[arg(long, env = "BROWSERFARM_TOKENS_FILE", value_name = "PATH", help_heading = HTTP)]
+    pub tokens_file: Option<PathBuf>,
 
     /// Host names (besides localhost/127.0.0.1/::1) accepted in the Host and
     /// Origin headers in HTTP mode, e.g. farm.example.org.

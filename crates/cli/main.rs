@@ -91,19 +91,21 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         resolve_token(args.token.take(), args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
     args.nodes.retain(|n| !n.trim().is_empty());
     check_tls(&args.serve_tls, &args.call_tls)?;
+    let (tokens, presented) = tokens(&args.token, &args.token_file, &args.tokens_file)?;
     let file = args.config.as_deref().map(FarmFile::load).transpose()?;
     let mut nodes: Vec<NodeSpec> = args
         .nodes
         .iter()
         .map(|url| NodeSpec {
             url: url.clone(),
-            token: args.token.clone(),
+            // The farm's presented token, which follows --token-file.
+            token: None,
             weight: 1.0,
             tags: Default::default(),
         })
         .collect();
     if let Some(file) = &file {
-        nodes.extend(file.node_specs(args.token.as_deref()));
+        nodes.extend(file.node_specs(None));
     }
     let local_pool = args
         .local_pool
@@ -119,15 +121,15 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(addr) = args.registry_listen {
-        require_token_beyond_loopback(addr, &args.token, "accept node registrations", "add nodes")?;
+        require_token_beyond_loopback(addr, &tokens, "accept node registrations", "add nodes")?;
     }
     if let Some(addr) = args.http {
-        require_token_beyond_loopback(addr, &args.token, "serve MCP", "drive your browsers")?;
+        require_token_beyond_loopback(addr, &tokens, "serve MCP", "drive your browsers")?;
     }
     if let Some(addr) = args.metrics_listen {
         require_token_beyond_loopback(
             addr,
-            &args.token,
+            &tokens,
             "serve metrics",
             "read the farm's load and error rates",
         )?;
@@ -195,7 +197,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 open_for: Duration::from_secs(args.breaker_open_secs),
             },
             health_interval: Duration::from_millis(args.health_interval_ms),
-            token: args.token.clone(),
+            token: presented.clone(),
             registration_grace: if dynamic_nodes {
                 REGISTRATION_GRACE
             } else {
@@ -226,7 +228,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen for registrations on {addr}"))?;
             tracing::info!(listen = %listener.local_addr()?, "accepting node registrations");
-            let app = registry_router(farm.clone(), args.token.clone());
+            let app = registry_router(farm.clone(), tokens.clone());
             let tls = args.serve_tls.server_tls();
             registry = Some(tokio::spawn(async move {
                 let forever = std::future::pending::<()>();
@@ -263,7 +265,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(listen = %addr, "serving Prometheus metrics at /metrics");
         }
-        let app = metrics_router(exposition.clone(), args.token.clone());
+        let app = metrics_router(exposition.clone(), tokens.clone());
         let tls = args.serve_tls.server_tls();
         tokio::spawn(async move {
             let forever = std::future::pending::<()>();
@@ -310,7 +312,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         .map(|over| Arc::new(browserfarm_mcp::ResourceStore::new(over)));
     let served = match http_listener {
         Some(listener) => {
-            tracing::info!(listen = %listener.local_addr()?, auth = args.token.is_some(),
+            tracing::info!(listen = %listener.local_addr()?, auth = tokens.is_required(),
                 "serving MCP over HTTP: streamable HTTP at /mcp, legacy SSE at /sse");
             let options = HttpOptions {
                 allowed_hosts: args.allowed_hosts.clone(),
@@ -337,6 +339,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                 toolset,
                 links,
                 tls: args.serve_tls.server_tls(),
+                tokens: Some(tokens.clone()),
             };
             browserfarm_mcp::serve_http(listener, executor.clone(), options, shutdown).await
         }
@@ -379,12 +382,13 @@ fn session_key(path: Option<&std::path::Path>) -> anyhow::Result<SessionKey> {
 async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
     args.token =
         resolve_token(args.token.take(), args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
-    require_token_beyond_loopback(args.listen, &args.token, "listen", "drive your browsers")?;
     check_tls(&args.serve_tls, &args.call_tls)?;
+    let (tokens, presented) = tokens(&args.token, &args.token_file, &args.tokens_file)?;
+    require_token_beyond_loopback(args.listen, &tokens, "listen", "drive your browsers")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let register = registrars(&args, listener.local_addr()?)?;
+    let register = registrars(&args, listener.local_addr()?, &presented)?;
     let recorder = install_metrics()?;
     // An agent reachable from other machines serves pages that must not reach
     // its own network, unless the operator says otherwise.
@@ -409,12 +413,13 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
         register,
         metrics: Some(exposition),
         tls: args.serve_tls.server_tls(),
+        tokens: Some(tokens.clone()),
         ..AgentConfig::default()
     };
     tracing::info!(
         listen = %listener.local_addr()?,
         capacity,
-        auth = config.token.is_some(),
+        auth = tokens.is_required(),
         "browserfarm {} agent serving",
         env!("CARGO_PKG_VERSION")
     );
@@ -455,22 +460,27 @@ async fn upkeep(exposition: Arc<Exposition>) {
 /// resolved first, so an empty one is already `None`).
 fn require_token_beyond_loopback(
     addr: std::net::SocketAddr,
-    token: &Option<String>,
+    tokens: &browserfarm_http::Tokens,
     what: &str,
     risk: &str,
 ) -> anyhow::Result<()> {
-    if addr.ip().is_loopback() || token.is_some() {
+    if addr.ip().is_loopback() || tokens.is_required() {
         return Ok(());
     }
     anyhow::bail!(
         "refusing to {what} on {addr} without a token: anyone who can reach it could {risk}. \
-         Pass --token or --token-file (or BROWSERFARM_TOKEN), or listen on 127.0.0.1"
+         Pass --token, --token-file or --tokens-file (or BROWSERFARM_TOKEN), or listen on \
+         127.0.0.1"
     )
 }
 
 /// One registrar per gateway in `--register-with`, each named once (empty values,
 /// e.g. from a trailing comma, mean none).
-fn registrars(args: &AgentArgs, bound: std::net::SocketAddr) -> anyhow::Result<Vec<Registrar>> {
+fn registrars(
+    args: &AgentArgs,
+    bound: std::net::SocketAddr,
+    presented: &browserfarm_http::Presented,
+) -> anyhow::Result<Vec<Registrar>> {
     let mut gateways: Vec<&str> = Vec::new();
     for gateway in &args.register_with {
         let gateway = gateway.trim().trim_end_matches('/');
@@ -487,7 +497,7 @@ fn registrars(args: &AgentArgs, bound: std::net::SocketAddr) -> anyhow::Result<V
         .map(|gateway| Registrar {
             gateway: gateway.to_owned(),
             advertise: advertise.clone(),
-            token: args.token.clone(),
+            token: presented.clone(),
             heartbeat: Duration::from_secs(args.heartbeat_secs),
             weight: args.weight,
             tls: args.call_tls.client_tls(),
@@ -514,6 +524,39 @@ fn advertised_url(args: &AgentArgs, bound: std::net::SocketAddr) -> anyhow::Resu
         "http"
     };
     Ok(format!("{scheme}://{bound}"))
+}
+
+/// What this process's listeners accept (`--token` and `--tokens-file`,
+/// watched and re-read on SIGHUP) and the token it presents to others
+/// (`--token`, following `--token-file`).
+fn tokens(
+    token: &Option<String>,
+    token_file: &Option<std::path::PathBuf>,
+    tokens_file: &Option<std::path::PathBuf>,
+) -> anyhow::Result<(Arc<browserfarm_http::Tokens>, browserfarm_http::Presented)> {
+    let tokens = browserfarm_http::Tokens::new(token.as_deref(), tokens_file.as_deref())
+        .context("cannot use the tokens file (--tokens-file)")?;
+    tokens.watch();
+    if tokens_file.is_some() {
+        let on_hangup = Arc::downgrade(&tokens);
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            while hangup.recv().await.is_some() {
+                match on_hangup.upgrade() {
+                    Some(tokens) => tokens.reload_logged(),
+                    None => return,
+                }
+            }
+        });
+    }
+    let presented = browserfarm_http::Presented::from(token.clone());
+    if let Some(path) = token_file {
+        presented.follow(path.clone());
+    }
+    Ok((tokens, presented))
 }
 
 /// Reads the TLS files once at start, so a wrong path or a key that does not

@@ -57,6 +57,8 @@ pub struct AgentConfig {
     /// Serve the node API over HTTPS (`--tls-cert`, `--tls-key`, and
     /// `--tls-client-ca` to require gateways' client certificates).
     pub tls: Option<browserfarm_http::ServerTls>,
+    /// Named tokens accepted besides `token` (`--tokens-file`).
+    pub tokens: Option<Arc<browserfarm_http::Tokens>>,
 }
 
 impl Default for AgentConfig {
@@ -72,6 +74,7 @@ impl Default for AgentConfig {
             register: Vec::new(),
             metrics: None,
             tls: None,
+            tokens: None,
         }
     }
 }

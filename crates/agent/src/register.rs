@@ -20,7 +20,8 @@ pub struct Registrar {
     pub gateway: String,
     /// What the gateway should call this node at.
     pub advertise: String,
-    pub token: Option<String>,
+    /// Re-read from `--token-file` as it changes.
+    pub token: browserfarm_http::Presented,
     pub heartbeat: Duration,
     pub weight: Option<f64>,
     /// How an `https://` gateway is reached.
@@ -42,7 +43,7 @@ impl Registrar {
             .request(method, url)
             .timeout(Duration::from_secs(5))
             .json(&self.body());
-        if let Some(token) = &self.token {
+        if let Some(token) = self.token.get() {
             req = req.bearer_auth(token);
         }
         req
@@ -147,7 +148,7 @@ mod tests {
         Registrar {
             gateway: gateway.to_owned(),
             advertise: "http://127.0.0.1:9301".to_owned(),
-            token: None,
+            token: Default::default(),
             heartbeat: Duration::from_millis(50),
             weight: None,
             tls: Default::default(),

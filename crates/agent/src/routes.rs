@@ -25,7 +25,10 @@ const REFUSAL: &str = "missing or wrong bearer token for this node; check the ga
 
 pub(crate) fn router(node: Arc<Node>) -> Router {
     // `/health` and `/metrics` too: they reveal capacity.
-    let auth = BearerAuth::new(node.config.token.as_deref(), REFUSAL);
+    let auth = match &node.config.tokens {
+        Some(tokens) => BearerAuth::with_tokens(tokens.clone(), REFUSAL),
+        None => BearerAuth::new(node.config.token.as_deref(), REFUSAL),
+    };
     Router::new()
         .route("/v1/sessions", post(open_session))
         .route("/v1/sessions/{id}", delete(close_session))

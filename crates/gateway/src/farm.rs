@@ -40,6 +40,7 @@ use crate::{BreakerState, Executor, LocalExecutor, SessionScope};
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
     pub url: String,
+    /// This node's own token; `None` presents the farm's ([`FarmConfig::token`]).
     pub token: Option<String>,
     /// Relative share of load (default 1.0).
     pub weight: f64,
@@ -64,8 +65,9 @@ pub struct FarmConfig {
     pub job_timeout: Duration,
     /// Tries for a stateless job, each on a different node.
     pub attempts: usize,
-    /// Token the gateway presents to self-registered nodes.
-    pub token: Option<String>,
+    /// Token the gateway presents to nodes without one of their own (listed,
+    /// registered or found in DNS); re-read from `--token-file` as it changes.
+    pub token: browserfarm_http::Presented,
     /// After start, how long a job waits for a first usable node to register
     /// before failing (zero without a registry: configured nodes are checked
     /// before `start` returns).
@@ -134,7 +136,7 @@ impl Default for FarmConfig {
             health_interval: Duration::from_secs(2),
             job_timeout: Duration::from_secs(150),
             attempts: 3,
-            token: None,
+            token: Default::default(),
             registration_grace: Duration::ZERO,
             session_wait: Duration::from_secs(60),
             rules: Vec::new(),
@@ -284,7 +286,7 @@ impl FarmExecutor {
         }
         let spec = NodeSpec {
             url: url.to_owned(),
-            token: self.config.token.clone(),
+            token: None,
             weight: registration.weight.unwrap_or(1.0),
             tags: NodeTags::new(),
         };
@@ -872,12 +874,11 @@ fn remote_node(
     spec: &NodeSpec,
     heartbeat: Option<Heartbeat>,
 ) -> Result<Node, String> {
-    let client = NodeClient::new(
-        &spec.url,
-        spec.token.clone(),
-        config.job_timeout,
-        &config.tls,
-    )?;
+    let token = match &spec.token {
+        Some(own) => browserfarm_http::Presented::from(Some(own.clone())),
+        None => config.token.clone(),
+    };
+    let client = NodeClient::new(&spec.url, token, config.job_timeout, &config.tls)?;
     // The address alone, so a route names the node whatever the scheme.
     let base = client.base();
     let name = base

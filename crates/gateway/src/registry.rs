@@ -23,11 +23,11 @@ use crate::{Executor, FarmExecutor};
 const REFUSAL: &str = "missing or wrong bearer token for this gateway; the agent's --token must \
      match the gateway's";
 
-pub fn registry_router(farm: Arc<FarmExecutor>, token: Option<String>) -> Router {
+pub fn registry_router(farm: Arc<FarmExecutor>, tokens: Arc<browserfarm_http::Tokens>) -> Router {
     Router::new()
         .route("/v1/nodes", post(register).delete(deregister))
         .route("/v1/farm", get(farm_status))
-        .layer(BearerAuth::new(token.as_deref(), REFUSAL))
+        .layer(BearerAuth::with_tokens(tokens, REFUSAL))
         .with_state(farm)
 }
 

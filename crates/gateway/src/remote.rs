@@ -39,7 +39,7 @@ const SESSION_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct NodeClient {
     base: String,
-    token: Option<String>,
+    token: browserfarm_http::Presented,
     http: reqwest::Client,
     job_timeout: Duration,
     control_timeout: Duration,
@@ -48,7 +48,7 @@ pub struct NodeClient {
 impl NodeClient {
     pub fn new(
         base: &str,
-        token: Option<String>,
+        token: browserfarm_http::Presented,
         job_timeout: Duration,
         tls: &ClientTls,
     ) -> Result<Self, String> {
@@ -88,7 +88,7 @@ impl NodeClient {
             .http
             .request(method, format!("{}{path}", self.base))
             .timeout(timeout);
-        if let Some(token) = &self.token {
+        if let Some(token) = self.token.get() {
             req = req.bearer_auth(token);
         }
         req

@@ -19,11 +19,17 @@ use futures::future::{Either, Ready, ready};
 use tower::{Layer, Service};
 
 use crate::HttpError;
+use crate::tokens::Tokens;
 
-/// A listener's token and the words of its refusal.
+/// Who called: the name of the token the request presented (`default` for
+/// `--token`), as a request extension behind [`BearerAuth`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal(pub String);
+
+/// A listener's tokens and the words of its refusal.
 #[derive(Clone)]
 pub struct BearerAuth {
-    token: Option<Arc<str>>,
+    tokens: Arc<Tokens>,
     /// The 401's message: which flag the caller should check. Each listener has
     /// its own, since the fix differs (the gateway's --token, the agent's, …).
     hint: &'static str,
@@ -32,7 +38,7 @@ pub struct BearerAuth {
 impl std::fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BearerAuth")
-            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("token", &self.tokens.is_required().then_some("<set>"))
             .field("hint", &self.hint)
             .finish()
     }
@@ -42,36 +48,45 @@ impl BearerAuth {
     /// Requests must present `token`; without one anyone may call (the binary
     /// allows that only on loopback). `hint` is the refusal's message.
     pub fn new(token: Option<&str>, hint: &'static str) -> BearerAuth {
-        BearerAuth {
-            token: token.map(Arc::from),
-            hint,
-        }
+        BearerAuth::with_tokens(Tokens::fixed(token), hint)
+    }
+
+    /// Requests must present one of `tokens` (named, reloadable).
+    pub fn with_tokens(tokens: Arc<Tokens>, hint: &'static str) -> BearerAuth {
+        BearerAuth { tokens, hint }
     }
 
     /// Whether requests need a token at all.
     pub fn is_required(&self) -> bool {
-        self.token.is_some()
+        self.tokens.is_required()
     }
 
     /// Whether a caller presenting `presented` may call (always, without a token).
     pub fn accepts(&self, presented: &str) -> bool {
-        match &self.token {
-            None => true,
-            Some(token) => {
-                constant_time_eq::constant_time_eq(presented.as_bytes(), token.as_bytes())
-            }
-        }
+        !self.is_required() || self.tokens.principal(presented).is_some()
     }
 
     /// Whether the request carries `Authorization: Bearer <token>` (always true
     /// without a token).
     pub fn allows(&self, headers: &HeaderMap) -> bool {
+        self.admit(headers).is_ok()
+    }
+
+    /// The caller's principal (`None` without tokens), or `Err` when the
+    /// request does not carry an accepted token.
+    fn admit(&self, headers: &HeaderMap) -> Result<Option<Principal>, ()> {
+        if !self.is_required() {
+            return Ok(None);
+        }
         let presented = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        self.accepts(presented)
+        self.tokens
+            .principal(presented)
+            .map(|p| Some(Principal(p)))
+            .ok_or(())
     }
 
     /// The 401 this listener answers a request it does not allow.
@@ -79,13 +94,10 @@ impl BearerAuth {
         HttpError::new(ErrorKind::Unauthorized, self.hint)
     }
 
-    /// `Ok` when the request is allowed, else [`BearerAuth::refusal`].
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), HttpError> {
-        if self.allows(headers) {
-            Ok(())
-        } else {
-            Err(self.refusal())
-        }
+    /// The caller's principal when the request is allowed, else
+    /// [`BearerAuth::refusal`].
+    pub fn check(&self, headers: &HeaderMap) -> Result<Option<Principal>, HttpError> {
+        self.admit(headers).map_err(|()| self.refusal())
     }
 }
 
@@ -120,11 +132,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        if self.auth.allows(request.headers()) {
-            Either::Right(self.inner.call(request))
-        } else {
-            Either::Left(ready(Ok(self.auth.refusal().into_response())))
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        match self.auth.admit(request.headers()) {
+            Ok(principal) => {
+                if let Some(principal) = principal {
+                    request.extensions_mut().insert(principal);
+                }
+                Either::Right(self.inner.call(request))
+            }
+            Err(()) => Either::Left(ready(Ok(self.auth.refusal().into_response()))),
         }
     }
 }
@@ -150,6 +166,10 @@ mod tests {
         assert!(!auth.allows(&bearer("s3cret")));
         assert!(!auth.allows(&HeaderMap::new()));
         assert_eq!(auth.check(&HeaderMap::new()), Err(auth.refusal()));
+        assert_eq!(
+            auth.check(&bearer("Bearer s3cret")),
+            Ok(Some(Principal("default".into())))
+        );
     }
 
     #[test]

@@ -17,9 +17,11 @@ mod error;
 mod metrics;
 mod serve;
 mod tls;
+mod tokens;
 
-pub use auth::{BearerAuth, RequireBearer};
+pub use auth::{BearerAuth, Principal, RequireBearer};
 pub use error::HttpError;
 pub use metrics::{metrics_response, metrics_router};
 pub use serve::{OverTls, serve};
 pub use tls::{ClientTls, ServerTls, TlsError, describe_failure};
+pub use tokens::{DEFAULT_PRINCIPAL, Presented, Tokens, TokensError};

@@ -16,11 +16,11 @@ use crate::BearerAuth;
 
 const REFUSAL: &str = "missing or wrong bearer token for /metrics";
 
-/// A router serving only `GET /metrics`, behind `token` when one is set.
-pub fn metrics_router(exposition: Arc<Exposition>, token: Option<String>) -> Router {
+/// A router serving only `GET /metrics`, behind `tokens` when any is set.
+pub fn metrics_router(exposition: Arc<Exposition>, tokens: Arc<crate::Tokens>) -> Router {
     Router::new()
         .route("/metrics", get(serve))
-        .layer(BearerAuth::new(token.as_deref(), REFUSAL))
+        .layer(BearerAuth::with_tokens(tokens, REFUSAL))
         .with_state(exposition)
 }
 
@@ -79,7 +79,11 @@ mod tests {
 
     #[tokio::test]
     async fn tool_calls_are_counted_by_tool_and_status() {
-        let (status, text) = get(metrics_router(exposition(), None), None).await;
+        let (status, text) = get(
+            metrics_router(exposition(), crate::Tokens::fixed(None)),
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         assert!(
             text.contains(r#"browserfarm_tool_calls_total{tool="scrape",status="ok"} 1"#),
@@ -93,7 +97,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_token_guards_metrics_when_set() {
-        let app = metrics_router(exposition(), Some("s3cret".into()));
+        let app = metrics_router(exposition(), crate::Tokens::fixed(Some("s3cret")));
         assert_eq!(get(app.clone(), None).await.0, StatusCode::UNAUTHORIZED);
         assert_eq!(
             get(app.clone(), Some("wrong")).await.0,
@@ -104,7 +108,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refusal_is_a_job_error() {
-        let app = metrics_router(exposition(), Some("s3cret".into()));
+        let app = metrics_router(exposition(), crate::Tokens::fixed(Some("s3cret")));
         let (_, body) = get(app, Some("wrong")).await;
         let error: JobError = serde_json::from_str(&body).unwrap();
         assert_eq!(error, JobError::new(ErrorKind::Unauthorized, REFUSAL));

@@ -22,6 +22,8 @@ pub struct RecentCall {
     pub time: String,
     pub tool: String,
     pub client: Option<String>,
+    /// The name of the caller's token.
+    pub principal: Option<String>,
     pub host: Option<String>,
     pub node: Option<String>,
     /// "ok", "error", or "cancelled" (by the client, mid-call).
@@ -36,6 +38,7 @@ impl From<&AuditEntry> for RecentCall {
             time: entry.time.clone(),
             tool: entry.tool.clone(),
             client: entry.client.clone(),
+            principal: entry.principal.clone(),
             host: entry.host.clone(),
             node: entry.node.clone(),
             status: entry.status,
@@ -121,6 +124,7 @@ mod tests {
             time: "2026-11-26T01:02:03.456Z".into(),
             session: Some("s1".into()),
             client: None,
+            principal: None,
             tool: tool.into(),
             host: Some("example.org".into()),
             node: Some("local".into()),

@@ -20,6 +20,9 @@ pub struct AuditEntry {
     pub session: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// The name of the caller's token (HTTP with tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     pub tool: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,

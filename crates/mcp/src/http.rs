@@ -96,6 +96,9 @@ pub struct HttpOptions {
     pub links: Option<Arc<crate::ResourceStore>>,
     /// Serve HTTPS (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
     pub tls: Option<browserfarm_http::ServerTls>,
+    /// Named tokens accepted besides `token` (`--tokens-file`); when set, they
+    /// and `token` are what the listener accepts.
+    pub tokens: Option<Arc<browserfarm_http::Tokens>>,
 }
 
 impl Default for HttpOptions {
@@ -119,6 +122,7 @@ impl Default for HttpOptions {
             toolset: crate::Toolset::All,
             links: None,
             tls: None,
+            tokens: None,
         }
     }
 }
@@ -131,6 +135,9 @@ tokio::task_local! {
     /// The address of the client whose request is being served, for counting
     /// the sessions it opens (rmcp makes a session's server inside the request).
     static PEER: IpAddr;
+    /// The name of the token the request presented (`--tokens-file`, or
+    /// `default` for `--token`), for the rate limit, handles and the audit log.
+    static PRINCIPAL: Option<String>;
 }
 
 /// Open MCP sessions per client address.
@@ -193,6 +200,7 @@ struct Shared {
     clients: Arc<Clients>,
     hosts: Arc<HostCheck>,
     auth: BearerAuth,
+    tokens: Arc<browserfarm_http::Tokens>,
     /// `--rate-limit` per client (principal or address), across its sessions.
     rates: Option<Arc<crate::rate::RateBuckets>>,
 }
@@ -201,7 +209,7 @@ impl Shared {
     fn server(&self) -> BrowserfarmServer {
         let peer = PEER.try_with(|ip| *ip).ok();
         let slot = peer.map(|ip| ClientSlot::take(&self.clients, ip));
-        let principal = self.options.token.as_deref().map(crate::principal_of_token);
+        let principal = PRINCIPAL.try_with(Clone::clone).ok().flatten();
         // The client is its principal when there is a token, else its address.
         let client = match (&principal, peer) {
             (Some(principal), _) => Some(format!("principal:{principal}")),
@@ -256,9 +264,14 @@ pub fn router(
     let options_rates = options
         .rate_limit
         .map(|limit| Arc::new(crate::rate::RateBuckets::new(limit)));
+    let tokens = options
+        .tokens
+        .clone()
+        .unwrap_or_else(|| browserfarm_http::Tokens::fixed(options.token.as_deref()));
     let shared = Shared {
         executor,
-        auth: BearerAuth::new(options.token.as_deref(), REFUSAL),
+        auth: BearerAuth::with_tokens(tokens.clone(), REFUSAL),
+        tokens,
         options: Arc::new(options),
         shutdown,
         sse: Default::default(),
@@ -287,20 +300,20 @@ pub fn router(
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .layer(DefaultBodyLimit::max(shared.options.max_body_bytes));
     let metrics = shared.options.metrics.clone();
-    let token = shared.options.token.clone();
+    let tokens = shared.tokens.clone();
     let mut app = Router::new().route("/health", get(health)).merge(gated);
     if shared.options.dashboard {
         app = app.merge(crate::dashboard::router(
             shared.executor.clone(),
             shared.activity.clone(),
             shared.hosts.clone(),
-            shared.options.token.as_deref(),
+            tokens.clone(),
             shared.shutdown.clone(),
         ));
     }
     let app = app.with_state(shared);
     match metrics {
-        Some(exposition) => app.merge(metrics_router(exposition, token)),
+        Some(exposition) => app.merge(metrics_router(exposition, tokens)),
         None => app,
     }
 }
@@ -377,13 +390,13 @@ async fn gate(
     next: Next,
 ) -> Result<Response, HttpError> {
     shared.hosts.check(request.headers())?;
-    shared.auth.check(request.headers())?;
+    let principal = shared.auth.check(request.headers())?.map(|p| p.0);
     let Some(peer) = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip())
     else {
-        return Ok(next.run(request).await);
+        return Ok(PRINCIPAL.scope(principal, next.run(request)).await);
     };
     let max = shared.options.max_sessions_per_client;
     if max > 0 && opens_session(&request) && shared.clients.open(peer) >= max {
@@ -396,7 +409,9 @@ async fn gate(
             ),
         ));
     }
-    Ok(PEER.scope(peer, next.run(request)).await)
+    Ok(PRINCIPAL
+        .scope(principal, PEER.scope(peer, next.run(request)))
+        .await)
 }
 
 /// A request that would open an MCP session: a POST to `/mcp` without a session

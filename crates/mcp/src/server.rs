@@ -213,6 +213,7 @@ impl BrowserfarmServer {
             time: now_rfc3339(),
             session: session.map(|s| s.0.clone()),
             client: Self::placement().client,
+            principal: self.sessions.principal.clone(),
             tool: tool.to_owned(),
             host: outcome.url.and_then(host_of),
             node,
@@ -252,6 +253,7 @@ impl BrowserfarmServer {
             time: now_rfc3339(),
             session: session.map(|s| s.0),
             client,
+            principal: self.sessions.principal.clone(),
             tool: tool.to_owned(),
             host: None,
             node,
@@ -264,6 +266,9 @@ impl BrowserfarmServer {
     }
 
     fn record(&self, entry: &AuditEntry) {
+        if let Some(principal) = &entry.principal {
+            metrics::principal_call(principal);
+        }
         if let Some(log) = &self.audit {
             log.record(entry);
         }

@@ -24,6 +24,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 pub const TOOL_CALLS: &str = "browserfarm_tool_calls_total";
 pub const TOOL_DURATION: &str = "browserfarm_tool_duration_seconds";
+pub const PRINCIPAL_CALLS: &str = "browserfarm_principal_calls_total";
 pub const JOBS: &str = "browserfarm_jobs_total";
 pub const JOB_DURATION: &str = "browserfarm_job_duration_seconds";
 pub const ACTIVE_BROWSERS: &str = "browserfarm_active_browsers";
@@ -57,6 +58,11 @@ pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// so dashboards and alerts see them before the first event.
 pub fn describe() {
     describe_counter!(TOOL_CALLS, "MCP tool calls by tool and status (ok, error).");
+    describe_counter!(
+        PRINCIPAL_CALLS,
+        "MCP tool calls by principal: the name of the token presented (--tokens-file, or \
+         default for --token); as many series as the tokens file has names."
+    );
     describe_histogram!(
         TOOL_DURATION,
         metrics::Unit::Seconds,
@@ -128,6 +134,11 @@ pub fn tool_call(tool: &'static str, error: Option<ErrorKind>, elapsed: Duration
     if let Some(kind) = error {
         self::error(kind);
     }
+}
+
+/// One tool call of `principal` (bounded: the names are the operator's).
+pub fn principal_call(principal: &str) {
+    counter!(PRINCIPAL_CALLS, "principal" => principal.to_owned()).increment(1);
 }
 
 /// One failure, by kind (a tool call or one page of a batch).

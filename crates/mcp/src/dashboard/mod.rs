@@ -116,14 +116,14 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
     executor: Arc<dyn Executor>,
     activity: Activity,
     hosts: Arc<HostCheck>,
-    token: Option<&str>,
+    tokens: Arc<browserfarm_http::Tokens>,
     shutdown: CancellationToken,
 ) -> Router<S> {
     let dashboard = Dashboard {
         executor,
         activity,
         hosts,
-        auth: BearerAuth::new(token, REFUSAL),
+        auth: BearerAuth::with_tokens(tokens, REFUSAL),
         shutdown,
         logins: Default::default(),
     };

@@ -124,6 +124,7 @@ fn call(tool: &str, status: &'static str) -> AuditEntry {
         time: crate::audit::now_rfc3339(),
         session: Some("secret-session".into()),
         client: Some("test".into()),
+        principal: None,
         tool: tool.into(),
         host: Some("example.org".into()),
         node: Some("a".into()),
@@ -144,7 +145,7 @@ async fn events_start_with_a_full_snapshot_and_follow_changes() {
         farm.clone(),
         activity.clone(),
         Default::default(),
-        None,
+        browserfarm_http::Tokens::fixed(None),
         shutdown.clone(),
     );
     let (base, stop) = serve(app).await;
