@@ -104,7 +104,8 @@
       cell(tr, c.tool, 'name');
       cell(tr, c.host);
       cell(tr, c.node);
-      cell(tr, c.client);
+      // Who called (the token's name, with --tokens-file), then with what.
+      cell(tr, c.principal ? c.principal + (c.client ? ' · ' + c.client : '') : c.client);
       pill(tr, c.status, 'status');
       if (c.error_kind) tr.lastChild.title = c.error_kind;
       cell(tr, duration(c.duration_ms), 'num');
