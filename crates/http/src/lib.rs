@@ -18,6 +18,7 @@ mod metrics;
 mod serve;
 mod tls;
 mod tokens;
+mod watch;
 
 pub use auth::{BearerAuth, Principal, RequireBearer};
 pub use error::HttpError;

@@ -5,20 +5,18 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::path::Path;
 
 use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
 
 use crate::tls::ServerTls;
+use crate::watch::{self, Reloaded};
 
 /// A request extension set on every request a TLS listener serves: the
 /// dashboard's sign-in cookie is `Secure` then.
 #[derive(Debug, Clone, Copy)]
 pub struct OverTls;
-
-/// How often certificate files are checked for a change.
-const RELOAD_EVERY: Duration = Duration::from_secs(2);
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets running
 /// requests finish. With `tls`, as HTTPS; the certificate, key and client CA
@@ -40,7 +38,7 @@ pub async fn serve(
         .layer(axum::Extension(OverTls))
         .into_make_service_with_connect_info::<SocketAddr>();
     let config = RustlsConfig::from_config(tls.load().map_err(std::io::Error::other)?);
-    let watcher = tokio::spawn(reload_on_change(tls, config.clone()));
+    let watcher = reload_on_change(tls, config.clone());
     let handle = axum_server::Handle::new();
     let stop = handle.clone();
     let stopper = tokio::spawn(async move {
@@ -56,35 +54,19 @@ pub async fn serve(
     result
 }
 
-fn stamps(tls: &ServerTls) -> Vec<Option<(SystemTime, u64)>> {
-    tls.files()
-        .iter()
-        .map(|f| {
-            let meta = std::fs::metadata(f).ok()?;
-            Some((meta.modified().ok()?, meta.len()))
-        })
-        .collect()
-}
-
-async fn reload_on_change(tls: ServerTls, config: RustlsConfig) {
-    let mut seen = stamps(&tls);
-    loop {
-        tokio::time::sleep(RELOAD_EVERY).await;
-        let now = stamps(&tls);
-        if now == seen {
-            continue;
+fn reload_on_change(tls: ServerTls, config: RustlsConfig) -> tokio::task::JoinHandle<()> {
+    let files = tls.files().into_iter().map(Path::to_owned).collect();
+    watch::on_change(files, move || match tls.load() {
+        Ok(new) => {
+            config.reload_from_config(new);
+            tracing::info!(cert = %tls.cert.display(), "TLS certificate reloaded");
+            Reloaded::Done
         }
-        match tls.load() {
-            Ok(new) => {
-                config.reload_from_config(new);
-                tracing::info!(cert = %tls.cert.display(), "TLS certificate reloaded");
-                seen = now;
-            }
-            // Mid-write (the key renewed, the certificate not yet): try again
-            // at the next tick; until then the old pair serves.
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot reload the TLS certificate; keeping the previous one");
-            }
+        // Mid-write (the key renewed, the certificate not yet): try again at
+        // the next tick; until then the old pair serves.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot reload the TLS certificate; keeping the previous one");
+            Reloaded::Retry
         }
-    }
+    })
 }

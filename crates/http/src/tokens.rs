@@ -14,12 +14,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+
+use crate::watch::{self, Reloaded};
 
 /// The principal of `--token`.
 pub const DEFAULT_PRINCIPAL: &str = "default";
-
-const RELOAD_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokensError {
@@ -119,19 +118,13 @@ impl Tokens {
             return;
         };
         let tokens = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut seen = stamp(&path);
-            loop {
-                tokio::time::sleep(RELOAD_EVERY).await;
-                let Some(tokens) = tokens.upgrade() else {
-                    return;
-                };
-                let now = stamp(&path);
-                if now != seen {
-                    seen = now;
-                    tokens.reload_logged();
-                }
+        // A file that does not parse is said once per change, not every tick.
+        watch::on_change(vec![path], move || match tokens.upgrade() {
+            Some(tokens) => {
+                tokens.reload_logged();
+                Reloaded::Done
             }
+            None => Reloaded::Stop,
         });
     }
 
@@ -151,11 +144,6 @@ fn read(path: &Path) -> Result<String, TokensError> {
         path: path.to_owned(),
         error,
     })
-}
-
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
 }
 
 fn parse(path: &Path, text: &str) -> Result<Vec<(String, String)>, TokensError> {
@@ -225,32 +213,24 @@ impl Presented {
     /// an unreadable or empty file keeps the token in force.
     pub fn follow(&self, path: PathBuf) {
         let token = Arc::downgrade(&self.0);
-        tokio::spawn(async move {
-            let mut seen = stamp(&path);
-            loop {
-                tokio::time::sleep(RELOAD_EVERY).await;
-                let Some(token) = token.upgrade() else {
-                    return;
-                };
-                let now = stamp(&path);
-                if now == seen {
-                    continue;
+        watch::on_change(vec![path.clone()], move || {
+            let Some(token) = token.upgrade() else {
+                return Reloaded::Stop;
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(text) if !text.trim().is_empty() => {
+                    let first = text.lines().next().unwrap_or("").trim().to_owned();
+                    *token.write().unwrap_or_else(|e| e.into_inner()) = Some(first);
+                    tracing::info!(file = %path.display(), "token file re-read; presenting its token");
                 }
-                seen = now;
-                match std::fs::read_to_string(&path) {
-                    Ok(text) if !text.trim().is_empty() => {
-                        let first = text.lines().next().unwrap_or("").trim().to_owned();
-                        *token.write().unwrap_or_else(|e| e.into_inner()) = Some(first);
-                        tracing::info!(file = %path.display(), "token file re-read; presenting its token");
-                    }
-                    Ok(_) => {
-                        tracing::warn!(file = %path.display(), "the token file is empty; keeping the token in force")
-                    }
-                    Err(e) => {
-                        tracing::warn!(file = %path.display(), error = %e, "cannot re-read the token file; keeping the token in force")
-                    }
+                Ok(_) => {
+                    tracing::warn!(file = %path.display(), "the token file is empty; keeping the token in force")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "cannot re-read the token file; keeping the token in force")
                 }
             }
+            Reloaded::Done
         });
     }
 }
