@@ -222,13 +222,6 @@ impl Handles {
     }
 }
 
-/// A principal's name for a bearer token: a short digest, so a handle never
-/// carries the token and one minted under a rotated-out token is refused.
-pub fn principal_of_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..9])
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -364,13 +357,5 @@ mod tests {
         let a = SessionKey::from_secret(b"0123456789abcdef\n").unwrap();
         let b = SessionKey::from_secret(b"0123456789abcdef").unwrap();
         assert_eq!(a.mac(b"x"), b.mac(b"x"));
-    }
-
-    #[test]
-    fn principals_are_digests_not_tokens() {
-        let p = principal_of_token("s3cret-token");
-        assert!(!p.contains("s3cret"));
-        assert_eq!(p, principal_of_token("s3cret-token"));
-        assert_ne!(p, principal_of_token("another-token"));
     }
 }

@@ -37,7 +37,7 @@ pub use arguments::{CORE_TOOLS, Toolset};
 pub use audit::AuditLog;
 pub use cache::{CacheConfig, ResultCache};
 pub use drain::Drain;
-pub use handle::{Handles, KeyError, MIN_KEY_BYTES, SessionKey, principal_of_token};
+pub use handle::{Handles, KeyError, MIN_KEY_BYTES, SessionKey};
 pub use http::{DEFAULT_MAX_SESSIONS_PER_CLIENT, HttpOptions, router as http_router, serve_http};
 pub use instructions::INSTRUCTIONS;
 pub use rate::RateLimit;

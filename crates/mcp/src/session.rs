@@ -125,7 +125,8 @@ pub(crate) struct Sessions {
     pub executor: Arc<dyn Executor>,
     pub connection: Arc<ConnectionSession>,
     pub handles: Arc<Handles>,
-    /// Who calls (a digest of the bearer token), whom handles are bound to.
+    /// Who calls (the name of the token presented, `default` for `--token`),
+    /// whom handles are bound to.
     pub principal: Option<String>,
 }
 
