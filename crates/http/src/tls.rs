@@ -54,6 +54,14 @@ pub enum TlsError {
     Config(String),
 }
 
+/// The system's CA certificates, read once: every node client, registrar and
+/// node joining later builds a configuration, and the bundle is hundreds of
+/// files. A machine without one (a slim container) still trusts `--ca-file`.
+fn native_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: std::sync::OnceLock<Vec<CertificateDer<'static>>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
@@ -154,10 +162,8 @@ impl ClientTls {
     /// the identity when there is one.
     pub fn config(&self) -> Result<ClientConfig, TlsError> {
         let mut store = RootCertStore::empty();
-        // A machine without a CA bundle (a slim container) still trusts the
-        // farm's own CA.
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = store.add(cert);
+        for cert in native_roots() {
+            let _ = store.add(cert.clone());
         }
         if let Some(ca) = &self.ca_file {
             roots(ca, &mut store)?;

@@ -178,6 +178,18 @@ pub(crate) fn add_cache_schema(schema: &mut JsonObject, tool: &str) {
     }
 }
 
+/// Removes the tag object `name` (`node_tags`, `prefer_tags`) from `arguments`.
+fn take_tags(arguments: &mut JsonObject, name: &str) -> Result<NodeTags, String> {
+    match arguments.remove(name) {
+        None => Ok(NodeTags::new()),
+        Some(tags) => serde_json::from_value(tags).map_err(|_| {
+            format!(
+                "invalid {name}: expected an object of string values, e.g. {{\"region\": \"eu\"}}"
+            )
+        }),
+    }
+}
+
 /// Removes `node_tags` and `priority` from a job tool's arguments (the typed
 /// tool arguments reject unknown fields) and checks them.
 pub(crate) fn take_placement(
@@ -187,19 +199,11 @@ pub(crate) fn take_placement(
     let Some(arguments) = arguments else {
         return Ok(Placement::default());
     };
-    let mut placement = Placement::default();
-    if let Some(tags) = arguments.remove("node_tags") {
-        placement.node_tags = serde_json::from_value(tags).map_err(|_| {
-            "invalid node_tags: expected an object of string values, e.g. {\"region\": \"eu\"}"
-                .to_owned()
-        })?;
-    }
-    if let Some(tags) = arguments.remove("prefer_tags") {
-        placement.prefer_tags = serde_json::from_value(tags).map_err(|_| {
-            "invalid prefer_tags: expected an object of string values, e.g. {\"region\": \"eu\"}"
-                .to_owned()
-        })?;
-    }
+    let mut placement = Placement {
+        node_tags: take_tags(arguments, "node_tags")?,
+        prefer_tags: take_tags(arguments, "prefer_tags")?,
+        ..Placement::default()
+    };
     if let Some(priority) = arguments.remove("priority") {
         placement.priority = serde_json::from_value(priority.clone()).map_err(|_| {
             format!("invalid priority {priority}: expected \"high\", \"normal\" or \"low\"")
