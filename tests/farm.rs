@@ -542,9 +542,19 @@ async fn regions_are_preferred_while_up_and_a_dead_region_falls_back_and_says_so
         .await
         .text();
     assert!(moved.contains(&said), "{moved}");
-    let status = mcp.ok("farm_status", json!({})).await.text();
-    for name in [eu1_name, eu2_name] {
-        assert!(!status_row(&status, &name).contains("| up |"), "{status}");
+    // The jobs fell back on connection errors; the status flips at the next
+    // health check (every 2 s), which may not have come yet.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let status = mcp.ok("farm_status", json!({})).await.text();
+        let down = [&eu1_name, &eu2_name]
+            .iter()
+            .all(|name| !status_row(&status, name).contains("| up |"));
+        if down {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let _ = std::fs::remove_file(config);
 }

@@ -14,6 +14,10 @@
 //! token = "other-secret"      # optional; overrides the default token
 //! tags = { region = "us" }
 //!
+//! [[node]]
+//! url = "https://10.0.0.13:9301"
+//! tls_name = "pi-3.lab"       # optional; the name its TLS certificate carries
+//!
 //! [[rule]]                    # optional; first match wins
 //! hosts = ["*.de", "*.at", "example.eu"]
 //! prefer = { region = "eu" }  # one-off reads of these hosts prefer eu nodes
@@ -52,6 +56,8 @@ struct NodeEntry {
     weight: Option<f64>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    /// For an `https://IP:PORT` node whose certificate names a host instead.
+    tls_name: Option<String>,
 }
 
 impl FarmFile {
@@ -116,6 +122,7 @@ impl FarmFile {
                     .or_else(|| fallback.map(str::to_owned)),
                 weight: n.weight.unwrap_or(1.0),
                 tags: n.tags.clone(),
+                server_name: n.tls_name.clone(),
             })
             .collect()
     }

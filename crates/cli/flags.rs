@@ -404,7 +404,9 @@ pub struct McpArgs {
     /// http://IP:PORT (a Kubernetes headless Service resolves to its ready pods),
     /// looked up again every --nodes-dns-interval-secs; nodes whose address left
     /// DNS leave the farm, a failed lookup keeps the known ones. They get --token.
-    #[arg(long, env = "BROWSERFARM_NODES_DNS", value_name = "HOST:PORT",
+    /// With https://HOST:PORT they are https://IP:PORT, their certificates
+    /// checked for HOST.
+    #[arg(long, env = "BROWSERFARM_NODES_DNS", value_name = "[https://]HOST:PORT",
           value_parser = parse_dns_name, help_heading = FARM)]
     pub nodes_dns: Option<DnsName>,
 

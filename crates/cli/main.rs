@@ -102,6 +102,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
             token: None,
             weight: 1.0,
             tags: Default::default(),
+            server_name: None,
         })
         .collect();
     if let Some(file) = &file {

@@ -106,8 +106,15 @@ pub async fn serve(
         config,
     });
     let sweeper = tokio::spawn(sessions::expire_idle(node.clone()));
+    let figures: register::Figures = {
+        let node = node.clone();
+        Arc::new(move || {
+            browserfarm_protocol::Resources::of(&node.executor.health(BTreeMap::new()))
+        })
+    };
     let heartbeats = tokio::spawn(register::run_each(
         node.config.register.clone(),
+        figures,
         shutdown.clone(),
     ));
     let app = routes::router(node.clone());

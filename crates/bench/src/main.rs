@@ -225,36 +225,31 @@ async fn read_table(args: &Args, corpus: &Corpus, browserfarm: &str) -> anyhow::
     );
     eprintln!("B done");
     if !args.skip_farm {
-        let mut agents = Vec::new();
-        let mut gateway = vec!["mcp".to_owned(), "--local-pool=false".into()];
-        for _ in 0..3 {
-            let port = free_port()?;
-            let listen = format!("127.0.0.1:{port}");
-            let child = serve(
-                browserfarm,
-                &["agent", "--listen", &listen, "--chrome", &args.chrome],
-                port,
-            )
-            .await?;
-            gateway.extend(["--node".to_owned(), format!("http://127.0.0.1:{port}")]);
-            agents.push(child);
-        }
-        let agent_pids: Vec<u32> = agents.iter().filter_map(|c| c.id()).collect();
         rows.push(
-            browserfarm_row(
+            farm_row(
                 "C: browserfarm farm (3 agents)",
+                None,
                 browserfarm,
-                gateway,
-                &agent_pids,
                 args,
                 corpus,
             )
             .await?,
         );
-        for agent in agents {
-            terminate(agent).await;
-        }
         eprintln!("C done");
+        let dir =
+            std::env::temp_dir().join(format!("browserfarm-bench-tls-{}", std::process::id()));
+        let certs = browserfarm_testkit::TlsFiles::make(&dir, "bench");
+        let tls = farm_row(
+            "C': farm over mutual TLS",
+            Some(&certs),
+            browserfarm,
+            args,
+            corpus,
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        rows.push(tls?);
+        eprintln!("C' done");
     }
     if let Some(launcher) = playwright(args) {
         rows.push(playwright_row(&launcher, args, corpus).await?);
@@ -262,6 +257,57 @@ async fn read_table(args: &Args, corpus: &Corpus, browserfarm: &str) -> anyhow::
     }
     print_table(&rows, args);
     Ok(())
+}
+
+/// A gateway over three agents on loopback; with `tls`, every agent serves
+/// HTTPS and requires the gateway's client certificate, to show what TLS costs.
+async fn farm_row(
+    name: &str,
+    tls: Option<&browserfarm_testkit::TlsFiles>,
+    browserfarm: &str,
+    args: &Args,
+    corpus: &Corpus,
+) -> anyhow::Result<Row> {
+    let path = |p: &std::path::Path| p.display().to_string();
+    let mut agents = Vec::new();
+    let mut gateway = vec!["mcp".to_owned(), "--local-pool=false".into()];
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(files) = tls {
+        gateway.extend([
+            "--ca-file".to_owned(),
+            path(&files.ca),
+            "--tls-client-cert".into(),
+            path(&files.client_cert),
+            "--tls-client-key".into(),
+            path(&files.client_key),
+        ]);
+    }
+    for _ in 0..3 {
+        let port = free_port()?;
+        let listen = format!("127.0.0.1:{port}");
+        let mut agent = vec!["agent", "--listen", &listen, "--chrome", &args.chrome];
+        let tls_flags: Vec<String> = tls
+            .map(|f| {
+                vec![
+                    "--tls-cert".to_owned(),
+                    path(&f.cert),
+                    "--tls-key".into(),
+                    path(&f.key),
+                    "--tls-client-ca".into(),
+                    path(&f.ca),
+                ]
+            })
+            .unwrap_or_default();
+        agent.extend(tls_flags.iter().map(String::as_str));
+        agents.push(serve(browserfarm, &agent, port).await?);
+        gateway.extend(["--node".to_owned(), format!("{scheme}://127.0.0.1:{port}")]);
+    }
+    let agent_pids: Vec<u32> = agents.iter().filter_map(|c| c.id()).collect();
+    let row = browserfarm_row(name, browserfarm, gateway, &agent_pids, args, corpus).await;
+    for agent in agents {
+        terminate(agent).await;
+    }
+    row
 }
 
 /// Heavy pages: raw chromiumoxide, browserfarm (default and `--full-reads`),

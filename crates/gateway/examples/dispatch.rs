@@ -174,6 +174,7 @@ async fn stub_farm(count: usize, delay: Duration, capacity: usize) -> FarmExecut
             token: None,
             weight: 1.0,
             tags: Default::default(),
+            server_name: None,
         });
     }
     FarmExecutor::start(

@@ -3,6 +3,10 @@
 //! a Kubernetes headless Service publishes (one A/AAAA record per ready pod), and
 //! works as well with any DNS server that lists a pool of hosts under one name.
 //!
+//! With `https://HOST:PORT` the nodes are `https://IP:PORT`, each reached at its
+//! own address but with HOST as the TLS server name: the agents' certificates
+//! carry the Service's name, which stays put, not pod addresses, which do not.
+//!
 //! Discovered nodes join and leave through the same door as self-registering
 //! agents ([`FarmExecutor::register`] and [`FarmExecutor::deregister`]): every
 //! resolution that still lists a node is its heartbeat. One membership system, so
@@ -26,7 +30,9 @@ use crate::FarmExecutor;
 /// Why discovery could not produce a list of nodes.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    #[error("'{0}' is not HOST:PORT (e.g. agents.browserfarm.svc.cluster.local:9301)")]
+    #[error(
+        "'{0}' is not HOST:PORT or https://HOST:PORT (e.g. agents.browserfarm.svc.cluster.local:9301)"
+    )]
     BadName(String),
     #[error("cannot resolve {name}: {source}")]
     Resolve {
@@ -45,6 +51,11 @@ pub trait AddressSource: Send + Sync + 'static {
     async fn addresses(&self) -> Result<Vec<SocketAddr>, DiscoveryError>;
     /// How to name the source in logs.
     fn describe(&self) -> String;
+    /// The TLS server name the nodes' certificates carry: `Some` makes them
+    /// `https://` nodes checked against it; `None`, plain `http://` nodes.
+    fn tls_name(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A `HOST:PORT` whose addresses are the nodes, resolved with the system resolver
@@ -52,15 +63,24 @@ pub trait AddressSource: Send + Sync + 'static {
 /// `/etc/resolv.conf` as every other program on the host does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsName {
+    /// `host:port`, as the resolver takes it.
     target: String,
+    /// The host, when the nodes speak TLS (`https://` given).
+    tls_host: Option<String>,
 }
 
 impl DnsName {
-    /// Accepts `host:port` and `[v6-literal]:port`; the port is required because
-    /// DNS A/AAAA records carry none.
-    pub fn parse(target: &str) -> Result<DnsName, DiscoveryError> {
-        let target = target.trim();
-        let bad = || DiscoveryError::BadName(target.to_owned());
+    /// Accepts `host:port` and `[v6-literal]:port`, optionally after `http://`
+    /// or `https://`; the port is required because DNS A/AAAA records carry none.
+    pub fn parse(given: &str) -> Result<DnsName, DiscoveryError> {
+        let given = given.trim();
+        let bad = || DiscoveryError::BadName(given.to_owned());
+        let (tls, target) = match given.split_once("://") {
+            Some(("https", rest)) => (true, rest),
+            Some(("http", rest)) => (false, rest),
+            Some(_) => return Err(bad()),
+            None => (false, given),
+        };
         let (host, port) = target.rsplit_once(':').ok_or_else(bad)?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port: u16 = port.parse().map_err(|_| bad())?;
@@ -69,12 +89,16 @@ impl DnsName {
         }
         Ok(DnsName {
             target: target.to_owned(),
+            tls_host: tls.then(|| host.to_owned()),
         })
     }
 }
 
 impl fmt::Display for DnsName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tls_host.is_some() {
+            f.write_str("https://")?;
+        }
         f.write_str(&self.target)
     }
 }
@@ -92,14 +116,19 @@ impl AddressSource for DnsName {
     }
 
     fn describe(&self) -> String {
-        self.target.clone()
+        self.to_string()
+    }
+
+    fn tls_name(&self) -> Option<&str> {
+        self.tls_host.as_deref()
     }
 }
 
 /// The node URL for a resolved address; IPv6 comes out bracketed
 /// (`http://[fd00::7]:9301`), as `SocketAddr` displays it.
-pub fn node_url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
+pub fn node_url(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{addr}")
 }
 
 /// What one resolution changes in the farm.
@@ -154,7 +183,10 @@ async fn refresh(
     known: &mut BTreeSet<String>,
 ) {
     let resolved = match tokio::time::timeout(interval, source.addresses()).await {
-        Ok(Ok(addrs)) => addrs.into_iter().map(node_url).collect(),
+        Ok(Ok(addrs)) => addrs
+            .into_iter()
+            .map(|a| node_url(a, source.tls_name().is_some()))
+            .collect(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, known = known.len(), "node discovery failed; keeping the nodes already known");
             known.clone()
@@ -186,9 +218,11 @@ async fn refresh(
             url: url.clone(),
             heartbeat_secs,
             weight: None,
+            resources: None,
         };
+        let tls_name = source.tls_name().map(str::to_owned);
         registrations.spawn(async move {
-            let result = farm.register(&registration).await;
+            let result = farm.join(&registration, tls_name.as_deref()).await;
             (registration.url, result)
         });
     }
@@ -243,12 +277,12 @@ mod tests {
     #[test]
     fn ipv6_node_urls_are_bracketed() {
         assert_eq!(
-            node_url("[fd00::7]:9301".parse().unwrap()),
+            node_url("[fd00::7]:9301".parse().unwrap(), false),
             "http://[fd00::7]:9301"
         );
         assert_eq!(
-            node_url("10.0.0.7:9301".parse().unwrap()),
-            "http://10.0.0.7:9301"
+            node_url("10.0.0.7:9301".parse().unwrap(), true),
+            "https://10.0.0.7:9301"
         );
     }
 
@@ -257,6 +291,13 @@ mod tests {
         assert!(DnsName::parse("agents.farm.svc.cluster.local:9301").is_ok());
         assert!(DnsName::parse("localhost:1").is_ok());
         assert!(DnsName::parse("[::1]:9301").is_ok());
+        let tls = DnsName::parse("https://agents.farm.svc:9301").unwrap();
+        assert_eq!(tls.tls_name(), Some("agents.farm.svc"));
+        assert_eq!(tls.to_string(), "https://agents.farm.svc:9301");
+        assert_eq!(
+            DnsName::parse("http://agents:9301").unwrap().tls_name(),
+            None
+        );
         for bad in [
             "agents",
             "agents:",
@@ -264,7 +305,8 @@ mod tests {
             "agents:0",
             "agents:http",
             "agents:70000",
-            "http://agents:9301",
+            "ftp://agents:9301",
+            "https://agents:9301/v1",
         ] {
             assert!(DnsName::parse(bad).is_err(), "{bad} should be refused");
         }

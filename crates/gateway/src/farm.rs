@@ -46,6 +46,9 @@ pub struct NodeSpec {
     pub weight: f64,
     /// Labels added to (and overriding) those the node reports.
     pub tags: NodeTags,
+    /// The name the node's TLS certificate carries when `url` is
+    /// `https://IP:PORT` (see [`NodeClient::new`]); `None`: the URL's host.
+    pub server_name: Option<String>,
 }
 
 /// The embedded pool as a farm member (`--local-pool`).
@@ -269,12 +272,25 @@ impl FarmExecutor {
     /// An agent announced itself (or sent its heartbeat): add it, or refresh it.
     /// Returns whether the node is new.
     pub async fn register(&self, registration: &Registration) -> Result<bool, String> {
+        self.join(registration, None).await
+    }
+
+    /// [`FarmExecutor::register`], reaching a new node's TLS listener under
+    /// `server_name` (discovery's Service name).
+    pub(crate) async fn join(
+        &self,
+        registration: &Registration,
+        server_name: Option<&str>,
+    ) -> Result<bool, String> {
         let url = registration.url.trim_end_matches('/');
         let every = Duration::from_secs(registration.heartbeat_secs.clamp(1, 3600));
         let known = self.nodes().into_iter().find(|n| n.is_at(url));
         if let Some(node) = known {
             let was_offline = !node.is_up();
             node.beat();
+            if let Some(resources) = &registration.resources {
+                node.take_resources(resources);
+            }
             if let Some(weight) = registration.weight {
                 node.set_weight(weight);
             }
@@ -289,6 +305,7 @@ impl FarmExecutor {
             token: None,
             weight: registration.weight.unwrap_or(1.0),
             tags: NodeTags::new(),
+            server_name: server_name.map(str::to_owned),
         };
         let heartbeat = Heartbeat {
             last: Mutex::new(Instant::now()),
@@ -878,7 +895,13 @@ fn remote_node(
         Some(own) => browserfarm_http::Presented::from(Some(own.clone())),
         None => config.token.clone(),
     };
-    let client = NodeClient::new(&spec.url, token, config.job_timeout, &config.tls)?;
+    let client = NodeClient::new(
+        &spec.url,
+        spec.server_name.as_deref(),
+        token,
+        config.job_timeout,
+        &config.tls,
+    )?;
     // The address alone, so a route names the node whatever the scheme.
     let base = client.base();
     let name = base

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use browserfarm_protocol::{
-    ErrorKind, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, SessionId, SessionOpened,
-    tags_match,
+    ErrorKind, Health, Job, JobError, JobOutput, NodeStatus, NodeTags, Resources, SessionId,
+    SessionOpened, tags_match,
 };
 
 use crate::breaker::Breaker;
@@ -211,6 +211,14 @@ impl Node {
             .as_ref()
             .and_then(|h| h.memory_pressure)
             .unwrap_or(false)
+    }
+
+    /// A heartbeat's figures, newer than the last health check's: placement
+    /// goes by them until the next check.
+    pub(crate) fn take_resources(&self, resources: &Resources) {
+        if let Some(health) = lock(&self.health).as_mut() {
+            resources.apply_to(health);
+        }
     }
 
     /// Free session slots as of the last health check, less the sessions

@@ -38,7 +38,11 @@ impl CallError {
 const SESSION_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct NodeClient {
+    /// The node's URL as configured: its identity.
     base: String,
+    /// Where requests go: `base`, or with a TLS server name, that name (which
+    /// the client resolves to `base`'s address).
+    target: String,
     token: browserfarm_http::Presented,
     http: reqwest::Client,
     job_timeout: Duration,
@@ -46,8 +50,14 @@ pub struct NodeClient {
 }
 
 impl NodeClient {
+    /// A client for the node at `base`. With `server_name`, `base` must be
+    /// `https://IP:PORT`: the connection goes to that address and the node's
+    /// certificate is checked for `server_name` (sent as SNI), as for pods
+    /// behind one Service name whose certificates carry that name, not their
+    /// pod addresses.
     pub fn new(
         base: &str,
+        server_name: Option<&str>,
         token: browserfarm_http::Presented,
         job_timeout: Duration,
         tls: &ClientTls,
@@ -58,15 +68,28 @@ impl NodeClient {
                 "node URL '{base}' must start with http:// or https://"
             ));
         }
-        let http = tls
+        let mut builder = tls
             .reqwest()
             .map_err(|e| e.to_string())?
             .connect_timeout(Duration::from_secs(3))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .pool_idle_timeout(Duration::from_secs(60));
+        let mut target = base.clone();
+        if let Some(name) = server_name {
+            let address = base
+                .strip_prefix("https://")
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "a TLS server name ({name}) needs a node URL https://IP:PORT, not '{base}'"
+                    )
+                })?;
+            builder = builder.resolve(name, address);
+            target = format!("https://{name}:{}", address.port());
+        }
+        let http = builder.build().map_err(|e| e.to_string())?;
         Ok(NodeClient {
             base,
+            target,
             token,
             http,
             job_timeout,
@@ -86,7 +109,7 @@ impl NodeClient {
     ) -> reqwest::RequestBuilder {
         let mut req = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.target))
             .timeout(timeout);
         if let Some(token) = self.token.get() {
             req = req.bearer_auth(token);

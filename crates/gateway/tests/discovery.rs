@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use browserfarm_gateway::{
-    AddressSource, DiscoveryError, DnsName, Executor, FarmConfig, FarmExecutor,
+    AddressSource, DiscoveryError, DnsName, Executor, FarmConfig, FarmExecutor, NodeSpec,
 };
 use browserfarm_protocol::{
     Health, Job, JobOutput, NodeStatus, Operation, PageInfo, ScrapeArgs, ScrapeFormat, Scraped,
@@ -126,6 +126,77 @@ async fn a_name_resolving_to_a_node_adds_it_to_the_farm() {
     let output = farm.run(scrape()).await.expect("a job runs on the node");
     assert!(matches!(output, JobOutput::Scraped(s) if s.content == "from a discovered node"));
     farm.shutdown().await;
+}
+
+/// `https://NAME:PORT`: each address is its own node, and its certificate is
+/// checked for NAME. The stub's certificate names `localhost` only, so the same
+/// node reached by its address alone is refused: the name is what passes.
+#[tokio::test]
+async fn https_names_reach_each_address_under_the_name_its_certificate_carries() {
+    let dir = std::env::temp_dir().join(format!("browserfarm-dns-tls-{}", std::process::id()));
+    let files = browserfarm_testkit::TlsFiles::make_for(&dir, "dns", &["localhost"]);
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/v1/jobs", post(job));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_tls = browserfarm_http::ServerTls {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+        client_ca: None,
+    };
+    tokio::spawn(browserfarm_http::serve(
+        listener,
+        app,
+        Some(server_tls),
+        std::future::pending(),
+    ));
+    let config = FarmConfig {
+        tls: browserfarm_http::ClientTls {
+            ca_file: Some(files.ca.clone()),
+            identity: None,
+        },
+        ..FarmConfig::default()
+    };
+
+    let farm = Arc::new(FarmExecutor::start(config.clone(), None).await.unwrap());
+    let name = DnsName::parse(&format!("https://localhost:{}", addr.port())).unwrap();
+    farm.discover(name, INTERVAL).await;
+    let ours = nodes(&farm)
+        .await
+        .into_iter()
+        .find(|n| n.name == addr.to_string())
+        .unwrap_or_else(|| panic!("{addr} was not added from DNS"));
+    assert_eq!(ours.state, "up", "{ours:?}");
+    let output = farm.run(scrape()).await.expect("a job runs over TLS");
+    assert!(matches!(output, JobOutput::Scraped(s) if s.content == "from a discovered node"));
+    farm.shutdown().await;
+
+    let by_address = FarmExecutor::start(
+        FarmConfig {
+            nodes: vec![NodeSpec {
+                url: format!("https://{addr}"),
+                token: None,
+                weight: 1.0,
+                tags: Default::default(),
+                server_name: None,
+            }],
+            ..config
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let refused = &by_address.status().await.nodes[0];
+    assert_eq!(refused.state, "down");
+    let error = refused.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("not issued for the address"), "{error}");
+    assert!(
+        error.contains("only valid for DnsName(\"localhost\")"),
+        "{error}"
+    );
+    by_address.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Addresses a test sets by hand; `None` makes the lookup fail.

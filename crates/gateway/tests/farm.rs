@@ -15,8 +15,8 @@ use browserfarm_gateway::{
     BreakerConfig, Executor, FarmConfig, FarmExecutor, HostRule, NodeSpec, SessionScope,
 };
 use browserfarm_protocol::{
-    ErrorKind, Health, Job, JobError, JobOutput, NodeTags, Operation, PageInfo, ScrapeArgs,
-    ScrapeFormat, Scraped, SessionId, SessionOpened,
+    ErrorKind, Health, Job, JobError, JobOutput, NodeTags, Operation, PageInfo, Registration,
+    Resources, ScrapeArgs, ScrapeFormat, Scraped, SessionId, SessionOpened,
 };
 
 #[derive(Clone, Copy)]
@@ -184,6 +184,7 @@ async fn farm(urls: &[&str], failures: u32) -> std::sync::Arc<FarmExecutor> {
                     token: None,
                     weight: 1.0,
                     tags: Default::default(),
+                    server_name: None,
                 })
                 .collect(),
             breaker: BreakerConfig {
@@ -461,6 +462,60 @@ async fn nodes_short_of_memory_get_new_work_only_when_all_are() {
     farm.shutdown().await;
 }
 
+/// A heartbeat's figures count at once: a registered node whose heartbeat says
+/// it is short of memory gets no new work before its next health check (its
+/// `/health` here still says it is fine), and work again when a heartbeat says
+/// it has room.
+#[tokio::test]
+async fn heartbeat_figures_steer_placement_before_the_next_health_check() {
+    let (a_url, a) = session_stub(Some(10), 0).await;
+    let (b_url, b) = session_stub(Some(10), 0).await;
+    let farm = FarmExecutor::start(
+        FarmConfig {
+            health_interval: Duration::from_secs(3600),
+            ..FarmConfig::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let beat = |url: &str, pressure: bool| Registration {
+        url: url.to_owned(),
+        heartbeat_secs: 60,
+        weight: None,
+        resources: Some(Resources {
+            memory_pressure: Some(pressure),
+            ..Default::default()
+        }),
+    };
+    for url in [&a_url, &b_url] {
+        assert!(farm.register(&beat(url, false)).await.unwrap(), "new node");
+    }
+    assert!(
+        !farm.register(&beat(&a_url, true)).await.unwrap(),
+        "a heartbeat"
+    );
+    let anywhere = Default::default();
+    for _ in 0..4 {
+        farm.open_session(&anywhere, &anywhere, SessionScope::Connection)
+            .await
+            .unwrap();
+        farm.run(scrape()).await.unwrap();
+    }
+    assert_eq!(opened(&[&a, &b]), [0, 4]);
+    assert_eq!(a.jobs.load(Ordering::SeqCst), 0);
+    let status = farm.status().await;
+    let a_status = status.nodes.iter().find(|n| a_url.ends_with(&n.name));
+    assert!(a_status.unwrap().memory_pressure, "{status:?}");
+
+    farm.register(&beat(&a_url, false)).await.unwrap();
+    for _ in 0..8 {
+        farm.run(scrape()).await.unwrap();
+    }
+    assert!(a.jobs.load(Ordering::SeqCst) > 0, "room again: a serves");
+    farm.shutdown().await;
+}
+
 async fn regional_farm(nodes: &[(&str, &str)], rules: Vec<HostRule>) -> Arc<FarmExecutor> {
     let farm = FarmExecutor::start(
         FarmConfig {
@@ -471,6 +526,7 @@ async fn regional_farm(nodes: &[(&str, &str)], rules: Vec<HostRule>) -> Arc<Farm
                     token: None,
                     weight: 1.0,
                     tags: [("region".to_owned(), region.to_string())].into(),
+                    server_name: None,
                 })
                 .collect(),
             breaker: BreakerConfig {

@@ -212,11 +212,23 @@ pub fn describe_failure(error: &reqwest::Error) -> Option<String> {
             "its TLS certificate is not signed by a CA this process trusts (pass the farm's CA \
          with --ca-file)"
                 .to_owned()
-        } else if says("NotValidForName") {
-            "its TLS certificate is not issued for the address used to reach it (the certificate \
-         needs it as a subject alternative name)"
-                .to_owned()
-        } else if says("Expired") || says("NotValidYet") {
+        } else if says("NotValidForName") || says("not valid for name") {
+            // rustls names both sides: "certificate not valid for name
+            // "127.0.0.1"; certificate is only valid for DnsName("localhost")".
+            let detail = chain
+                .lines()
+                .find_map(|l| l.find("not valid for name").map(|at| &l[at..]))
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            format!(
+                "its TLS certificate is not issued for the address used to reach it (the \
+                 certificate needs it as a subject alternative name{detail})"
+            )
+        } else if says("Expired")
+            || says("certificate expired")
+            || says("NotValidYet")
+            || says("not valid yet")
+        {
             "its TLS certificate has expired or is not valid yet".to_owned()
         } else if says("CertificateRequired") || says("certificate required") {
             "it requires a client certificate (pass --tls-client-cert and --tls-client-key)"

@@ -29,7 +29,7 @@ pub use error::{ErrorKind, JobError};
 pub use host_policy::{HostPolicy, glob_matches, is_public};
 pub use job::{Job, NodeTags, Priority, SessionId, SessionRoute};
 pub use node_api::{
-    FarmStatus, Health, NodeStatus, Registration, SessionOpened, format_tags, tags_match,
+    FarmStatus, Health, NodeStatus, Registration, Resources, SessionOpened, format_tags, tags_match,
 };
 pub use operation::{
     ArgsError, BatchScrapeArgs, ClickArgs, CloseSessionArgs, DEFAULT_BATCH_MAX_CHARS,

@@ -129,8 +129,11 @@ pub struct FarmStatus {
 /// `POST /v1/nodes` on the gateway's registry: an agent announcing itself. Sent
 /// again every `heartbeat_secs` as the heartbeat; three missed ones mark the node
 /// offline. `DELETE /v1/nodes` with the same body takes it out (agent shutdown).
+///
+/// Unknown fields are ignored, so a newer agent's heartbeat still registers
+/// with this gateway. Gateways built before `resources` existed refuse unknown
+/// fields; agents then go on without them (see [`Registration::resources`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Registration {
     /// Where the gateway reaches the agent, e.g. `http://10.0.0.7:9301`.
     pub url: String,
@@ -139,6 +142,48 @@ pub struct Registration {
     /// Relative share of load (default 1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
+    /// What the node has left as of this heartbeat, so the gateway places by
+    /// it without waiting for its next health check. Absent from older
+    /// agents, and from heartbeats to gateways that refused the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+}
+
+/// The figures of [`Health`] that change between health checks and decide
+/// placement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Resources {
+    pub sessions: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_free: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_available: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_pressure: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_load_pct: Option<u32>,
+}
+
+impl Resources {
+    pub fn of(health: &Health) -> Resources {
+        Resources {
+            sessions: health.sessions,
+            sessions_free: health.sessions_free,
+            memory_available: health.memory_available,
+            memory_pressure: health.memory_pressure,
+            cpu_load_pct: health.cpu_load_pct,
+        }
+    }
+
+    /// Puts these figures into `health` (the last one checked), keeping
+    /// those this heartbeat does not carry.
+    pub fn apply_to(&self, health: &mut Health) {
+        health.sessions = self.sessions;
+        health.sessions_free = self.sessions_free.or(health.sessions_free);
+        health.memory_available = self.memory_available.or(health.memory_available);
+        health.memory_pressure = self.memory_pressure.or(health.memory_pressure);
+        health.cpu_load_pct = self.cpu_load_pct.or(health.cpu_load_pct);
+    }
 }
 
 fn default_heartbeat_secs() -> u64 {

@@ -21,6 +21,12 @@ pub struct TlsFiles {
 impl TlsFiles {
     /// Makes a CA named `name` and its certificates under `dir` (created).
     pub fn make(dir: &Path, name: &str) -> TlsFiles {
+        Self::make_for(dir, name, &["127.0.0.1", "localhost"])
+    }
+
+    /// [`TlsFiles::make`] with a server certificate for `names` (host names
+    /// or IP addresses) only.
+    pub fn make_for(dir: &Path, name: &str, names: &[&str]) -> TlsFiles {
         std::fs::create_dir_all(dir).expect("create the certificate directory");
         let ca_key = KeyPair::generate().expect("a key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -39,7 +45,7 @@ impl TlsFiles {
             (cert.pem(), key.serialize_pem())
         };
         let (server_pem, server_key) = issue(
-            vec!["127.0.0.1".into(), "localhost".into()],
+            names.iter().map(|n| n.to_string()).collect(),
             ExtendedKeyUsagePurpose::ServerAuth,
             "browserfarm test server",
         );
