@@ -287,6 +287,12 @@ pub fn resolve_token(
     Ok(token.filter(|t| !t.is_empty()))
 }
 
+/// Unix mode bits; on Windows a file's readers are set by ACLs, which the
+/// user profile's defaults already limit to its owner.
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &std::path::Path) {}
+
+#[cfg(unix)]
 fn warn_if_readable_by_others(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path)

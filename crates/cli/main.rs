@@ -4,6 +4,7 @@
 mod doctor;
 mod farm_file;
 mod flags;
+mod signals;
 mod status;
 
 use std::process::ExitCode;
@@ -289,7 +290,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         let grace = Duration::from_secs(args.shutdown_grace_secs);
         async move {
             let signalled = CancellationToken::new();
-            cancel_on_signal(signalled.clone()).await;
+            signals::cancel_on_stop(signalled.clone()).await;
             if signalled.is_cancelled() {
                 drain.drain(grace).await;
                 shutdown.cancel();
@@ -425,7 +426,7 @@ async fn agent(mut args: AgentArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(signals::cancel_on_stop(shutdown.clone()));
     browserfarm_agent::serve(listener, executor, config, shutdown).await?;
     tracing::info!("agent stopped; all browsers closed");
     Ok(())
@@ -539,18 +540,11 @@ fn tokens(
         .context("cannot use the tokens file (--tokens-file)")?;
     tokens.watch();
     if tokens_file.is_some() {
-        let on_hangup = Arc::downgrade(&tokens);
-        tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-                return;
-            };
-            while hangup.recv().await.is_some() {
-                match on_hangup.upgrade() {
-                    Some(tokens) => tokens.reload_logged(),
-                    None => return,
-                }
-            }
+        let weak = Arc::downgrade(&tokens);
+        signals::on_hangup(move || {
+            weak.upgrade()
+                .map(|tokens| tokens.reload_logged())
+                .is_some()
         });
     }
     let presented = browserfarm_http::Presented::from(token.clone());
@@ -571,20 +565,4 @@ fn check_tls(serve: &flags::ServeTlsArgs, call: &flags::CallTlsArgs) -> anyhow::
         .config()
         .context("cannot set up TLS for calls (--ca-file, --tls-client-cert, --tls-client-key)")?;
     Ok(())
-}
-
-async fn cancel_on_signal(token: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot install signal handlers; stop by closing stdin");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
-    token.cancel();
 }

@@ -6,8 +6,9 @@
 //! new session is refused while free memory is below the reserve, before the
 //! kernel swaps or its OOM killer picks a Chromium (or this server) to end.
 //!
-//! Memory is read from Linux's `/proc/meminfo` and cgroup files; where they do
-//! not exist the limits fall back to fixed numbers and the guard is off.
+//! Memory is read from Linux's `/proc/meminfo` and cgroup files, and from the
+//! OS through `sysinfo` elsewhere; where it cannot be read the limits fall back
+//! to fixed numbers and the guard is off.
 
 use std::path::Path;
 
@@ -39,8 +40,17 @@ pub struct Memory {
 }
 
 impl Memory {
+    /// Reads the memory of this machine (and on Linux of the cgroup this
+    /// process runs in); `None` where it cannot be read.
+    #[cfg(not(target_os = "linux"))]
+    pub fn read() -> Option<Memory> {
+        let (limit, available) = super::os::memory()?;
+        Some(Memory { limit, available })
+    }
+
     /// Reads the memory of this machine and of the cgroup this process runs in;
-    /// `None` where `/proc/meminfo` does not exist (not Linux).
+    /// `None` where `/proc/meminfo` cannot be read.
+    #[cfg(target_os = "linux")]
     pub fn read() -> Option<Memory> {
         let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
         let host = Memory {
@@ -77,11 +87,10 @@ pub fn default_max_sessions(memory: Option<Memory>) -> usize {
 
 /// Why a new session cannot be had now, if memory says so: free memory is below
 /// `reserve` (0 turns the guard off).
-/// The one-minute load average per core, in percent; `None` where
-/// `/proc/loadavg` does not exist (not Linux).
+/// The one-minute load average per core, in percent; `None` where the system
+/// keeps no load average (Windows).
 pub fn cpu_load_pct() -> Option<u32> {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let one_minute: f64 = loadavg.split_whitespace().next()?.parse().ok()?;
+    let one_minute = super::os::load_average()?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     Some((one_minute / cores as f64 * 100.0).round() as u32)
 }
@@ -104,6 +113,7 @@ pub(crate) fn memory_refusal(reserve: u64) -> Option<String> {
 }
 
 /// A `/proc/meminfo` field in KiB.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn meminfo_kib(meminfo: &str, field: &str) -> Option<u64> {
     meminfo.lines().find_map(|line| {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
@@ -115,6 +125,7 @@ fn meminfo_kib(meminfo: &str, field: &str) -> Option<u64> {
 /// filesystem root; a test's directory): cgroup v2 `memory.max` and
 /// `memory.current`, else v1 `memory.limit_in_bytes` and `memory.usage_in_bytes`.
 /// `None` when there is no limit.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn cgroup_memory(root: &Path) -> Option<(u64, u64)> {
     let read = |p: &str| std::fs::read_to_string(root.join(p)).ok();
     let number = |s: Option<String>| s.and_then(|s| s.trim().parse::<u64>().ok());

@@ -1,4 +1,4 @@
-//! One Chromium process: finding the executable, launching it with the flags this
+//! One Chromium process: launching it with the flags this
 //! machine class needs, driving its CDP event loop, and closing it without leaving a
 //! process or a profile directory behind.
 //!
@@ -19,15 +19,18 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use super::gate::Gate;
+use super::locate::CHROME_CANDIDATES;
+use super::os;
 
 /// Why Chromium could not be found or started.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error(
-        "no Chromium found on PATH (looked for {}); install it (Debian/Ubuntu: \
-         `sudo apt-get install -y chromium`) or pass --chrome /path/to/chromium \
-         (env BROWSERFARM_CHROME)",
-        CHROME_CANDIDATES.join(", ")
+        "no Chromium found (looked on PATH for {} and in {}); {} or pass \
+         --chrome /path/to/chromium (env BROWSERFARM_CHROME)",
+        CHROME_CANDIDATES.join(", "),
+        super::locate::INSTALL_PLACES,
+        super::locate::INSTALL_HINT
     )]
     ChromeNotFound,
     #[error("{0} is not an executable file; check --chrome / BROWSERFARM_CHROME")]
@@ -42,14 +45,6 @@ pub enum LaunchError {
         source: std::io::Error,
     },
 }
-
-/// Executable names tried on `PATH`, in order, when no path is configured.
-pub const CHROME_CANDIDATES: &[&str] = &[
-    "chromium",
-    "chromium-browser",
-    "google-chrome",
-    "google-chrome-stable",
-];
 
 /// chromiumoxide's default flags (0.9), which we pass ourselves so that
 /// `disable-popup-blocking` can be left out: with Chromium's popup blocker on, a
@@ -114,47 +109,6 @@ const STALL_WINDOW: Duration = Duration::from_secs(60);
 
 /// How often the CDP pump checks that its Chromium process still exists.
 const PROCESS_CHECK_PERIOD: Duration = Duration::from_secs(1);
-
-/// True while `pid` exists and is not a zombie awaiting its exit status.
-fn process_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-        !(state.starts_with('Z') || state.starts_with('X'))
-    })
-}
-
-/// Finds the Chromium executable: the explicit path if given (it must exist),
-/// otherwise the first of [`CHROME_CANDIDATES`] on `PATH`.
-pub fn find_chrome(explicit: Option<&Path>) -> Result<PathBuf, LaunchError> {
-    if let Some(path) = explicit {
-        return if is_executable(path) {
-            Ok(path.to_path_buf())
-        } else {
-            Err(LaunchError::ChromeNotExecutable(path.to_path_buf()))
-        };
-    }
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
-    for name in CHROME_CANDIDATES {
-        for dir in std::env::split_paths(&path_var) {
-            let candidate = dir.join(name);
-            if is_executable(&candidate) {
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(LaunchError::ChromeNotFound)
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Chromium refuses to start its sandbox as root; detect that without `unsafe`.
-fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
 
 /// How to launch each Chromium.
 #[derive(Debug, Clone)]
@@ -243,7 +197,7 @@ impl ChromeProcess {
                 // WebRTC would otherwise send UDP past the proxy.
                 .arg("force-webrtc-ip-handling-policy=disable_non_proxied_udp");
         }
-        if opts.no_sandbox || running_as_root() {
+        if opts.no_sandbox || os::running_as_root() {
             builder = builder.no_sandbox();
         }
         let config = builder.build().map_err(LaunchError::Config)?;
@@ -275,7 +229,7 @@ impl ChromeProcess {
                         Some(Ok(())) => {}
                     },
                     _ = check.tick() => {
-                        if pid.is_some_and(|p| !process_alive(p)) {
+                        if pid.is_some_and(|p| !os::alive(p)) {
                             tracing::debug!(pid, "Chromium process exited");
                             break;
                         }
@@ -399,12 +353,8 @@ impl Drop for ChromeProcess {
     fn drop(&mut self) {
         if self.browser.is_some()
             && let Some(pid) = self.pid
-            && let Ok(pid) = i32::try_from(pid)
         {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            os::kill(pid);
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The bottom layer: Chromium processes. Finding and launching Chromium
-//! (`chrome.rs`), the deadpool of processes and its [`Lease`] (`pool.rs`),
-//! cleaning up after a dead owner (`reap.rs`), the host policy (`gate.rs`) with
+//! The bottom layer: Chromium processes. Finding Chromium (`locate.rs`),
+//! launching it (`chrome.rs`), the deadpool of processes and its [`Lease`]
+//! (`pool.rs`), cleaning up after a dead owner (`reap.rs`), what differs between
+//! operating systems (`os/`), the host policy (`gate.rs`) with
 //! its optional ad and tracker lists (`blocklist.rs`) and the egress proxy that
 //! enforces it per connection (`egress.rs`), the
 //! memory-derived limits (`capacity.rs`), and the settings every layer reads
@@ -19,16 +20,19 @@ pub(crate) mod chrome;
 pub(crate) mod config;
 pub(crate) mod egress;
 pub(crate) mod gate;
+pub(crate) mod locate;
+pub(crate) mod os;
 pub(crate) mod pool;
 pub(crate) mod reap;
 
 pub use blocklist::{BlockList, BlockListError};
 pub(crate) use chrome::ChromeProcess;
-pub use chrome::{CHROME_CANDIDATES, LaunchError, find_chrome};
+pub use chrome::LaunchError;
 pub use config::{
     DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_SCREENSHOT_MAX_BYTES, DEFAULT_SESSIONS_PER_BROWSER,
     PoolConfig, default_max_browsers,
 };
 pub use gate::{Gate, Resolver};
+pub use locate::{CHROME_CANDIDATES, find_chrome};
 pub(crate) use pool::ProcessPool;
 pub use pool::{Lease, PoolStatus};

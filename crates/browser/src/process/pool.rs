@@ -20,10 +20,11 @@ use browserfarm_protocol::{ErrorKind, JobError};
 use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult};
 use tokio_util::task::TaskTracker;
 
-use super::chrome::{ChromeProcess, LaunchError, LaunchOptions, find_chrome};
+use super::chrome::{ChromeProcess, LaunchError, LaunchOptions};
 use super::config::PoolConfig;
 use super::egress::Egress;
 use super::gate::Gate;
+use super::locate::find_chrome;
 use super::reap::{owner_dir_name, reap_stale};
 
 /// Point-in-time pool occupancy.
@@ -88,7 +89,7 @@ impl ProcessPool {
         let root = std::env::temp_dir().join("browserfarm");
         reap_stale(&root, std::process::id());
         let profile_root = root.join(owner_dir_name(std::process::id()));
-        std::fs::create_dir_all(&profile_root).map_err(|source| LaunchError::ProfileDir {
+        super::os::create_private_dir(&profile_root).map_err(|source| LaunchError::ProfileDir {
             path: profile_root.clone(),
             source,
         })?;

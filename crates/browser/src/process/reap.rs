@@ -1,5 +1,6 @@
 //! Cleanup of Chromium processes and profiles left behind by a browserfarm process
-//! that died without closing them (SIGKILL, OOM kill, power loss).
+//! that died without closing them (SIGKILL, OOM kill, power loss, a closed
+//! console window on Windows).
 //!
 //! Every browserfarm process keeps its profiles under `<root>/pid-<pid>/`. At start
 //! we look for directories whose owner is gone, kill any Chromium still using them,
@@ -8,8 +9,7 @@
 
 use std::path::Path;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use super::os;
 
 /// Directory name holding the profiles of the process `pid`.
 pub(crate) fn owner_dir_name(pid: u32) -> String {
@@ -30,7 +30,7 @@ pub(crate) fn reap_stale(root: &Path, own_pid: u32) {
         else {
             continue;
         };
-        if pid == own_pid || Path::new(&format!("/proc/{pid}")).exists() {
+        if pid == own_pid || os::exists(pid) {
             continue;
         }
         let dir = entry.path();
@@ -44,30 +44,15 @@ pub(crate) fn reap_stale(root: &Path, own_pid: u32) {
     }
 }
 
-/// SIGKILLs every process whose command line mentions `dir/`; returns how many.
+/// Kills every process whose command line mentions `dir` and a path separator
+/// (so `chrome-1` does not match `chrome-10`); returns how many.
 fn kill_processes_using(dir: &Path) -> usize {
     let mut needle = dir.as_os_str().as_encoded_bytes().to_vec();
-    needle.push(b'/');
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else {
-            continue;
-        };
-        if cmdline
-            .windows(needle.len())
-            .any(|w| w == needle.as_slice())
-            && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
-        {
-            killed += 1;
-        }
-    }
-    killed
+    needle.push(std::path::MAIN_SEPARATOR as u8);
+    os::pids_naming(&needle)
+        .into_iter()
+        .filter(|&pid| os::kill(pid))
+        .count()
 }
 
 #[cfg(test)]
