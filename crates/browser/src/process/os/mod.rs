@@ -44,7 +44,7 @@ mod tests {
     macro_rules! process_table_tests {
         ($($table:ident),+) => {$(
             mod $table {
-                use super::super::$table::{alive, exists, pids_naming};
+                use crate::process::os::$table::{alive, exists, pids_naming};
                 use super::{kill, sleeper};
 
                 #[test]
