@@ -4,22 +4,27 @@
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System, UpdateKind};
 
-fn one(pid: u32, kind: ProcessRefreshKind) -> Option<ProcessStatus> {
+/// `f` of the process `pid` as the OS sees it now; `None` if there is none.
+pub(crate) fn with_process<T>(pid: u32, f: impl FnOnce(&sysinfo::Process) -> T) -> Option<T> {
     let pid = Pid::from_u32(pid);
     let mut system = System::new();
-    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, kind);
-    system.process(pid).map(sysinfo::Process::status)
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    system.process(pid).map(f)
 }
 
 /// True while `pid` exists and is not a zombie awaiting its exit status.
 pub(crate) fn alive(pid: u32) -> bool {
-    one(pid, ProcessRefreshKind::nothing())
+    with_process(pid, sysinfo::Process::status)
         .is_some_and(|s| !matches!(s, ProcessStatus::Zombie | ProcessStatus::Dead))
 }
 
 /// True while `pid` exists, zombie or not.
 pub(crate) fn exists(pid: u32) -> bool {
-    one(pid, ProcessRefreshKind::nothing()).is_some()
+    with_process(pid, |_| ()).is_some()
 }
 
 /// The processes whose command line contains `needle`.

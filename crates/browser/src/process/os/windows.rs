@@ -2,8 +2,6 @@
 
 use std::path::Path;
 
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
-
 /// A regular file named `*.exe` (Windows runs files by extension, not mode).
 pub(crate) fn is_executable(path: &Path) -> bool {
     let exe = path
@@ -19,14 +17,7 @@ pub(crate) fn running_as_root() -> bool {
 
 /// Terminates `pid` at once (the SIGKILL of Windows); whether it was done.
 pub(crate) fn kill(pid: u32) -> bool {
-    let pid = Pid::from_u32(pid);
-    let mut system = System::new();
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&[pid]),
-        true,
-        ProcessRefreshKind::nothing(),
-    );
-    system.process(pid).is_some_and(sysinfo::Process::kill)
+    super::table::with_process(pid, sysinfo::Process::kill).unwrap_or(false)
 }
 
 /// Creates `dir` (and its parents). The temporary directory on Windows is in
