@@ -678,10 +678,13 @@ impl FarmExecutor {
                         return Err(e);
                     }
                     Err(CallError::Busy(e)) | Err(CallError::Unauthorized(e)) => return Err(e),
-                    Err(CallError::Rejected(_)) => match gone(&placement, &job.node_tags) {
-                        Some(why) => why,
-                        None => Move::UnknownSession,
-                    },
+                    Err(CallError::Rejected(_)) => {
+                        // A node that forgot the session may have restarted
+                        // since its last health check: ask it now, so the
+                        // caller is told which of the two happened.
+                        node.check_health().await;
+                        gone(&placement, &job.node_tags).unwrap_or(Move::UnknownSession)
+                    }
                     Err(CallError::CutOff(_)) => Move::CutOff,
                     Err(CallError::Failed(m)) => Move::Failed(m),
                 }
@@ -721,7 +724,7 @@ impl FarmExecutor {
             let _ = old.node.close_session(&old.remote).await;
         });
         let went = if new_node == node.name {
-            format!("got a new browser on node {new_node}")
+            format!("was replaced by a new one on node {new_node}")
         } else {
             format!("moved to node {new_node}")
         };
