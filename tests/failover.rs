@@ -177,7 +177,7 @@ async fn a_session_whose_agent_restarted_is_told_it_moved() {
         .await;
 
     agent.kill9().await;
-    let _back = Agent::start_on(port, &[]).await;
+    let back = Agent::start_on(port, &[]).await;
 
     // A call that needs the old page is told once what happened and what to do.
     let lost = mcp.call("click", json!({"selector": "#inc"})).await;
@@ -191,6 +191,23 @@ async fn a_session_whose_agent_restarted_is_told_it_moved() {
         .await
         .text();
     assert!(!page.contains("moved"), "told once: {page}");
+
+    // A session opened on a node that restarted since its last health check
+    // is that process's own: its next call does not take it for lost.
+    back.kill9().await;
+    let _again = Agent::start_on(port, &[]).await;
+    let opened = mcp
+        .ok(
+            "navigate",
+            json!({"url": pages.url("/form"), "session": "new"}),
+        )
+        .await;
+    let fresh = opened.session().expect("a new session's handle");
+    mcp.ok(
+        "type",
+        json!({"selector": "#q", "text": "kept", "session": fresh}),
+    )
+    .await;
     let status = mcp.ok("farm_status", json!({})).await.text();
     assert!(status.contains("moved"), "{status}");
 }

@@ -236,7 +236,17 @@ impl Node {
     ) -> Result<SessionOpened, CallError> {
         let result = self.call(self.backend.open_session(scope)).await;
         match &result {
-            Ok(_) => self.count_session(1),
+            Ok(opened) => {
+                self.count_session(1);
+                // The node just said which process it is: newer than the last
+                // health check, which may predate a restart. Left stale, the
+                // session's next call would take the restart for its own.
+                if let Some(instance) = &opened.instance
+                    && let Some(health) = lock(&self.health).as_mut()
+                {
+                    health.instance = Some(instance.clone());
+                }
+            }
             // Only the node's own "full" (429) says so: a 503 is a browser
             // that failed to open a context this once.
             Err(CallError::Busy(e)) if e.kind == ErrorKind::Busy => {
