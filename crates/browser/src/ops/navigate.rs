@@ -203,6 +203,14 @@ pub(crate) async fn navigate(
                 WaitUntil::Networkidle => load && reached(wanted),
                 WaitUntil::Ready if !(load || reached("DOMContentLoaded")) => false,
                 WaitUntil::Ready => {
+                    // The requests already sent count before deciding: the
+                    // select below takes lifecycle events and chromiumoxide's
+                    // answer as they come, so `load` can be seen while the
+                    // page's earlier requests still wait in their stream, and
+                    // a page with requests would pass for one without.
+                    while let Some(Some(ev)) = sent.next().now_or_never() {
+                        requests.sent(&ev, &main);
+                    }
                     let now = Instant::now();
                     let since = *parsed_at.get_or_insert(now);
                     let pending = requests.pending(loader);
