@@ -33,7 +33,7 @@ cat > "$WORK/site/form.html" <<'HTML'
 HTML
 python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$WORK/site" >/dev/null 2>&1 &
 PAGES=$!
-"$BIN" mcp --http "127.0.0.1:$MCP_PORT" --min-browsers 0 2>"$WORK/server.log" &
+"$BIN" mcp --http "127.0.0.1:$MCP_PORT" --min-browsers 0 --tools all 2>"$WORK/server.log" &
 SERVER=$!
 trap 'kill $PAGES 2>/dev/null; kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 for port in "$PAGE_PORT" "$MCP_PORT"; do
@@ -57,7 +57,7 @@ for mode in "" --legacy; do
     FLOW=$("$VENV/bin/python" examples/python_sessions.py $mode \
         "http://127.0.0.1:$MCP_PORT/mcp" "http://127.0.0.1:$PAGE_PORT/form.html")
     echo "$FLOW"
-    grep -q "^structured: navigate status 200, 1 tab" <<<"$FLOW"
+    grep -q "^structured: page status 200, 1 tab" <<<"$FLOW"
     grep -q "^structured: 1 cookie, batch 2 ok, 1 node, downloads enabled: False" <<<"$FLOW"
 done
 echo "python example: ok"

@@ -6,13 +6,17 @@ The e2e test `the_manifest_matches_the_server` fails until this is rerun after a
 tool's name or description changes.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+# The tools a bundle lists by default: the binary's default tool groups.
+env = {k: v for k, v in os.environ.items() if k != "BROWSERFARM_TOOLS"}
 server = subprocess.Popen(
     [sys.argv[1], "mcp", "--min-browsers", "0", "--audit-log", "off"],
     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    env=env,
 )
 
 def send(message):

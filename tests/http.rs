@@ -7,7 +7,7 @@ use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
 
 use crate::util::process::refused_to_start;
-use crate::util::{HttpServer, PROTOCOL, StreamableSession, TOOLS, browserfarm};
+use crate::util::{HttpServer, PROTOCOL, Stateless, StreamableSession, TOOLS, browserfarm};
 
 /// `GET /health`, polled until its open session count is `want`.
 async fn wait_for_sessions(server: &HttpServer, want: u64) {
@@ -236,8 +236,16 @@ async fn legacy_sse_transport_serves_tools() {
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "scrape", "arguments": {"url": pages.url("/article")}}});
     assert_eq!(post(call.to_string()).await.unwrap().status(), 202);
-    let reply = next_event(&mut events, &mut buffer, reply_to(2)).await;
-    assert!(reply.contains("Growing Browsers"), "{reply}");
+    let reply: Value =
+        serde_json::from_str(&next_event(&mut events, &mut buffer, reply_to(2)).await).unwrap();
+    let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("Growing Browsers"), "{reply}");
+    // The connection's browser session outlives it, so its results name it.
+    let handle = reply["result"]["_meta"]["browserfarm/session"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.ends_with(&format!("session: {handle}")), "{text}");
 
     let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
     assert_eq!(post(list.to_string()).await.unwrap().status(), 202);
@@ -267,8 +275,18 @@ async fn legacy_sse_transport_serves_tools() {
         .unwrap();
     assert_eq!(unknown.status(), 404);
 
-    // Dropping the event stream ends the session and releases its browser.
+    // Dropping the event stream ends the MCP session, not the browser session:
+    // its handle still reaches it (from any connection), and closes it.
     drop(events);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for_sessions(&server, 1).await;
+    let mut later = Stateless::new(&server.base);
+    let page = later
+        .ok("scrape", json!({"format": "text", "session": handle}))
+        .await
+        .text();
+    assert!(page.contains("Growing Browsers"), "{page}");
+    later.ok("close_session", json!({"session": handle})).await;
     wait_for_sessions(&server, 0).await;
 }
 

@@ -4,6 +4,24 @@ use serde_json::json;
 
 use crate::util::{McpProcess, TOOLS, repo_path};
 
+/// Asserts every property under `schema` (nested objects and array items
+/// too) has a description.
+#[track_caller]
+fn assert_described(path: &str, schema: &serde_json::Value) {
+    let empty = serde_json::Map::new();
+    for (field, spec) in schema["properties"].as_object().unwrap_or(&empty) {
+        let at = format!("{path}.{field}");
+        assert!(
+            spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{at} has no description"
+        );
+        assert_described(&at, spec);
+        if spec["items"].is_object() {
+            assert_described(&format!("{at}[]"), &spec["items"]);
+        }
+    }
+}
+
 #[tokio::test]
 async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
     let (mut mcp, init) = McpProcess::start().await;
@@ -38,20 +56,16 @@ async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
         );
         let schema = &tool["inputSchema"];
         assert_eq!(schema["type"], "object", "{name}");
-        let empty = serde_json::Map::new();
-        let props = schema["properties"].as_object().unwrap_or(&empty);
-        for (field, spec) in props {
-            // `session` is on nearly every tool and `changes` on every action:
-            // the server's instructions say once what they take, rather than
-            // every tool's schema.
-            if field == "session" || field == "changes" {
-                continue;
-            }
-            assert!(
-                spec["description"].as_str().is_some_and(|d| !d.is_empty()),
-                "{name}.{field} has no description"
-            );
-        }
+        // Every argument, nested ones too, says what it takes: many clients
+        // never show the model the server's instructions.
+        assert_described(&name.to_string(), schema);
+        // `structuredContent` is the result itself, so only tools whose
+        // results are records list a schema for it.
+        assert_eq!(
+            tool["outputSchema"].is_object(),
+            browserfarm_mcp::STRUCTURED_TOOLS.contains(&name.as_str().unwrap()),
+            "{name}"
+        );
     }
     let type_tool = tools.iter().find(|t| t["name"] == "type").unwrap();
     assert_eq!(type_tool["inputSchema"]["required"], json!(["text"]));
@@ -62,8 +76,8 @@ async fn initialize_names_the_server_and_lists_every_tool_with_a_schema() {
 /// (Playwright MCP 0.0.83's list is 20,286 bytes; see docs/benchmarks.md).
 #[tokio::test]
 async fn the_tool_list_is_plain_and_fits_its_budget_and_core_lists_only_core_tools() {
-    let (mut all, _) = McpProcess::start().await;
-    let list = all.request("tools/list", json!({})).await;
+    let mut default = McpProcess::start_with_default_tools(&[]).await;
+    let list = default.request("tools/list", json!({})).await;
     let tools = list["result"]["tools"].as_array().unwrap();
     let text = serde_json::to_string(tools).unwrap();
     for pointer in ["$ref", "$defs", "$schema", "oneOf"] {
@@ -76,13 +90,34 @@ async fn the_tool_list_is_plain_and_fits_its_budget_and_core_lists_only_core_too
     }
     let navigate = tools.iter().find(|t| t["name"] == "navigate").unwrap();
     assert_eq!(navigate["annotations"]["idempotentHint"], true);
+    // The default groups: browsing only.
+    let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    let browsing = browserfarm_mcp::TOOL_GROUPS
+        .iter()
+        .find(|g| g.name == browserfarm_mcp::DEFAULT_TOOLS)
+        .unwrap();
+    let mut expected = browsing.tools.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
     // Results with structure say so; the Python SDK example checks the data
     // against these schemas (scripts/python-example.sh).
-    assert_eq!(browserfarm_mcp::STRUCTURED_TOOLS.len(), 8);
-    for name in browserfarm_mcp::STRUCTURED_TOOLS {
-        let tool = tools.iter().find(|t| t["name"] == *name).unwrap();
-        assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
+    assert_eq!(browserfarm_mcp::STRUCTURED_TOOLS.len(), 6);
+    for tool in tools {
+        let listed = tool["outputSchema"]["type"] == "object";
+        let structured =
+            browserfarm_mcp::STRUCTURED_TOOLS.contains(&tool["name"].as_str().unwrap());
+        assert_eq!(listed, structured, "{tool}");
     }
+    // A tool of another group is refused with the flag that lists it.
+    let refused = default
+        .request("tools/call", json!({"name": "cookies", "arguments": {}}))
+        .await;
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("'state' tool group") && message.contains("--tools"),
+        "{refused}"
+    );
     assert_eq!(
         navigate["inputSchema"]["properties"]["wait_until"]["enum"],
         json!(["ready", "load", "domcontentloaded", "networkidle"])
@@ -99,7 +134,7 @@ async fn the_tool_list_is_plain_and_fits_its_budget_and_core_lists_only_core_too
     assert_eq!(names, expected);
     let text = serde_json::to_string(tools).unwrap();
     assert!(
-        text.len() <= 6_144,
+        text.len() <= 7_168,
         "core tools/list is {} bytes",
         text.len()
     );
@@ -188,7 +223,16 @@ async fn the_manifest_matches_the_server() {
     assert_eq!(manifest["server"]["type"], "binary");
     assert_eq!(manifest["server"]["mcp_config"]["args"], json!(["mcp"]));
 
-    let (mut mcp, _) = McpProcess::start().await;
+    assert_eq!(
+        manifest["server"]["mcp_config"]["env"]["BROWSERFARM_TOOLS"],
+        "${user_config.tools}"
+    );
+    assert_eq!(
+        manifest["user_config"]["tools"]["default"],
+        browserfarm_mcp::DEFAULT_TOOLS
+    );
+    // The tools the bundle lists as configured by default.
+    let mut mcp = McpProcess::start_with_default_tools(&[]).await;
     let list = mcp.request("tools/list", json!({})).await;
     assert_eq!(
         names_and_descriptions(&manifest["tools"]),

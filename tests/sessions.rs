@@ -7,16 +7,23 @@
 use browserfarm_testkit::Fixtures;
 use serde_json::{Value, json};
 
-use crate::util::{FORM_STATE, HttpServer, McpProcess, Stateless, ToolResult};
+use crate::util::{FORM_STATE, HttpServer, McpProcess, Stateless, StreamableSession, ToolResult};
 
-/// The handle a result names, in `structuredContent` and, when `in_text`, as
-/// the last line of its text.
+/// The handle a result names, in `_meta` and, when `in_text`, as the last
+/// line of its text; never in `structuredContent` of a result whose text is
+/// the result.
 #[track_caller]
 fn handle_of(result: &ToolResult, in_text: bool) -> String {
     let handle = result
         .session()
         .unwrap_or_else(|| panic!("no session handle in {}", result.0));
     assert!(handle.starts_with("bf1."), "{handle}");
+    assert!(
+        result.0["structuredContent"]["session"].is_null()
+            || result.0["structuredContent"]["session"] == json!(handle),
+        "{}",
+        result.0
+    );
     let last_line = result.text().lines().last().unwrap_or_default().to_owned();
     if in_text {
         assert_eq!(last_line, format!("session: {handle}"), "{}", result.text());
@@ -26,11 +33,14 @@ fn handle_of(result: &ToolResult, in_text: bool) -> String {
     handle
 }
 
-/// The value of an `evaluate` result (its first text block: the handle line
-/// comes after).
+/// The value of an `evaluate` result (its text without the handle line).
 fn value_of(result: &ToolResult) -> Value {
-    let first = result.0["content"][0]["text"].as_str().unwrap_or_default();
-    serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"))
+    let text = result.0["content"][0]["text"].as_str().unwrap_or_default();
+    let value = match text.rfind("\n\nsession: ") {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    serde_json::from_str(value).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The cookies the fixture server sees from a session (the connection's own
@@ -141,7 +151,7 @@ async fn connection_sessions_carry_their_handle_and_may_drive_other_sessions() {
     let first = mcp
         .ok("navigate", json!({"url": pages.url("/cookie/set?v=conn")}))
         .await;
-    // The connection's own session: the handle is in structuredContent only.
+    // The connection's own session over stdio: the handle is in `_meta` only.
     let own = handle_of(&first, false);
 
     // `session: "new"` opens another browser, named in the result's text.
@@ -231,4 +241,70 @@ async fn sixty_four_sessions_at_once_with_default_flags_stay_isolated() {
         done += 1;
     }
     assert_eq!(done, AGENTS);
+}
+
+/// The handle line of a result's text (`session: …`), if any.
+fn handle_line(text: &str) -> Option<String> {
+    text.lines()
+        .last()
+        .and_then(|l| l.strip_prefix("session: "))
+        .map(str::to_owned)
+}
+
+/// A client that opens an MCP session (2025-11-25 HTTP) for every tool call,
+/// as LangChain's MCP adapters do by default, keeps its browser through the
+/// handle its results show; past `--max-detached-sessions` per client the
+/// least recently used is closed, and its next use says so.
+#[tokio::test]
+async fn per_call_http_clients_keep_their_browser_by_handle() {
+    let pages = Fixtures::start().await;
+    let server = HttpServer::start(&["--max-detached-sessions", "2"]).await;
+    let call = |arguments: Value, tool: &'static str| {
+        let server = &server;
+        async move {
+            let mut mcp = StreamableSession::new(server, None);
+            mcp.initialize().await;
+            let reply = mcp
+                .request("tools/call", json!({"name": tool, "arguments": arguments}))
+                .await;
+            assert_eq!(mcp.delete().await, 200);
+            ToolResult(reply["result"].clone())
+        }
+    };
+    // A detached session is kept by a background task: let it land.
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    let opened = call(json!({"url": pages.url("/cookie/set?v=kept")}), "navigate").await;
+    let handle = handle_of(&opened, true);
+    settle().await;
+    // The MCP session that opened it is gone; the browser is not.
+    let text = call(
+        json!({"url": pages.url("/cookie/show"), "format": "text", "session": handle}),
+        "scrape",
+    )
+    .await
+    .text();
+    assert!(text.contains("cookies: farm=kept"), "{text}");
+    assert_eq!(handle_line(&text).as_deref(), Some(handle.as_str()));
+
+    // Two more per-call sessions that never pass a handle, the first of them
+    // older than the last use of `handle`: that one is closed to keep two.
+    let b = call(json!({"url": pages.url("/cookie/set?v=b")}), "navigate").await;
+    let b = handle_of(&b, true);
+    settle().await;
+    call(json!({"format": "text", "session": handle}), "scrape").await;
+    let c = call(json!({"url": pages.url("/cookie/set?v=c")}), "navigate").await;
+    let c = handle_of(&c, true);
+    settle().await;
+    let gone = call(json!({"format": "text", "session": b}), "scrape").await;
+    gone.assert_error("--max-detached-sessions");
+    gone.assert_error("without `session`");
+    for (kept, v) in [(&handle, "kept"), (&c, "c")] {
+        let text = call(
+            json!({"url": pages.url("/cookie/show"), "format": "text", "session": kept}),
+            "scrape",
+        )
+        .await
+        .text();
+        assert!(text.contains(&format!("cookies: farm={v}")), "{text}");
+    }
 }

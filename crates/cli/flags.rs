@@ -390,6 +390,19 @@ pub struct McpArgs {
           help_heading = HTTP)]
     pub max_sessions_per_client: Option<usize>,
 
+    /// HTTP mode: browser sessions outlive the MCP connection (2025-11-25
+    /// streamable HTTP, legacy SSE) that opened them, so clients that connect
+    /// anew for every call (LangChain's default) keep their browser through
+    /// the handle their results show; such a session ends after
+    /// --session-idle-secs unused. At most this many are kept per client
+    /// (token name, else address); past that the least recently used is
+    /// closed, and its next use says so.
+    #[arg(long, env = "BROWSERFARM_MAX_DETACHED_SESSIONS",
+          default_value_t = browserfarm_mcp::DEFAULT_MAX_DETACHED,
+          value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize),
+          value_name = "N", help_heading = HTTP)]
+    pub max_detached_sessions: usize,
+
     /// Farm node to send jobs to (repeatable; env: comma separated). Without
     /// nodes, jobs run on the embedded Chromium pool.
     #[arg(
@@ -510,11 +523,14 @@ pub struct McpArgs {
           help_heading = CALLS)]
     pub resource_links_over: Option<usize>,
 
-    /// Which tools to list: "all", or "core" (navigate, snapshot, click, type,
-    /// press_key, select_option, fill_form, scrape, screenshot) for models with
-    /// little context to spare: every listed tool costs context on every turn.
-    #[arg(long, env = "BROWSERFARM_TOOLS", default_value = "all",
-          value_parser = ["all", "core"], value_name = "SET", help_heading = CALLS)]
+    /// Which tool groups to list, a comma list: "browsing" (navigate, read,
+    /// act, tabs, logs, batch_scrape), "state" (cookies, storage_state,
+    /// emulate), "files" (pdf, downloads), "farm" (farm_status), "core" (only
+    /// navigate, snapshot, click, type, press_key, select_option, fill_form,
+    /// scrape, screenshot), or "all". Every listed tool costs a model context
+    /// on every turn.
+    #[arg(long, env = "BROWSERFARM_TOOLS", default_value = browserfarm_mcp::DEFAULT_TOOLS,
+          value_name = "GROUPS", help_heading = CALLS)]
     pub tools: String,
 
     /// Largest accepted JSON-RPC message (stdin line or HTTP body), in bytes.

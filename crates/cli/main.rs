@@ -305,10 +305,8 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
         per_sec: args.rate_limit,
         burst: args.rate_burst,
     });
-    let toolset = match args.tools.as_str() {
-        "core" => browserfarm_mcp::Toolset::Core,
-        _ => browserfarm_mcp::Toolset::All,
-    };
+    let toolset = browserfarm_mcp::Toolset::parse(&args.tools)
+        .map_err(|e| anyhow::anyhow!("--tools: {e}"))?;
     let links = args
         .resource_links_over
         .map(|over| Arc::new(browserfarm_mcp::ResourceStore::new(over)));
@@ -339,6 +337,7 @@ async fn mcp(mut args: McpArgs) -> anyhow::Result<()> {
                     },
                 ),
                 toolset,
+                max_detached_sessions: args.max_detached_sessions,
                 links,
                 tls: args.serve_tls.server_tls(),
                 tokens: Some(tokens.clone()),

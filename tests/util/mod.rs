@@ -50,3 +50,25 @@ pub const TOOLS: [&str; 26] = [
     "farm_status",
     "close_session",
 ];
+
+/// A result's text without the `session: <handle>` line HTTP results end with
+/// (the connection's browser session outlives it, so the model is shown it).
+pub fn without_handle(text: &str) -> &str {
+    match text.rfind("\n\nsession: ") {
+        Some(at) => &text[..at],
+        None => text,
+    }
+}
+
+/// How many tools the binary lists by default (its default tool groups).
+pub fn default_tool_count() -> usize {
+    browserfarm_mcp::TOOL_GROUPS
+        .iter()
+        .filter(|g| {
+            browserfarm_mcp::DEFAULT_TOOLS
+                .split(',')
+                .any(|d| d == g.name)
+        })
+        .map(|g| g.tools.len())
+        .sum()
+}

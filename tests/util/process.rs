@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::process::Command;
 
 /// The `browserfarm` binary Cargo built for this test run, with `args`, logging
-/// at `RUST_LOG` (default `warn`) and no stdin. Output is left as Command leaves
-/// it: `output()` captures stdout and stderr, `spawn()` inherits them.
+/// at `RUST_LOG` (default `warn`), every tool group listed (`BROWSERFARM_TOOLS`,
+/// default `all`: the suite drives every tool; tests of the default list remove
+/// it) and no stdin. Output is left as Command leaves it: `output()` captures
+/// stdout and stderr, `spawn()` inherits them.
 pub fn browserfarm<I, S>(args: I) -> Command
 where
     I: IntoIterator<Item = S>,
@@ -21,6 +23,10 @@ where
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .env(
+            "BROWSERFARM_TOOLS",
+            std::env::var("BROWSERFARM_TOOLS").unwrap_or_else(|_| "all".into()),
         )
         .stdin(Stdio::null());
     command

@@ -26,8 +26,23 @@ pub struct McpProcess {
 impl McpProcess {
     /// Starts `browserfarm mcp` with extra arguments (not yet initialized).
     pub fn spawn(extra: &[&str]) -> McpProcess {
-        let mut child = browserfarm(["mcp", "--min-browsers", "0"])
-            .args(extra)
+        McpProcess::spawn_from(browserfarm(["mcp", "--min-browsers", "0"]).args(extra))
+    }
+
+    /// Starts the server with the binary's own default tool groups (the
+    /// suite lists all of them otherwise) and completes the handshake.
+    pub async fn start_with_default_tools(extra: &[&str]) -> McpProcess {
+        let mut mcp = McpProcess::spawn_from(
+            browserfarm(["mcp", "--min-browsers", "0"])
+                .args(extra)
+                .env_remove("BROWSERFARM_TOOLS"),
+        );
+        mcp.initialize().await;
+        mcp
+    }
+
+    fn spawn_from(command: &mut tokio::process::Command) -> McpProcess {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -204,9 +219,9 @@ impl ToolResult {
             .join("\n")
     }
 
-    /// The session handle the result carries (`structuredContent.session`).
+    /// The session handle the result carries (`_meta["browserfarm/session"]`).
     pub fn session(&self) -> Option<String> {
-        self.0["structuredContent"]["session"]
+        self.0["_meta"]["browserfarm/session"]
             .as_str()
             .map(str::to_owned)
     }

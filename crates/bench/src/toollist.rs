@@ -3,9 +3,11 @@
 //! and again before any page is read. Each contender's `result.tools` is
 //! serialised the same way (compact JSON) and compared with Playwright MCP's.
 //!
-//! browserfarm is measured as a user gets it (`mcp`, the embedded pool), with
-//! `--tools core`, and as a farm gateway (placement arguments listed), whose one
-//! node need not be up: listing tools runs no job.
+//! browserfarm is measured as a user gets it (`mcp`, the embedded pool: the
+//! `browsing` group), each other tool group alone (what adding it to `--tools`
+//! costs), `--tools core` and `all`, and as a farm gateway (default groups,
+//! placement arguments listed), whose one node need not be up: listing tools
+//! runs no job.
 
 use crate::mcp::McpClient;
 
@@ -41,21 +43,19 @@ pub async fn run(
             .map(|s| s.to_string())
             .collect()
     };
-    let mut rows = vec![
-        list("browserfarm (default)", browserfarm, &base(&[])).await?,
-        list(
-            "browserfarm --tools core",
-            browserfarm,
-            &base(&["--tools", "core"]),
-        )
-        .await?,
+    let mut rows = vec![list("browserfarm (default: browsing)", browserfarm, &base(&[])).await?];
+    for group in ["state", "files", "farm", "core", "all"] {
+        let name = format!("browserfarm --tools {group}");
+        rows.push(list(&name, browserfarm, &base(&["--tools", group])).await?);
+    }
+    rows.push(
         list(
             "browserfarm farm gateway",
             browserfarm,
             &base(&["--local-pool=false", "--node", "http://127.0.0.1:9"]),
         )
         .await?,
-    ];
+    );
     let reference = match playwright {
         Some((launcher, args)) => {
             let listed = list("Playwright MCP", launcher, &args).await?;

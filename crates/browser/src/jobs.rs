@@ -22,14 +22,18 @@ pub(crate) async fn execute(
     one_off: bool,
 ) -> OpResult<JobOutput> {
     let deadline = limits.cdp_timeout;
-    if op.url().is_some() {
-        // A page the agent has not looked at: an action's changes are measured
-        // against the page as the action finds it.
+    if op.url().is_some() || matches!(op, Operation::Navigate(_)) {
+        // The agent opened a page itself: nothing it saw before is assumed
+        // seen (a navigate often starts new work, maybe in a new conversation
+        // on the same session), so neither the next action's changes nor a
+        // snapshot fold parts away as shown before.
         live.tab()
             .refs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .unseen();
+            .start_over();
+    }
+    if op.url().is_some() {
         let skip = skips_for_reading(op, limits, one_off);
         if let Err(e) = live.tab().skip_for_reading(skip, deadline).await {
             // The read still works, only slower: load the whole page.

@@ -158,6 +158,46 @@ async fn snapshot_lines(session: &mut Session, full: bool) -> Vec<String> {
     }
 }
 
+/// A page the agent opens itself (a navigate) starts over: its snapshot shows
+/// every part whole, since the reader (a new conversation on the same session,
+/// say) may never have seen the page before, and every folded line says how
+/// to see it whole.
+#[tokio::test]
+async fn a_navigated_page_is_shown_whole_and_folded_lines_say_how_to_expand() {
+    let pages = Fixtures::start().await;
+    let (pool, mut s) = on_shop_page(&pages, PoolConfig::default()).await;
+    let first = snapshot_lines(&mut s, false).await;
+    assert!(first.iter().any(|l| l.contains("Contact")), "{first:?}");
+    s.run(&Operation::Navigate(NavigateArgs {
+        url: Some(pages.url("/changes?page=2")),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    let second = snapshot_lines(&mut s, false).await;
+    assert!(
+        !second.iter().any(|l| l.contains("[as on the page before")),
+        "{second:?}"
+    );
+    assert!(second.iter().any(|l| l.contains("Contact")), "{second:?}");
+
+    // A click to the next page may fold what the agent just saw, and says how
+    // to get it back.
+    let next = ref_on(&second, "Next page");
+    let third = changes(&mut s, &click_ref(&next)).await;
+    let folded: Vec<&String> = third
+        .lines
+        .iter()
+        .filter(|l| l.contains("[as on the page before"))
+        .collect();
+    assert!(!folded.is_empty(), "{third:?}");
+    for line in folded {
+        assert!(line.contains("snapshot full:true"), "{line}");
+    }
+    s.close().await;
+    pool.shutdown().await;
+}
+
 /// A page of the same site names the parts it shares with the page the agent
 /// saw before (the nav and footer here) instead of repeating them, and the refs
 /// the agent holds for those parts still work on the new page.

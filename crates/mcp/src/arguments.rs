@@ -30,30 +30,6 @@ pub(crate) const NO_JOB_TOOLS: &[&str] = &["farm_status", "close_session"];
 pub(crate) const PLACED_TOOLS: &[&str] =
     &["navigate", "scrape", "screenshot", "pdf", "batch_scrape"];
 
-/// Which tools the server lists (`--tools`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Toolset {
-    /// Every tool.
-    #[default]
-    All,
-    /// [`CORE_TOOLS`]: reading a page and acting on it, for clients whose
-    /// model has little context to spare.
-    Core,
-}
-
-/// The tools of [`Toolset::Core`]: open, look, act, read.
-pub const CORE_TOOLS: &[&str] = &[
-    "navigate",
-    "snapshot",
-    "click",
-    "type",
-    "press_key",
-    "select_option",
-    "fill_form",
-    "scrape",
-    "screenshot",
-];
-
 /// Tools that run outside any session, so take no `session` argument.
 pub(crate) const SESSIONLESS_TOOLS: &[&str] = &["farm_status", "batch_scrape"];
 
@@ -120,6 +96,10 @@ pub(crate) fn add_placement_schema(schema: &mut JsonObject) {
     }
 }
 
+/// What the `session` argument takes, as every tool's schema says it.
+pub(crate) const SESSION_DESCRIPTION: &str =
+    "Handle from a result's `session:` line, to keep using that browser; \"new\" opens another.";
+
 /// Describes `session` in the input schema of a tool that runs in a session.
 pub(crate) fn add_session_schema(schema: &mut JsonObject) {
     if let Some(properties) = schema
@@ -129,9 +109,9 @@ pub(crate) fn add_session_schema(schema: &mut JsonObject) {
     {
         properties.insert(
             "session".into(),
-            // Said once, in the server's instructions: the handle a result
-            // ends with, or "new".
-            serde_json::json!({"type": "string"}),
+            // Said on every tool that takes it: many clients never show the
+            // model the server's instructions.
+            serde_json::json!({"type": "string", "description": SESSION_DESCRIPTION}),
         );
     }
 }

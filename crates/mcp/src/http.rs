@@ -91,6 +91,9 @@ pub struct HttpOptions {
     pub max_sessions_per_client: usize,
     /// Which tools are listed (`--tools`).
     pub toolset: crate::Toolset,
+    /// Most browser sessions one client keeps past the MCP connections that
+    /// opened them (`--max-detached-sessions`); the least recently used goes.
+    pub max_detached_sessions: usize,
     /// Large binary results as links, readable from any request of the same
     /// principal (`--resource-links-over`).
     pub links: Option<Arc<crate::ResourceStore>>,
@@ -119,7 +122,8 @@ impl Default for HttpOptions {
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             max_sessions_per_client: DEFAULT_MAX_SESSIONS_PER_CLIENT,
-            toolset: crate::Toolset::All,
+            toolset: crate::Toolset::all(),
+            max_detached_sessions: crate::session::DEFAULT_MAX_DETACHED,
             links: None,
             tls: None,
             tokens: None,
@@ -203,6 +207,8 @@ struct Shared {
     tokens: Arc<browserfarm_http::Tokens>,
     /// `--rate-limit` per client (principal or address), across its sessions.
     rates: Option<Arc<crate::rate::RateBuckets>>,
+    /// Browser sessions of MCP connections that ended, kept for their handles.
+    detached: Arc<crate::session::Detached>,
 }
 
 impl Shared {
@@ -216,8 +222,17 @@ impl Shared {
             (None, Some(ip)) => Some(format!("ip:{ip}")),
             (None, None) => None,
         };
-        let bucket = self.rates.as_ref().zip(client).map(|(r, c)| r.of(&c));
+        let bucket = self
+            .rates
+            .as_ref()
+            .zip(client.clone())
+            .map(|(r, c)| r.of(&c));
         BrowserfarmServer::new(self.executor.clone())
+            .with_detached(
+                self.detached.clone(),
+                client.unwrap_or_else(|| "local".into()),
+                self.options.session_idle,
+            )
             .with_client_slot(slot)
             .with_rate_limit(self.options.rate_limit)
             .with_bucket(bucket)
@@ -229,7 +244,7 @@ impl Shared {
             .with_max_output_chars(self.options.max_output_chars)
             .with_handles(self.options.handles.clone())
             .with_principal(principal)
-            .with_toolset(self.options.toolset)
+            .with_toolset(&self.options.toolset)
             .with_resource_links(self.options.links.clone())
     }
 }
@@ -268,7 +283,12 @@ pub fn router(
         .tokens
         .clone()
         .unwrap_or_else(|| browserfarm_http::Tokens::fixed(options.token.as_deref()));
+    let detached = Arc::new(crate::session::Detached::new(
+        executor.clone(),
+        options.max_detached_sessions,
+    ));
     let shared = Shared {
+        detached,
         executor,
         auth: BearerAuth::with_tokens(tokens.clone(), REFUSAL),
         tokens,

@@ -31,9 +31,9 @@ mod server;
 mod session;
 mod stdio;
 mod structured;
+mod toolset;
 
 pub use activity::{Activity, CallTotals, RECENT_CALLS, RecentCall};
-pub use arguments::{CORE_TOOLS, Toolset};
 pub use audit::AuditLog;
 pub use cache::{CacheConfig, ResultCache};
 pub use drain::Drain;
@@ -43,5 +43,7 @@ pub use instructions::INSTRUCTIONS;
 pub use rate::RateLimit;
 pub use resources::{NotHeld, ResourceStore};
 pub use server::{BrowserfarmServer, DEFAULT_HANDLE_TTL};
+pub use session::DEFAULT_MAX_DETACHED;
 pub use stdio::{StdioOptions, serve_stdio};
 pub use structured::STRUCTURED_TOOLS;
+pub use toolset::{CORE_TOOLS, DEFAULT_TOOLS, TOOL_GROUPS, ToolGroup, Toolset};

@@ -560,19 +560,37 @@ pub fn farm_status(status: &FarmStatus, session_node: Option<&str>) -> CallToolR
     CallToolResult::success(vec![ContentBlock::text(out)])
 }
 
-/// Names the session a call ran in: `structuredContent.session` always, and a
-/// last text line `session: <handle>` when the model must pass it back.
+/// The result `_meta` key that names the session a call ran in.
+pub const SESSION_META: &str = "browserfarm/session";
+
+/// Names the session a call ran in: in the result's `_meta` under
+/// [`SESSION_META`] always (for programs), and where the model must pass it
+/// back as a last text line `session: <handle>`, said in the structured result
+/// too when there is one (some clients show their model only that).
 pub fn with_session(result: &mut CallToolResult, handle: &str, in_text: bool) {
-    let mut structured = match result.structured_content.take() {
-        Some(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    structured.insert("session".into(), handle.into());
-    result.structured_content = Some(serde_json::Value::Object(structured));
-    if in_text {
-        result
-            .content
-            .push(ContentBlock::text(format!("session: {handle}")));
+    result
+        .meta
+        .get_or_insert_with(Default::default)
+        .0
+        .insert(SESSION_META.into(), handle.into());
+    if !in_text {
+        return;
+    }
+    if let Some(serde_json::Value::Object(structured)) = &mut result.structured_content {
+        structured.insert("session".into(), handle.into());
+    }
+    // One text block where there is one: clients that get several show the
+    // model a list of blocks, or only the first.
+    let line = format!("session: {handle}");
+    match result.content.iter_mut().rev().find_map(|b| match b {
+        ContentBlock::Text(text) => Some(text),
+        _ => None,
+    }) {
+        Some(text) => {
+            text.text.push_str("\n\n");
+            text.text.push_str(&line);
+        }
+        None => result.content.push(ContentBlock::text(line)),
     }
 }
 

@@ -27,9 +27,9 @@ use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 
 use crate::activity::Activity;
 use crate::arguments::{
-    Answered, CACHEABLE_TOOLS, CORE_TOOLS, NO_JOB_TOOLS, PLACED_TOOLS, Placement,
-    SESSIONLESS_TOOLS, Toolset, add_cache_schema, add_placement_schema, add_session_schema,
-    check_arguments, stands_alone, take_placement, take_session,
+    Answered, CACHEABLE_TOOLS, NO_JOB_TOOLS, PLACED_TOOLS, Placement, SESSIONLESS_TOOLS,
+    add_cache_schema, add_placement_schema, add_session_schema, check_arguments, stands_alone,
+    take_placement, take_session,
 };
 use crate::audit::{AuditEntry, AuditLog, host_of, now_rfc3339};
 use crate::cache::ResultCache;
@@ -39,6 +39,7 @@ use crate::rate::{RateLimit, TokenBucket};
 use crate::render::{self, Action};
 use crate::resources::ResourceStore;
 use crate::session::{self, ConnectionSession, Sessions};
+use crate::toolset::Toolset;
 
 /// How long a handle stays valid after its last call, and a session opened
 /// for a call that stands alone idles before it is closed, unless the
@@ -71,6 +72,8 @@ pub struct BrowserfarmServer {
     client_slot: Option<Arc<crate::http::ClientSlot>>,
     /// Holds large binary results for `resources/read` (`--resource-links-over`).
     links: Option<Arc<ResourceStore>>,
+    /// The tool groups listed, to name the one a refused call needs.
+    toolset: Toolset,
 }
 
 impl BrowserfarmServer {
@@ -92,9 +95,10 @@ impl BrowserfarmServer {
         BrowserfarmServer {
             sessions: Sessions {
                 executor: executor.clone(),
-                connection: Arc::new(ConnectionSession::new(executor.clone())),
+                connection: Arc::new(ConnectionSession::new(executor.clone(), None)),
                 handles: Handles::shared_default(),
                 principal: None,
+                detached: None,
             },
             executor,
             tool_router,
@@ -107,6 +111,7 @@ impl BrowserfarmServer {
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             client_slot: None,
             links: None,
+            toolset: Toolset::all(),
         }
     }
 
@@ -124,19 +129,38 @@ impl BrowserfarmServer {
         self
     }
 
+    /// Over HTTP: the connection's session outlives the connection, kept in
+    /// `detached` for `client` and ending by idling past `idle` (see
+    /// `session.rs`). Call before the first tool call.
+    pub(crate) fn with_detached(
+        mut self,
+        detached: Arc<session::Detached>,
+        client: String,
+        idle: Duration,
+    ) -> Self {
+        let detach = session::Detach {
+            detached: detached.clone(),
+            client,
+            idle,
+        };
+        self.sessions.connection =
+            Arc::new(ConnectionSession::new(self.executor.clone(), Some(detach)));
+        self.sessions.detached = Some(detached);
+        self
+    }
+
     pub(crate) fn with_client_slot(mut self, slot: Option<crate::http::ClientSlot>) -> Self {
         self.client_slot = slot.map(Arc::new);
         self
     }
 
     /// Lists (and serves) only the tools of `toolset` (`--tools`); a call to
-    /// another is refused as an unknown tool.
-    pub fn with_toolset(mut self, toolset: Toolset) -> Self {
-        if toolset == Toolset::Core {
-            self.tool_router
-                .map
-                .retain(|name, _| CORE_TOOLS.contains(&name.as_ref()));
-        }
+    /// another is refused, naming the group that has it.
+    pub fn with_toolset(mut self, toolset: &Toolset) -> Self {
+        self.tool_router
+            .map
+            .retain(|name, _| toolset.lists(name.as_ref()));
+        self.toolset = toolset.clone();
         self
     }
 
@@ -359,7 +383,7 @@ impl BrowserfarmServer {
             .preferring(placement.prefer_tags.clone());
         let mut result = self.executor.run(job).await;
         if resolved.by_handle {
-            result = result.map_err(session::gone);
+            result = result.map_err(|e| session::gone(&self.sessions, &resolved.id, e));
         }
         let presented = placement
             .session
@@ -369,7 +393,7 @@ impl BrowserfarmServer {
         if let Some(handle) = self.sessions.handle_for(&resolved.id, presented).await {
             *placement.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Answered {
                 handle,
-                in_text: resolved.by_handle,
+                in_text: resolved.shown,
             });
         }
         (Some(resolved.id), result)
@@ -871,10 +895,7 @@ impl BrowserfarmServer {
         // by kind above, not as a failed call.
         metrics::tool_call("batch_scrape", None, started.elapsed());
         let took = started.elapsed();
-        let structured = crate::structured::of_batch(&args.urls, &outcomes, took);
-        let mut result = render::batch(&args.urls, outcomes, took);
-        result.structured_content = structured;
-        Ok(result)
+        Ok(render::batch(&args.urls, outcomes, took))
     }
 
     #[tool(
@@ -917,7 +938,7 @@ impl BrowserfarmServer {
                     self.executor
                         .close_session(&id)
                         .await
-                        .map_err(session::gone)
+                        .map_err(|e| session::gone(&self.sessions, &id, e))
                         .map(|()| "Closed the browser session.")
                 }
                 Err(e) => Err(e),
@@ -947,6 +968,9 @@ impl ServerHandler for BrowserfarmServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.tool_router.has_route(request.name.as_ref()) {
+            if let Some(message) = self.toolset.refusal(request.name.as_ref()) {
+                return Err(ErrorData::invalid_params(message, None));
+            }
             let known: Vec<String> = self
                 .tool_router
                 .list_all()

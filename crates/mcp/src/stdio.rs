@@ -55,7 +55,7 @@ impl Default for StdioOptions {
             max_batch_urls: browserfarm_protocol::MAX_BATCH_URLS,
             max_output_chars: browserfarm_protocol::DEFAULT_MAX_OUTPUT_CHARS,
             handles: crate::Handles::shared_default(),
-            toolset: crate::Toolset::All,
+            toolset: crate::Toolset::all(),
             links: None,
         }
     }
@@ -115,7 +115,7 @@ where
         .with_max_batch_urls(options.max_batch_urls)
         .with_max_output_chars(options.max_output_chars)
         .with_handles(options.handles.clone())
-        .with_toolset(options.toolset)
+        .with_toolset(&options.toolset)
         .with_resource_links(options.links.clone());
     let session = server.clone();
     match server

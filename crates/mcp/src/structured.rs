@@ -1,7 +1,14 @@
 //! Results as data as well as text: `structuredContent` with the `outputSchema`
-//! it follows for the tools whose results a program wants as records
-//! (navigate, tabs, console_messages, network_requests, cookies, downloads,
-//! batch_scrape, farm_status). The text stays what a model reads. Schemas come
+//! it follows for the tools whose results are records (tabs,
+//! console_messages, network_requests, cookies, downloads, farm_status). As
+//! the spec has it, `structuredContent` is then the result itself and the text
+//! its rendering for clients that show text, so both say the same, a session
+//! handle the model must pass back included; some clients (Pydantic AI) hand
+//! their model only `structuredContent` when it is there. Tools whose
+//! substance is page text (navigate, scrape, snapshot, the actions,
+//! batch_scrape) list no schema and return no `structuredContent`: their text
+//! is the result, and a client that prefers structured data would otherwise
+//! show its model a stub without the page. Schemas come
 //! from the same types the data is serialised from, so the two cannot drift,
 //! and are listed made plain and without descriptions (the text result says
 //! what the fields mean): each byte of `tools/list` costs every turn. For the
@@ -10,22 +17,12 @@
 //! object whose fields the docs and the text name.
 
 use browserfarm_protocol::{
-    ConsoleEntry, Cookie, DownloadInfo, Effect, ErrorKind, FarmStatus, JobError, JobOutput,
-    RequestEntry, TabInfo,
+    ConsoleEntry, Cookie, DownloadInfo, Effect, FarmStatus, JobOutput, RequestEntry, TabInfo,
 };
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
-
-/// Where a navigation ended.
-#[derive(Serialize, JsonSchema)]
-struct Page {
-    url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    title: String,
-}
 
 #[derive(Serialize, JsonSchema)]
 struct Tabs {
@@ -62,50 +59,22 @@ struct Downloads {
     enabled: bool,
 }
 
-/// One page of a batch, without its content (that is the text's).
-#[derive(Serialize, JsonSchema)]
-struct BatchPage {
-    url: String,
-    ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<String>,
-    /// Characters of content read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    chars: Option<usize>,
-    /// An error kind, as in the text's "ERROR" lines.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>")]
-    error: Option<ErrorKind>,
-}
-
-#[derive(Serialize, JsonSchema)]
-struct Batch {
-    pages: Vec<BatchPage>,
-    ms: u64,
-}
-
 /// The tools that list an output schema.
 pub const STRUCTURED_TOOLS: &[&str] = &[
-    "navigate",
     "tabs",
     "console_messages",
     "network_requests",
     "cookies",
     "downloads",
-    "batch_scrape",
     "farm_status",
 ];
 
 /// The output schema listed for `tool`, if it has one.
 pub(crate) fn output_schema(tool: &str) -> Option<JsonObject> {
     let (schema, shallow) = match tool {
-        "navigate" => (schemars::schema_for!(Page), false),
         "tabs" => (schemars::schema_for!(Tabs), false),
         "console_messages" => (schemars::schema_for!(Console), false),
         "network_requests" => (schemars::schema_for!(Network), true),
-        "batch_scrape" => (schemars::schema_for!(Batch), false),
         "cookies" => (schemars::schema_for!(Cookies), true),
         "downloads" => (schemars::schema_for!(Downloads), true),
         "farm_status" => (schemars::schema_for!(FarmStatus), true),
@@ -119,6 +88,13 @@ pub(crate) fn output_schema(tool: &str) -> Option<JsonObject> {
     undescribed(&mut schema);
     if shallow {
         only_top_level(&mut schema);
+    }
+    // The handle a result's text ends with, when the model must pass it back
+    // (`render::with_session`): the structured result says it too.
+    if tool != "farm_status"
+        && let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut)
+    {
+        properties.insert("session".into(), serde_json::json!({"type": "string"}));
     }
     match schema {
         Value::Object(object) => Some(object),
@@ -226,11 +202,6 @@ pub(crate) fn of(output: &JobOutput) -> Option<Value> {
 
 fn of_output(output: &JobOutput) -> Option<Value> {
     let value = match output {
-        JobOutput::Navigated { page } => serde_json::to_value(Page {
-            url: page.url.clone(),
-            status: page.status,
-            title: page.title.clone(),
-        }),
         JobOutput::Tabs { tabs, .. } => serde_json::to_value(Tabs { tabs: tabs.clone() }),
         JobOutput::Console { entries, omitted } => serde_json::to_value(Console {
             entries: entries.clone(),
@@ -275,49 +246,6 @@ fn of_output(output: &JobOutput) -> Option<Value> {
     value.ok()
 }
 
-/// The structured form of a batch: each page's outcome, not its content.
-pub(crate) fn of_batch(
-    urls: &[String],
-    outcomes: &[Result<JobOutput, JobError>],
-    took: std::time::Duration,
-) -> Option<Value> {
-    let pages = urls
-        .iter()
-        .zip(outcomes)
-        .map(|(url, outcome)| match outcome {
-            Ok(JobOutput::Scraped(s)) => BatchPage {
-                url: url.clone(),
-                ok: true,
-                status: s.page.status,
-                title: Some(s.page.title.clone()),
-                chars: Some(s.content.chars().count()),
-                error: None,
-            },
-            Ok(_) => BatchPage {
-                url: url.clone(),
-                ok: false,
-                status: None,
-                title: None,
-                chars: None,
-                error: Some(ErrorKind::Internal),
-            },
-            Err(e) => BatchPage {
-                url: url.clone(),
-                ok: false,
-                status: None,
-                title: None,
-                chars: None,
-                error: Some(e.kind),
-            },
-        })
-        .collect();
-    serde_json::to_value(Batch {
-        pages,
-        ms: took.as_millis() as u64,
-    })
-    .ok()
-}
-
 /// The structured form of the farm's status.
 pub(crate) fn of_farm(status: &FarmStatus) -> Option<Value> {
     let mut value = serde_json::to_value(status).ok()?;
@@ -328,6 +256,42 @@ pub(crate) fn of_farm(status: &FarmStatus) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Results whose substance is page text carry no `structuredContent`: a
+    /// client that prefers it (Pydantic AI) would show its model a stub.
+    #[test]
+    fn page_text_is_never_structured() {
+        let page = browserfarm_protocol::PageInfo {
+            url: "http://127.0.0.1/".into(),
+            status: Some(200),
+            title: "A page".into(),
+            notes: Vec::new(),
+            changes: None,
+        };
+        let texts = [
+            JobOutput::Navigated { page: page.clone() },
+            JobOutput::Scraped(browserfarm_protocol::Scraped {
+                page: page.clone(),
+                format: Default::default(),
+                content: "# A page".into(),
+                truncated_chars: 0,
+            }),
+            JobOutput::Clicked { page: page.clone() },
+            JobOutput::Typed { page: page.clone() },
+            JobOutput::Evaluated {
+                value: serde_json::json!({"a": 1}),
+            },
+            JobOutput::Snapshot {
+                page,
+                text: "- heading \"A page\"".into(),
+                part: 1,
+                parts: 1,
+            },
+        ];
+        for output in &texts {
+            assert_eq!(of(output), None, "{output:?}");
+        }
+    }
 
     #[test]
     fn schemas_are_plain_and_undescribed() {
@@ -346,7 +310,11 @@ mod tests {
             assert_eq!(schema["type"], "object", "{tool}");
         }
         // A property named like a keyword survives.
-        let page = output_schema("navigate").unwrap();
-        assert!(page["properties"]["title"].is_object(), "{page:?}");
+        let tabs = output_schema("tabs").unwrap();
+        assert!(tabs["properties"]["session"].is_object(), "{tabs:?}");
+        // Page text is no record: it stays in the text.
+        for tool in ["navigate", "scrape", "snapshot", "click", "batch_scrape"] {
+            assert!(output_schema(tool).is_none(), "{tool}");
+        }
     }
 }

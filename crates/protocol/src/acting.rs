@@ -118,8 +118,7 @@ pub struct HoverArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,
@@ -139,8 +138,7 @@ pub struct SelectOptionArgs {
     pub selector: Option<String>,
     /// Option values or labels.
     pub values: Vec<String>,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,
@@ -152,8 +150,7 @@ pub struct SelectOptionArgs {
 pub struct PressKeyArgs {
     /// KeyboardEvent.key names: "Enter", "ArrowDown", "Shift+Tab".
     pub key: String,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,
@@ -190,8 +187,7 @@ pub struct ScrollArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub selector: Option<String>,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,
@@ -219,8 +215,7 @@ pub struct FormField {
 pub struct FillFormArgs {
     /// Fields to set, in order.
     pub fields: Vec<FormField>,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,

@@ -379,8 +379,7 @@ pub struct NavigateArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u64")]
     pub timeout_ms: Option<u64>,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,
@@ -493,8 +492,7 @@ pub struct ClickArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub double: Option<bool>,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,
@@ -530,8 +528,7 @@ pub struct TypeArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub submit: Option<bool>,
-    // `false`: a one-line result without what changed on the page (said
-    // once, in the server's instructions, rather than on every tool).
+    /// false: a one-line answer, without what changed on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub changes: Option<bool>,

@@ -86,7 +86,9 @@ pub struct TabInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cookie {
+    /// Cookie name.
     pub name: String,
+    /// Cookie value.
     pub value: String,
     /// e.g. "example.com".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,9 +106,11 @@ pub struct Cookie {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "f64")]
     pub expires: Option<f64>,
+    /// Hidden from page scripts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub http_only: Option<bool>,
+    /// Sent over https only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub secure: Option<bool>,
@@ -288,7 +292,9 @@ pub enum Device {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Viewport {
+    /// Width in CSS pixels.
     pub width: u32,
+    /// Height in CSS pixels.
     pub height: u32,
 }
 

@@ -330,7 +330,10 @@ impl Drop for Joined<'_> {
             if host.group.is_some() {
                 tokio::time::sleep(LINGER).await;
             }
-            if pool.hosts().close_if_idle(&host) {
+            // While the pool stops, the host's process is closed whole: a
+            // wipe or dispose would only hold its lease (up to the CDP
+            // deadline each) for a next user there will not be.
+            if pool.hosts().close_if_idle(&host) && !pool.stopping() {
                 host.retire(deadline).await;
             }
         };

@@ -43,6 +43,9 @@ pub(crate) struct Inner {
     spare: Spare,
     /// True once the processes started at start are up (or failed to start).
     warm_done: tokio::sync::watch::Receiver<bool>,
+    /// Set by shutdown: clean-up that only readies a process for its next
+    /// user (wiping a host's context) is skipped, since there is none.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Pool {
@@ -61,6 +64,7 @@ impl Pool {
             session_hosts: Default::default(),
             spare: Default::default(),
             warm_done,
+            stopping: Default::default(),
         });
         let warm = tokio::spawn(warm_up(inner.clone(), warm_count, warmed));
         let keeper = tokio::spawn(spare::keep(Arc::downgrade(&inner)));
@@ -115,6 +119,13 @@ impl Pool {
         &self.inner.hosts
     }
 
+    /// Whether shutdown has begun.
+    pub(crate) fn stopping(&self) -> bool {
+        self.inner
+            .stopping
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn session_hosts(&self) -> &SessionHosts {
         &self.inner.session_hosts
     }
@@ -153,6 +164,9 @@ impl Pool {
     /// those still leased when shutdown starts (a session closing, a scratch tab
     /// being wiped): they are closed as they come back. Idempotent.
     pub async fn shutdown(&self) {
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Release);
         for task in self
             .inner
             .background

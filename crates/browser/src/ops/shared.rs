@@ -96,7 +96,7 @@ pub(crate) fn fold(
                 .filter(|l| ref_in(l).is_some())
                 .count();
             shown.push(format!(
-                "{} [as on the page before: {} lines, {links} refs, unchanged]",
+                "{} [as on the page before: {} lines, {links} refs; snapshot full:true shows it]",
                 new.lines[block.start],
                 block.len()
             ));
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(
             shown,
             vec![
-                "- navigation [as on the page before: 3 lines, 2 refs, unchanged]",
+                "- navigation [as on the page before: 3 lines, 2 refs; snapshot full:true shows it]",
                 "- heading \"Page 2\"",
                 "- link \"Buy\" [ref=e7]",
                 "- contentinfo",

@@ -382,7 +382,26 @@ impl Closing {
             let _ = tokio::time::timeout(EXIT_WAIT, self.browser.wait()).await;
         }
         self.handler.abort();
-        let dir = self.user_data_dir;
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        remove_profile(self.user_data_dir).await;
     }
+}
+
+/// Removes a Chromium profile directory. Chromium's helpers (zygote, utility
+/// processes) may still write to it for a moment after the browser process
+/// exits, so a removal can race a new file in: it is tried again briefly.
+pub(crate) async fn remove_profile(dir: PathBuf) {
+    for _ in 0..20 {
+        let at = dir.clone();
+        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&at) {
+            Ok(()) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        })
+        .await
+        .unwrap_or(false);
+        if removed {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::warn!(dir = %dir.display(), "could not remove a Chromium profile");
 }

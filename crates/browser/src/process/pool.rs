@@ -74,6 +74,7 @@ pub(crate) struct ProcessPool {
     executable: PathBuf,
     max_browsers: usize,
     closing: TaskTracker,
+    profiles: Profiles,
     profile_root: PathBuf,
     reaper: tokio::task::AbortHandle,
     /// The proxy Chromium goes through when a host policy is set.
@@ -119,7 +120,9 @@ impl ProcessPool {
             max_leases: config.max_leases.max(1),
             closing: closing.clone(),
             gate,
+            profiles: Default::default(),
         };
+        let profiles = manager.profiles.clone();
         let pool = managed::Pool::builder(manager)
             .max_size(config.max_browsers.max(1))
             .wait_timeout(Some(config.acquire_timeout))
@@ -138,6 +141,7 @@ impl ProcessPool {
             executable,
             max_browsers: config.max_browsers,
             closing,
+            profiles,
             profile_root,
             reaper: reaper.abort_handle(),
             _egress: egress,
@@ -199,27 +203,48 @@ impl ProcessPool {
     /// those still leased when shutdown starts: they are closed as they come
     /// back. Idempotent.
     pub(crate) async fn shutdown(&self) {
-        const GRACE: Duration = Duration::from_secs(10);
-        const RETURN_WAIT: Duration = Duration::from_secs(5);
+        const GRACE: Duration = Duration::from_secs(15);
+        const POLL: Duration = Duration::from_millis(20);
         self.reaper.abort();
         // Detach (and so close) the idle ones first: closing the pool would drop
         // them without a goodbye. Once closed (max size 0), leases coming back are
-        // detached too; wait for them, so their closing is waited for below.
+        // detached too, their close tracked in `closing` as they come back.
         self.pool.retain(|_, _| false);
         self.pool.close();
-        let until = tokio::time::Instant::now() + RETURN_WAIT;
-        while self.pool.status().size > 0 && tokio::time::Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // Done when no lease is out and no close is running. A lease coming
+        // back (a session's clean-up finishing, say) starts its close only
+        // then, so neither count alone says so: waiting for `closing` alone
+        // once returned while a lease was still out, and its Chromium was
+        // then killed at exit with its profile left behind. Both must hold
+        // on two polls in a row, as the two counts change one after the other.
+        let until = tokio::time::Instant::now() + GRACE;
+        let mut quiet = 0;
+        while quiet < 2 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(POLL).await;
+            if self.pool.status().size == 0 && self.closing.is_empty() {
+                quiet += 1;
+            } else {
+                quiet = 0;
+            }
+        }
+        if quiet < 2 {
+            tracing::warn!(
+                leased = self.pool.status().size,
+                closing = self.closing.len(),
+                "some Chromium processes did not close within {GRACE:?}"
+            );
         }
         self.closing.close();
-        if tokio::time::timeout(GRACE, self.closing.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("some Chromium processes did not close within {GRACE:?}");
+        // A process closed gracefully removed its own profile; one still out
+        // (killed at exit by its drop) did not.
+        let left: Vec<PathBuf> =
+            std::mem::take(&mut *self.profiles.lock().unwrap_or_else(|e| e.into_inner()));
+        for dir in left.into_iter().filter(|d| d.exists()) {
+            tracing::debug!(dir = %dir.display(), "removing a profile its process left");
+            super::chrome::remove_profile(dir).await;
         }
         // Other pools of this process may still use the directory: remove it only
-        // when empty (each closed browser removed its own profile).
+        // when empty.
         let _ = std::fs::remove_dir(&self.profile_root);
     }
 }
@@ -254,6 +279,41 @@ pub struct Manager {
     max_leases: usize,
     closing: TaskTracker,
     gate: Option<std::sync::Arc<Gate>>,
+    /// Every profile directory this pool made, so shutdown can remove any a
+    /// process left behind (one killed at exit rather than closed).
+    profiles: Profiles,
+}
+
+/// The profile directories of one pool's processes.
+type Profiles = std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>;
+
+/// A profile directory for a Chromium being launched: removed if the launch
+/// fails or is dropped half way (its caller cancelled, the server stopping),
+/// when nothing else would remove it; shutdown waits for the removal.
+struct NewProfile {
+    dir: Option<PathBuf>,
+    closing: TaskTracker,
+}
+
+impl NewProfile {
+    fn keep(mut self) -> PathBuf {
+        self.dir.take().expect("kept once")
+    }
+}
+
+impl Drop for NewProfile {
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                self.closing
+                    .spawn_on(super::chrome::remove_profile(dir), &rt);
+            }
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
 }
 
 impl managed::Manager for Manager {
@@ -271,8 +331,17 @@ impl managed::Manager for Manager {
                 path: dir.clone(),
                 source,
             })?;
+        let profile = NewProfile {
+            dir: Some(dir.clone()),
+            closing: self.closing.clone(),
+        };
         let started = std::time::Instant::now();
         let mut process = ChromeProcess::launch(&self.opts, dir).await?;
+        let dir = profile.keep();
+        let mut profiles = self.profiles.lock().unwrap_or_else(|e| e.into_inner());
+        profiles.retain(|p| p.exists());
+        profiles.push(dir);
+        drop(profiles);
         process.gate = self.gate.clone();
         tracing::debug!(id, pid = process.pid(), elapsed = ?started.elapsed(), "started Chromium");
         Ok(process)

@@ -26,8 +26,6 @@ pub(crate) struct RefMap {
     next: u64,
     /// The outline the agent last saw of this tab.
     shown: Option<Outline>,
-    /// A page loaded since `shown` that the agent has not looked at.
-    stale: bool,
     /// The last outline the agent saw of the page before `shown`'s.
     previous: Option<Outline>,
 }
@@ -69,12 +67,11 @@ impl RefMap {
             self.previous = Some(old);
         }
         self.shown = Some(outline);
-        self.stale = false;
     }
 
     /// What the agent last saw of the tab's current page, if anything.
     pub(crate) fn last_shown(&self) -> Option<&Outline> {
-        self.shown.as_ref().filter(|_| !self.stale)
+        self.shown.as_ref()
     }
 
     /// The last outline the agent saw of another page than `document`: what
@@ -86,9 +83,12 @@ impl RefMap {
             .find(|o| o.document != document)
     }
 
-    /// A page the agent has not looked at loaded.
-    pub(crate) fn unseen(&mut self) {
-        self.stale = true;
+    /// The agent opened a page itself (a URL, or a move in history): what
+    /// comes next is new work, perhaps in a conversation that never saw the
+    /// earlier pages, so nothing is measured or folded against them.
+    pub(crate) fn start_over(&mut self) {
+        self.shown = None;
+        self.previous = None;
     }
 
     /// Makes the element behind `new` answer to the ref `old` from the page
