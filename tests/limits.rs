@@ -181,6 +181,20 @@ async fn a_batch_loads_at_most_max_per_host_pages_of_one_host_at_once() {
     assert!(text.starts_with("Batch of 10 URLs: 10 ok"), "{text}");
     assert_eq!(pages.slow.total(), 10);
     assert_eq!(pages.slow.most(), 2, "two at once, never more");
+    // The site sees the pages and nothing else a reader does not need (a
+    // favicon after each page would double the requests): two at once in all.
+    assert_eq!(
+        pages.requests.to("/favicon.ico"),
+        0,
+        "{:?}",
+        pages.requests.paths()
+    );
+    assert_eq!(
+        pages.requests.at_once.most(),
+        2,
+        "{:?}",
+        pages.requests.paths()
+    );
     assert!(
         notes.iter().any(|n| n["params"]["message"]
             .as_str()

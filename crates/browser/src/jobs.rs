@@ -58,8 +58,13 @@ pub(crate) async fn execute(
             Err(e) => tracing::debug!(error = ?e, "no outline after the action"),
         }
     }
-    // Pages the agent reaches next (by a click, say) load in full.
-    live.tab().watch.stop_skipping();
+    // Pages the agent reaches next (by a click, say) load in full. A one-off
+    // tab has no next page but the next job's, which says what it skips; till
+    // then what its page asks for late (the favicon after `load`) is skipped
+    // too.
+    if !one_off {
+        live.tab().watch.stop_skipping();
+    }
     output
 }
 

@@ -176,7 +176,7 @@ async fn a_navigated_page_is_shown_whole_and_folded_lines_say_how_to_expand() {
     .unwrap();
     let second = snapshot_lines(&mut s, false).await;
     assert!(
-        !second.iter().any(|l| l.contains("[as on the page before")),
+        !second.iter().any(|l| l.contains("[as on the last page")),
         "{second:?}"
     );
     assert!(second.iter().any(|l| l.contains("Contact")), "{second:?}");
@@ -188,7 +188,7 @@ async fn a_navigated_page_is_shown_whole_and_folded_lines_say_how_to_expand() {
     let folded: Vec<&String> = third
         .lines
         .iter()
-        .filter(|l| l.contains("[as on the page before"))
+        .filter(|l| l.contains("[as on the last page"))
         .collect();
     assert!(!folded.is_empty(), "{third:?}");
     for line in folded {
@@ -214,7 +214,7 @@ async fn a_new_page_names_what_it_shares_with_the_last_and_keeps_its_refs() {
     let named: Vec<&String> = second
         .lines
         .iter()
-        .filter(|l| l.contains("[as on the page before"))
+        .filter(|l| l.contains("[as on the last page"))
         .collect();
     assert_eq!(named.len(), 2, "the nav and the footer: {second:?}");
     assert!(
@@ -241,7 +241,7 @@ async fn a_new_page_names_what_it_shares_with_the_last_and_keeps_its_refs() {
     // A snapshot names the shared parts too, and `full` shows them.
     let short = snapshot_lines(&mut s, false).await;
     assert!(
-        short.iter().any(|l| l.contains("[as on the page before")),
+        short.iter().any(|l| l.contains("[as on the last page")),
         "{short:?}"
     );
     let whole = snapshot_lines(&mut s, true).await;

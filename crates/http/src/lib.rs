@@ -23,6 +23,6 @@ mod watch;
 pub use auth::{BearerAuth, Principal, RequireBearer};
 pub use error::HttpError;
 pub use metrics::{metrics_response, metrics_router};
-pub use serve::{OverTls, serve};
+pub use serve::{HEADER_READ_TIMEOUT, OverTls, serve};
 pub use tls::{ClientTls, ServerTls, TlsError, describe_failure};
 pub use tokens::{DEFAULT_PRINCIPAL, Presented, Tokens, TokensError};

@@ -182,7 +182,57 @@ pub struct Fixtures {
     pub pixels: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// `/slow/{n}` requests being answered now, and the most seen at once.
     pub slow: std::sync::Arc<Concurrency>,
+    /// Every request the server answered, by path, and the most at once.
+    pub requests: std::sync::Arc<Requests>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Every request a fixture server answered: by path, and how many at once
+/// (what a site sees of a reader, favicons and prefetches included).
+#[derive(Debug, Default)]
+pub struct Requests {
+    pub at_once: Concurrency,
+    by_path: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl Requests {
+    /// How many requests for `path` (without the query) arrived.
+    pub fn to(&self, path: &str) -> usize {
+        *self
+            .by_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .unwrap_or(&0)
+    }
+
+    /// Every path requested, with its count, sorted.
+    pub fn paths(&self) -> Vec<(String, usize)> {
+        let mut all: Vec<(String, usize)> = self
+            .by_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(p, n)| (p.clone(), *n))
+            .collect();
+        all.sort();
+        all
+    }
+}
+
+async fn count_request(
+    axum::extract::State(requests): axum::extract::State<std::sync::Arc<Requests>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    *requests
+        .by_path
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(request.uri().path().to_owned())
+        .or_default() += 1;
+    let _in = requests.at_once.enter();
+    next.run(request).await
 }
 
 /// Requests in flight at a route and the most at once, for limits a test
@@ -363,6 +413,11 @@ impl Fixtures {
                     )
                 }),
             );
+        let requests = std::sync::Arc::new(Requests::default());
+        let app = app.layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            count_request,
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -372,6 +427,7 @@ impl Fixtures {
             addr,
             pixels,
             slow: slow_pages,
+            requests,
             task,
         }
     }

@@ -91,12 +91,10 @@ pub(crate) fn fold(
         if full || block.len() < MIN_LINES {
             shown.extend_from_slice(&new.lines[block]);
         } else {
-            let links = new.lines[block.clone()]
-                .iter()
-                .filter(|l| ref_in(l).is_some())
-                .count();
+            // Says what was folded and how to see it, in few bytes: every
+            // new page an action reaches carries a few such lines.
             shown.push(format!(
-                "{} [as on the page before: {} lines, {links} refs; snapshot full:true shows it]",
+                "{} [as on the last page, {} lines: snapshot full:true]",
                 new.lines[block.start],
                 block.len()
             ));
@@ -142,7 +140,7 @@ mod tests {
         assert_eq!(
             shown,
             vec![
-                "- navigation [as on the page before: 3 lines, 2 refs; snapshot full:true shows it]",
+                "- navigation [as on the last page, 3 lines: snapshot full:true]",
                 "- heading \"Page 2\"",
                 "- link \"Buy\" [ref=e7]",
                 "- contentinfo",

@@ -314,15 +314,34 @@ fn describe(arg: &RemoteObject) -> String {
     }
 }
 
-/// What a read skips: images, media and fonts change no text, and a subframe's
-/// content is not part of what `scrape` or `snapshot` return.
+/// What a read skips: images, media and fonts change no text, a subframe's
+/// content is not part of what `scrape` or `snapshot` return, and what
+/// Chromium types "Other", "Prefetch", "Manifest" or "Ping" (the favicon,
+/// prefetches of pages the reader will not open, a web app manifest, beacons) is a
+/// request the site sees and the reader never uses: it would double what a
+/// crawl asks of a site (`--max-per-host` counts pages).
 fn skippable(ev: &EventRequestPaused, main_frame: &str) -> bool {
     use chromiumoxide::cdp::browser_protocol::network::ResourceType;
     match ev.resource_type {
-        ResourceType::Image | ResourceType::Media | ResourceType::Font => true,
+        ResourceType::Image
+        | ResourceType::Media
+        | ResourceType::Font
+        | ResourceType::Other
+        | ResourceType::Prefetch
+        | ResourceType::Manifest
+        | ResourceType::Ping => true,
         ResourceType::Document => ev.frame_id.inner() != main_frame,
         _ => false,
     }
+}
+
+/// The site's icon at its well-known path: Chromium fetches it after `load`,
+/// once a read may be over, and no tool shows it (headless has no tab strip),
+/// so a tab that pauses requests never lets it out.
+fn is_favicon(ev: &EventRequestPaused) -> bool {
+    use chromiumoxide::cdp::browser_protocol::network::ResourceType;
+    ev.resource_type == ResourceType::Other
+        && url::Url::parse(&ev.request.url).is_ok_and(|u| u.path() == "/favicon.ico")
 }
 
 /// A paused request's type in the terms of `adblock`'s filter options.
@@ -345,10 +364,12 @@ fn request_kind(ev: &EventRequestPaused, main_frame: &str) -> &'static str {
 
 /// The `Fetch` patterns that pause the kinds [`skippable`] may refuse.
 pub(crate) fn skippable_patterns() -> serde_json::Value {
-    let patterns: Vec<_> = ["Image", "Media", "Font", "Document"]
-        .iter()
-        .map(|t| serde_json::json!({"urlPattern": "*", "resourceType": t, "requestStage": "Request"}))
-        .collect();
+    // Chromium's Fetch refuses filters on "Prefetch" and "Manifest" ("Unknown
+    // resource type in fetch filter"), and one refused type fails them all.
+    let patterns: Vec<_> = ["Image", "Media", "Font", "Document", "Other", "Ping"]
+    .iter()
+    .map(|t| serde_json::json!({"urlPattern": "*", "resourceType": t, "requestStage": "Request"}))
+    .collect();
     serde_json::json!({ "patterns": patterns })
 }
 
@@ -431,12 +452,15 @@ pub(crate) async fn watch(
                         page_url.clone_from(&ev.request.url);
                     }
                     let skip = watch.skipping.load(Ordering::Acquire) && skippable(&ev, &main_frame);
-                    if skip {
+                    // Counted for the read's note: what could have changed its
+                    // text or picture (not a favicon or a prefetch).
+                    if skip && kind != "other" && kind != "ping" {
                         watch.skipped.fetch_add(1, Ordering::AcqRel);
                     }
                     // Listed ads and trackers fail like skipped requests, quietly:
                     // the network log shows them.
                     let skip = skip
+                        || is_favicon(&ev)
                         || gate.as_ref().is_some_and(|g| g.blocks(&ev.request.url, &page_url, kind));
                     let (gate, page, watch) = (gate.clone(), page.clone(), watch.clone());
                     // Each decision may wait for DNS: never hold up the other events.
