@@ -321,6 +321,53 @@ async fn shutdown_leaves_no_chromium() {
     }
 }
 
+/// Idle sessions packed into one Chromium cost one renderer each, whatever
+/// Chromium's version: a count, not a timing, so a new Chromium that keeps a
+/// second process per context (156 did: a renderer for each window's omnibox
+/// popup, loaded as a web page until `WebUIOmniboxPopup` and
+/// `WebUIOmniboxAimPopup` were turned off) fails here, not on users' memory.
+#[tokio::test]
+async fn idle_sessions_cost_one_renderer_each() {
+    const SESSIONS: usize = 6;
+    let pages = Fixtures::start().await;
+    let pool = pool(|_| {});
+    let mut sessions = Vec::new();
+    for n in 0..SESSIONS {
+        let mut s = Session::open(&pool).await.unwrap();
+        s.run(&navigate(pages.url(&format!("/p/{n}"))))
+            .await
+            .expect("navigate");
+        sessions.push(s);
+    }
+    let pid = sessions[0].browser_pid().unwrap();
+    assert!(
+        sessions.iter().all(|s| s.browser_pid() == Some(pid)),
+        "the sessions are packed into one Chromium"
+    );
+    // Besides one per session: Chromium's one spare renderer, and the pool's
+    // context opened ahead for the next session (its blank tab).
+    let allowed = SESSIONS + 2;
+    let mut seen = usize::MAX;
+    // Renderers of closed pages exit within moments; wait for the count to
+    // come down rather than read it once.
+    for _ in 0..50 {
+        seen = renderers_of(pid).len();
+        if seen <= allowed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        seen <= allowed,
+        "{seen} renderers for {SESSIONS} idle sessions (at most {allowed} expected): this \
+         Chromium keeps more per context; see DEFAULT_ARGS in process/chrome.rs"
+    );
+    for mut s in sessions {
+        s.close().await;
+    }
+    pool.shutdown().await;
+}
+
 /// Descendants of `pid` whose command line says they are renderers.
 fn renderers_of(pid: u32) -> Vec<u32> {
     let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
