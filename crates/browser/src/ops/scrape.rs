@@ -43,7 +43,8 @@ pub(crate) async fn run(
         // frames reads as nearly empty: say why, and how to see the rest.
         if skipped > 0 && rendered.trim().chars().count() < SHORT_READ_CHARS {
             notes.push(format!(
-                "this page has little text; the read skipped {skipped} images, media, fonts                  or frames (pass full=true to load them, or take a screenshot)"
+                "this page has little text; the read skipped {skipped} images, media, fonts \
+                 or frames (pass full=true to load them, or take a screenshot)"
             ));
         }
         let (content, dropped) = extract::truncate(rendered, max_chars);
