@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::corpus::Corpus;
 use crate::mcp::{McpClient, Reply, initialize_params, initialized, result_of};
-use crate::rss::tree_by_kind;
+use crate::rss::{tree_by_kind, tree_cpu};
 use crate::{free_port, ms, pct, serve, terminate};
 
 /// The streamable-HTTP revision with protocol sessions (`Mcp-Session-Id`).
@@ -64,6 +64,9 @@ struct Level {
     warm: Vec<f64>,
     /// Processes and PSS (bytes) by kind with all N open and idle.
     kinds: BTreeMap<String, (usize, u64)>,
+    /// CPU time the process trees used for the burst of N opens: spread over
+    /// every core, the floor under the burst's latency.
+    burst_cpu: Duration,
 }
 
 impl Level {
@@ -170,12 +173,15 @@ async fn level<C: Contender>(
 ) -> anyhow::Result<Level> {
     let mut open = try_join_all((0..n).map(|_| contender.open())).await?;
     tokio::time::sleep(SETTLE).await;
+    let roots = contender.roots(&open);
+    let cpu_before = tree_cpu(&roots);
     // Distinct pages, so nothing is served from a cache.
     let burst = open.iter_mut().enumerate().map(|(i, session)| {
         let url = corpus.url(&format!("/p/{}", 100_000 * n + i));
         async move { contender.navigate(session, &url).await }
     });
     let opens = try_join_all(burst).await?;
+    let burst_cpu = tree_cpu(&roots).saturating_sub(cpu_before);
     tokio::time::sleep(IDLE).await;
     let kinds = tree_by_kind(&contender.roots(&open));
     // One slot free, so the warm opens fit wherever N sessions do.
@@ -196,6 +202,7 @@ async fn level<C: Contender>(
         open: opens.into_iter().map(ms).collect(),
         warm,
         kinds,
+        burst_cpu,
     })
 }
 
@@ -401,6 +408,23 @@ pub fn print(rows: &[Row], options: &Options) {
                 .map(|(kind, (count, pss))| format!("{count} {kind} {:.0} MiB", mib(*pss)))
                 .collect();
             println!("- {}, {}: {}", row.name, l.sessions, parts.join(", "));
+        }
+    }
+    // The floor: the burst's CPU time spread over every core, what the opens
+    // cannot beat however they are scheduled.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for row in rows {
+        for l in &row.levels {
+            let floor = l.burst_cpu.as_secs_f64() / cores as f64;
+            let p50 = pct(&l.open, 0.5) / 1000.0;
+            println!(
+                "- {}, {}: the burst of opens used {:.1} s of CPU, a floor of {floor:.1} s on \
+                 {cores} cores; open p50 {p50:.1} s is {:.2}× it",
+                row.name,
+                l.sessions,
+                l.burst_cpu.as_secs_f64(),
+                if floor > 0.0 { p50 / floor } else { 0.0 }
+            );
         }
     }
 }
