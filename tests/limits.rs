@@ -154,8 +154,11 @@ async fn a_cancelled_batch_starts_no_more_pages() {
         .collect();
     assert_eq!(cancelled.len(), 1, "{audit}");
     assert_eq!(cancelled[0]["status"], "cancelled", "{audit}");
+    // It ran until the cancel, about 2 s after the test sent it; the server
+    // started its clock a moment after the send, so a 1999 ms line is right
+    // too (seen in CI): the bound is what the call ran, not the test's sleep.
     assert!(
-        cancelled[0]["duration_ms"].as_u64().unwrap() >= 2000,
+        cancelled[0]["duration_ms"].as_u64().unwrap() >= 1500,
         "{audit}"
     );
 }
