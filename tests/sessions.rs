@@ -271,8 +271,10 @@ async fn per_call_http_clients_keep_their_browser_by_handle() {
             ToolResult(reply["result"].clone())
         }
     };
-    // A detached session is kept by a background task: let it land.
-    let settle = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    // A detached session is kept by a task started when its MCP session's
+    // server is dropped: let it land (milliseconds; a second on a busy machine
+    // keeps the order of the three keeps this test relies on).
+    let settle = || tokio::time::sleep(std::time::Duration::from_secs(1));
     let opened = call(json!({"url": pages.url("/cookie/set?v=kept")}), "navigate").await;
     let handle = handle_of(&opened, true);
     settle().await;
