@@ -98,7 +98,6 @@ impl BrowserfarmServer {
                 connection: Arc::new(ConnectionSession::new(executor.clone(), None)),
                 handles: Handles::shared_default(),
                 principal: None,
-                detached: None,
             },
             executor,
             tool_router,
@@ -139,13 +138,12 @@ impl BrowserfarmServer {
         idle: Duration,
     ) -> Self {
         let detach = session::Detach {
-            detached: detached.clone(),
+            detached,
             client,
             idle,
         };
         self.sessions.connection =
             Arc::new(ConnectionSession::new(self.executor.clone(), Some(detach)));
-        self.sessions.detached = Some(detached);
         self
     }
 
@@ -383,7 +381,7 @@ impl BrowserfarmServer {
             .preferring(placement.prefer_tags.clone());
         let mut result = self.executor.run(job).await;
         if resolved.by_handle {
-            result = result.map_err(|e| session::gone(&self.sessions, &resolved.id, e));
+            result = result.map_err(|e| self.sessions.gone(&resolved.id, e));
         }
         let presented = placement
             .session
@@ -938,7 +936,7 @@ impl BrowserfarmServer {
                     self.executor
                         .close_session(&id)
                         .await
-                        .map_err(|e| session::gone(&self.sessions, &id, e))
+                        .map_err(|e| self.sessions.gone(&id, e))
                         .map(|()| "Closed the browser session.")
                 }
                 Err(e) => Err(e),

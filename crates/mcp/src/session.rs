@@ -54,9 +54,10 @@ impl ConnectionSession {
         }
     }
 
-    /// Whether the session outlives the connection, so results show its handle.
-    pub(crate) fn outlives_connection(&self) -> bool {
-        self.detach.is_some()
+    /// Where the session goes when the connection ends, if it outlives the
+    /// connection (HTTP), so results show its handle.
+    pub(crate) fn detached(&self) -> Option<&Arc<Detached>> {
+        self.detach.as_ref().map(|d| &d.detached)
     }
 
     /// The session, if opened.
@@ -277,8 +278,6 @@ pub(crate) struct Sessions {
     /// Who calls (the name of the token presented, `default` for `--token`),
     /// whom handles are bound to.
     pub principal: Option<String>,
-    /// Where HTTP connections' sessions go when their connection ends.
-    pub detached: Option<Arc<Detached>>,
 }
 
 impl Sessions {
@@ -291,7 +290,7 @@ impl Sessions {
         let new = requested.handle.as_deref() == Some(NEW);
         if let Some(handle) = requested.handle.as_deref().filter(|_| !new) {
             let id = self.open_handle(handle)?;
-            if let Some(detached) = &self.detached {
+            if let Some(detached) = self.connection.detached() {
                 detached.touch(&id);
             }
             return Ok(Resolved {
@@ -315,8 +314,23 @@ impl Sessions {
         Ok(Resolved {
             id: self.connection.get_or_open(node_tags, prefer_tags).await?,
             by_handle: false,
-            shown: self.connection.outlives_connection(),
+            shown: self.connection.detached().is_some(),
         })
+    }
+
+    /// A failure of a call addressed by handle, in the handle's words: the
+    /// session it named no longer exists (closed, expired on its node, or
+    /// closed to make room among its client's detached sessions).
+    pub(crate) fn gone(&self, id: &SessionId, error: JobError) -> JobError {
+        if error.kind != ErrorKind::SessionNotFound {
+            return error;
+        }
+        let message = self
+            .connection
+            .detached()
+            .and_then(|d| d.closed_why(id))
+            .unwrap_or_else(|| HandleError::Unknown.to_string());
+        JobError::new(ErrorKind::SessionNotFound, message)
     }
 
     /// The session a handle names, or an error the agent can act on.
@@ -346,19 +360,4 @@ fn handle_error_kind(e: &HandleError) -> ErrorKind {
     match e {
         HandleError::Unknown | HandleError::OtherGateway => ErrorKind::SessionNotFound,
     }
-}
-
-/// A failure of a call addressed by handle, in the handle's words: the session
-/// it named no longer exists (closed, expired on its node, or closed to make
-/// room among its client's detached sessions).
-pub(crate) fn gone(sessions: &Sessions, id: &SessionId, error: JobError) -> JobError {
-    if error.kind != ErrorKind::SessionNotFound {
-        return error;
-    }
-    let message = sessions
-        .detached
-        .as_ref()
-        .and_then(|d| d.closed_why(id))
-        .unwrap_or_else(|| HandleError::Unknown.to_string());
-    JobError::new(ErrorKind::SessionNotFound, message)
 }
