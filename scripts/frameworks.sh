@@ -30,20 +30,11 @@ for pair in "$VENV:examples/frameworks/requirements.txt" "$LC_VENV:examples/fram
 done
 
 WORK=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/example-site.sh
+. scripts/example-site.sh
 PAGE_PORT=$(free_port)
 MCP_PORT=$(free_port)
-mkdir -p "$WORK/site"
-cat > "$WORK/site/article.html" <<'HTML'
-<!doctype html><title>Example article</title>
-<nav>Home | About</nav>
-<article><h1>Browsers on small farms</h1>
-<p>A Raspberry Pi can run a headless Chromium and serve pages to an agent.</p></article>
-HTML
-cat > "$WORK/site/form.html" <<'HTML'
-<!doctype html><title>Sign up</title><h1>Sign up</h1><input id="name">
-<button id="go" onclick="document.title = 'Hi ' + document.getElementById('name').value">Go</button>
-HTML
+write_example_site "$WORK/site"
 
 PAGES=""
 SERVER=""
@@ -76,12 +67,7 @@ PAGES=$!
 # In a process group of its own (setsid), so that cleanup reaches its browsers.
 setsid "$BIN" mcp --http "127.0.0.1:$MCP_PORT" --min-browsers 0 2>"$WORK/server.log" &
 SERVER=$!
-for port in "$PAGE_PORT" "$MCP_PORT"; do
-    for _ in $(seq 100); do
-        if (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-done
+wait_for_ports "$PAGE_PORT" "$MCP_PORT"
 
 PAGE="http://127.0.0.1:$PAGE_PORT"
 failed=0
